@@ -1,0 +1,205 @@
+/**
+ * Typed view of the native addon (`addon/`, built by cmake-js into
+ * `build/Release/dgram_sendmmsg_native.node`) and its loader.
+ *
+ * The binding is deliberately low level: everything the hot path touches is a
+ * preallocated typed array shared with native code, so that one batch costs one
+ * N-API call and no allocation. Validation of user input happens in TypeScript
+ * before any of these methods is called; the native side still bounds-checks
+ * every index it is given and throws `RangeError` rather than touch memory it
+ * does not own.
+ *
+ * Linux only (sendmmsg(2), recvmmsg(2)). Where the addon cannot load,
+ * {@link loadNative} returns the reason and the public API falls back to the
+ * `node:dgram` backend.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Size in bytes of one entry of a peer table or of a receive address table. */
+export const SOCKADDR_STRIDE = 32;
+
+/** Flags for {@link NativeUdpSocket.bind}. */
+export const BIND_REUSEPORT = 1;
+/** Flags for {@link NativeUdpSocket.bind}: set IPV6_V6ONLY on a udp6 socket. */
+export const BIND_IPV6ONLY = 2;
+
+/** Which socket buffer {@link NativeUdpSocket.setBufferSize} addresses. */
+export const SNDBUF = 0;
+export const RCVBUF = 1;
+
+/**
+ * Indices into the `Float64Array` counters block shared with native code
+ * (native writes, JS reads with no call). Mirrors `addon/counters.h`.
+ */
+export const C = {
+  /** sendmmsg(2) calls made, including failed ones. */
+  SEND_SYSCALLS: 0,
+  /** Datagrams the kernel accepted. */
+  SEND_DATAGRAMS: 1,
+  /** Payload bytes the kernel accepted. */
+  SEND_BYTES: 2,
+  /** sendmmsg calls that took fewer datagrams than offered (but > 0). */
+  SEND_PARTIAL: 3,
+  /** sendmmsg calls that failed with EAGAIN/EWOULDBLOCK. */
+  SEND_EAGAIN: 4,
+  /** sendmmsg calls that failed with ENOBUFS. */
+  SEND_ENOBUFS: 5,
+  /** sendmmsg calls that failed with any other errno (EINTR is retried, not counted here). */
+  SEND_ERRORS: 6,
+  /** Times writable readiness was armed. */
+  WRITABLE_WAITS: 7,
+  /** recvmmsg(2) calls made, including the one that returned EAGAIN. */
+  RECV_SYSCALLS: 8,
+  /** Datagrams received (truncated ones included). */
+  RECV_DATAGRAMS: 9,
+  /** Payload bytes received. */
+  RECV_BYTES: 10,
+  /** Datagrams longer than a receive slot (MSG_TRUNC); delivered with `truncated` flag. */
+  RECV_TRUNCATED: 11,
+  /** Readable wake-ups from libuv. */
+  RECV_WAKEUPS: 12,
+  /** recvmmsg calls that failed with an errno other than EAGAIN/EINTR. */
+  RECV_ERRORS: 13,
+  /** Wake-ups that stopped because the per-wake budget was spent (data may remain). */
+  RECV_BUDGET_EXHAUSTED: 14,
+  /** Output of send(): errno of the first datagram not taken (0 if all taken). */
+  LAST_ERRNO: 15,
+  /** Receive batches delivered to JS (one callback each). */
+  RECV_BATCHES: 16,
+  /** Number of slots; the JS side allocates `new Float64Array(COUNT)`. */
+  COUNT: 32,
+} as const;
+
+/** Callbacks the native socket makes into JS (each is one N-API crossing per event, never per datagram). */
+export interface NativeCallbacks {
+  /**
+   * A receive batch is ready: `count` datagrams (1..recvBatch) are in the receive ring
+   * registered with {@link NativeUdpSocket.setRecvRing}, slot i at byte offset
+   * `i * slotSize`, length `lengths[i]`, sender `addrs[i*32 .. i*32+32)`, `flags[i]` bit 0 =
+   * truncated. The ring is overwritten after this callback returns.
+   */
+  onRecv(count: number): void;
+  /** Writable readiness armed by {@link NativeUdpSocket.awaitWritable} fired (one-shot). */
+  onWritable(): void;
+  /** recvmmsg failed with `errno` (positive), e.g. ECONNREFUSED on a connected socket. */
+  onRecvError(errno: number): void;
+}
+
+/**
+ * One non-blocking UDP socket (`SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC`) plus one
+ * libuv `uv_poll_t` watcher on its fd (readable while receiving, writable while a
+ * send waits). Errors thrown are `Error`s with `code` (e.g. `'EADDRINUSE'`), `errno`
+ * (negative, as Node reports it) and `syscall`.
+ */
+export interface NativeUdpSocket {
+  /** Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY. */
+  bind(ip: string, port: number, flags: number): void;
+  /** `connect(2)`; afterwards sends use peer id -1. */
+  connect(ip: string, port: number): void;
+  /** `connect(2)` with AF_UNSPEC. */
+  disconnect(): void;
+  /** `getsockname(2)` → [ip, port]. */
+  localAddress(): [string, number];
+  /** `getpeername(2)` → [ip, port]; throws ENOTCONN when not connected. */
+  remoteAddress(): [string, number];
+  /** setsockopt SO_SNDBUF/SO_RCVBUF then reads back the real size (bytes) the kernel uses. */
+  setBufferSize(which: 0 | 1, bytes: number): number;
+  /** getsockopt SO_SNDBUF/SO_RCVBUF (bytes). */
+  getBufferSize(which: 0 | 1): number;
+  /**
+   * Writes a `sockaddr_in`/`sockaddr_in6` for `ip`:`port` into `table` at byte `offset`
+   * (32-byte entries). On a udp6 socket an IPv4 literal becomes IPv4-mapped
+   * (`::ffff:a.b.c.d`); `fe80::1%eth0` resolves the scope id. Throws EINVAL (code
+   * `'EINVAL'`) for anything that is not an IP literal of the socket's family.
+   */
+  encodePeer(ip: string, port: number, table: Uint8Array, offset: number): void;
+  /**
+   * Registers the send ring: slot s holds `lengths[s]` bytes at `arena[offsets[s]]`, sent
+   * to the peer entry `peers[s]` of `peerTable` (or connected destination if -1).
+   * `offsets`, `lengths`, `peers` have the same length = ring capacity. Call again after
+   * growing any of them. Keeps references so they cannot be collected.
+   */
+  setSendRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array, peerTable: Uint8Array): void;
+  /**
+   * Sends ring slots `start, start+1, … (mod capacity)`, `count` of them, in order, with
+   * sendmmsg(2) in chunks of at most UIO_MAXIOV, retrying EINTR. Stops at the first
+   * datagram the kernel does not take. Returns how many were taken (0..count); when
+   * fewer than `count`, `counters[C.LAST_ERRNO]` holds the errno of the first one not
+   * taken (e.g. EAGAIN, EMSGSIZE, ECONNREFUSED), else 0.
+   */
+  send(start: number, count: number): number;
+  /**
+   * Registers the receive ring: `slots` datagram slots of `slotSize` bytes in `arena`,
+   * with `lengths` (Uint32Array(slots)), `addrs` (Uint8Array(slots*32), raw sockaddr as
+   * the kernel wrote it) and `flags` (Uint8Array(slots), bit 0 = truncated). `budget`
+   * bounds the datagrams read per readable wake-up (fairness to the event loop).
+   */
+  setRecvRing(arena: Uint8Array, slotSize: number, lengths: Uint32Array, addrs: Uint8Array, flags: Uint8Array, budget: number): void;
+  /** Start/stop delivering receive batches (readable interest on the watcher). */
+  startRecv(): void;
+  stopRecv(): void;
+  /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
+  awaitWritable(on: boolean): void;
+  /** uv_ref/uv_unref the watcher (whether the socket keeps the event loop alive). */
+  ref(on: boolean): void;
+  /** Stops the watcher and closes the fd; idempotent. No callback runs afterwards. */
+  close(): void;
+  /** The fd, or -1 after close. */
+  fd(): number;
+}
+
+export interface NativeBinding {
+  UdpSocket: new (family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks) => NativeUdpSocket;
+  /** UIO_MAXIOV of this build (1024 on Linux). */
+  UIO_MAXIOV: number;
+  /** errno values the scheduler needs, keyed by name (EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR, EMSGSIZE, …). */
+  errno: Record<string, number>;
+}
+
+export type NativeLoadResult = { ok: true; binding: NativeBinding; path: string } | { ok: false; reason: string };
+
+let cached: NativeLoadResult | undefined;
+
+/** Candidate locations of the built addon, relative to the package root. */
+function candidates(root: string): string[] {
+  const fromEnv = process.env.DGRAM_SENDMMSG_NATIVE_PATH;
+  const list = [join(root, 'build', 'Release', 'dgram_sendmmsg_native.node'), join(root, 'build', 'Debug', 'dgram_sendmmsg_native.node')];
+  return fromEnv ? [fromEnv, ...list] : list;
+}
+
+function packageRoot(): string {
+  // src/native/binding.ts and dist/native/binding.js are both two levels below the root.
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+/**
+ * Loads the addon once. Never throws: on a platform without it, or without a build,
+ * returns `{ ok: false, reason }`. `DGRAM_SENDMMSG_NATIVE_PATH` overrides the location
+ * (used by the sanitizer builds).
+ */
+export function loadNative(): NativeLoadResult {
+  if (cached) return cached;
+  if (process.platform !== 'linux') {
+    cached = { ok: false, reason: `the native addon supports Linux only (this is ${process.platform})` };
+    return cached;
+  }
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const path of candidates(packageRoot())) {
+    if (!existsSync(path)) continue;
+    try {
+      cached = { ok: true, binding: require(path) as NativeBinding, path };
+      return cached;
+    } catch (err) {
+      errors.push(`${path}: ${(err as Error).message}`);
+    }
+  }
+  cached = {
+    ok: false,
+    reason: errors.length ? `the native addon failed to load (${errors.join('; ')})` : 'the native addon is not built (run `npm run build:native`)',
+  };
+  return cached;
+}

@@ -1,0 +1,190 @@
+/**
+ * Public types of dgram-sendmmsg-native. The names here are a contract.
+ */
+import type { EventEmitter } from 'node:events';
+import type { RemoteInfo } from 'node:dgram';
+
+export type SocketType = 'udp4' | 'udp6';
+export type BackendName = 'batch' | 'dgram';
+/**
+ * `'window'`: flush when `maxBatch` datagrams are queued or `windowUs` after the oldest
+ * queued datagram, whichever comes first. `'tick'`: flush at the end of the current
+ * event-loop turn (libuv check phase, `setImmediate`), so everything produced while
+ * handling one batch of I/O leaves together with no added wait.
+ */
+export type FlushMode = 'window' | 'tick';
+
+/** Options of {@link createBatchSocket}. Units are in the names' docs. */
+export interface BatchSocketOptions {
+  /** Address family. */
+  type: SocketType;
+  /** `'batch'` (native sendmmsg/recvmmsg; default where it loads) or `'dgram'` (node:dgram). */
+  backend?: BackendName;
+  /** Datagrams that trigger a flush (default 64, 1..1024). */
+  maxBatch?: number;
+  /** Longest hold of the oldest queued datagram, µs (default 1000, 1..1_000_000). Timer granularity is libuv's 1 ms. */
+  windowUs?: number;
+  /** Flush policy (default `'window'`). */
+  mode?: FlushMode;
+  /** Most datagrams queued (default 8192). A send beyond it is dropped and `send()` returns false. */
+  maxQueue?: number;
+  /** Most payload bytes queued (default 8 MiB). */
+  maxQueueBytes?: number;
+  /** SO_SNDBUF request, bytes (the kernel doubles it; `stats()` reports the real size). */
+  sendBufferSize?: number;
+  /** SO_RCVBUF request, bytes. */
+  recvBufferSize?: number;
+  /** SO_REUSEPORT (default false). */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY for udp6 (default false: dual-stack). */
+  ipv6Only?: boolean;
+  /** Datagrams per recvmmsg call (default 32, 1..1024). */
+  recvBatch?: number;
+  /** Receive slot size, bytes (default 65536): longer datagrams are truncated and counted. */
+  recvSlotSize?: number;
+  /** Most datagrams read per readable wake-up before yielding to the event loop (default 256). */
+  recvBudget?: number;
+  /** Most batches buffered for a slow `for await` consumer before the oldest are dropped (default 1024). */
+  maxPendingBatches?: number;
+}
+
+/** Outcome of one native send call: observable as the `'flush'` event. */
+export interface FlushEvent {
+  /** Datagrams offered to the kernel in this call. */
+  requested: number;
+  /** Datagrams the kernel took. */
+  sent: number;
+  /** Errno name of the first datagram not taken (`'EAGAIN'`, `'EMSGSIZE'`, …), or null when all were taken. */
+  code: string | null;
+  /** Negative errno (Node convention) or 0. */
+  errno: number;
+  /** What happened to the datagram at `code`: `'retry'` (transient, waits for writability), `'failed'` (that datagram alone failed), or null. */
+  action: 'retry' | 'failed' | null;
+  /** Hold time of the oldest datagram in this flush, µs. */
+  holdUs: number;
+  /** What triggered it. */
+  reason: 'batch' | 'window' | 'tick' | 'flush' | 'close' | 'writable';
+}
+
+/** Hold-time percentiles, µs (oldest datagram of each flush). */
+export interface HoldTimeStats {
+  p50: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+/**
+ * Counters of one socket. Datagram counts satisfy, at every moment,
+ * `enqueued === sent + failed + dropped + queued`.
+ */
+export interface BatchSocketStats {
+  backend: BackendName;
+  /** Datagrams handed to `send()` that passed validation. */
+  enqueued: number;
+  /** Datagrams the kernel accepted. */
+  sent: number;
+  /** Datagrams that failed with an error of their own (see `failures`). */
+  failed: number;
+  /** Datagrams dropped by this library (see `drops`). */
+  dropped: number;
+  /** Datagrams waiting in the queue now. */
+  queued: number;
+  /** Payload bytes waiting now. */
+  queuedBytes: number;
+  /** Payload bytes accepted by the kernel. */
+  bytesSent: number;
+  /** Send system calls (sendmmsg for 'batch'; counted sends for 'dgram'). */
+  syscalls: number;
+  /** Send calls where the kernel took some but not all datagrams offered. */
+  partialSends: number;
+  /** Times a send hit EAGAIN/EWOULDBLOCK/ENOBUFS and waited for writability. */
+  eagain: number;
+  /** Flushes (one native call each). */
+  batches: number;
+  /** Failed datagrams by errno code. */
+  failures: Record<string, number>;
+  /** Dropped datagrams by reason. */
+  drops: { queueFull: number; closed: number };
+  /** Hold time of the oldest datagram per flush, µs. */
+  holdUs: HoldTimeStats;
+  /** Receive side. */
+  received: number;
+  bytesReceived: number;
+  recvSyscalls: number;
+  recvBatches: number;
+  recvTruncated: number;
+  recvErrors: number;
+  /** Batches dropped because a `for await` consumer fell behind. */
+  recvBatchesDropped: number;
+  /** Real SO_SNDBUF / SO_RCVBUF sizes (bytes), 0 before the socket exists. */
+  sendBufferSize: number;
+  recvBufferSize: number;
+}
+
+/** Sender address of a received datagram. Same shape as dgram's `rinfo`. */
+export type { RemoteInfo };
+
+/**
+ * A batch of received datagrams. In a `'batch'` handler its buffers are views into the
+ * receive ring, valid only until the handler returns; batches yielded by
+ * `for await (const batch of socket)` are copies and stay valid.
+ */
+export interface RecvBatch {
+  /** Datagrams in this batch. */
+  readonly count: number;
+  /** Payload of datagram i (0 <= i < count). */
+  datagram(i: number): Buffer;
+  /** Length of datagram i, bytes. */
+  length(i: number): number;
+  /** Sender of datagram i. */
+  remote(i: number): RemoteInfo;
+  /** True when datagram i was longer than the receive slot and was cut. */
+  truncated(i: number): boolean;
+}
+
+/** A destination registered once: its sends skip address parsing and lookup. */
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+  /** Queue one datagram for this peer; same contract as {@link BatchSocket.send}. */
+  send(msg: SendPayload, callback?: SendCallback): boolean;
+}
+
+export type SendPayload = Buffer | Uint8Array | ArrayBufferView | string | ReadonlyArray<Buffer | Uint8Array | string>;
+/** `(err, bytes)`: `err` is null when the kernel took the datagram; `bytes` is its length. */
+export type SendCallback = (err: Error | null, bytes?: number) => void;
+
+/**
+ * A UDP socket that sends in batches. dgram-compatible where dgram has the method; the
+ * batching additions are `flush()`, `peer()`, `stats()`, the `'flush'`, `'drain'` and
+ * `'batch'` events and async iteration.
+ *
+ * Events: `'listening'`, `'message'` `(msg, rinfo)`, `'batch'` `(batch)`, `'flush'`
+ * `(FlushEvent)`, `'drain'`, `'error'` `(err)`, `'close'`.
+ */
+export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
+  readonly backend: BackendName;
+  readonly type: SocketType;
+  bind(port?: number, address?: string, callback?: () => void): this;
+  bind(options: { port?: number; address?: string; exclusive?: boolean }, callback?: () => void): this;
+  bind(callback: () => void): this;
+  connect(port: number, address?: string, callback?: (err?: Error) => void): void;
+  disconnect(): void;
+  send(msg: SendPayload, port?: number, address?: string, callback?: SendCallback): boolean;
+  send(msg: SendPayload, port?: number, callback?: SendCallback): boolean;
+  send(msg: SendPayload, callback?: SendCallback): boolean;
+  send(msg: SendPayload, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): boolean;
+  peer(port: number, address: string): Peer;
+  flush(): void;
+  address(): { address: string; family: string; port: number };
+  remoteAddress(): { address: string; family: string; port: number };
+  close(callback?: () => void): this;
+  stats(): BatchSocketStats;
+  setSendBufferSize(bytes: number): void;
+  setRecvBufferSize(bytes: number): void;
+  getSendBufferSize(): number;
+  getRecvBufferSize(): number;
+  ref(): this;
+  unref(): this;
+}
