@@ -133,7 +133,11 @@ export type { RemoteInfo };
 export interface RecvBatch {
   /** Datagrams in this batch. */
   readonly count: number;
-  /** Payload of datagram i (0 <= i < count). */
+  /** The bytes behind the batch: datagram i is `bytes[offset(i) .. offset(i)+length(i))`. Zero-copy access for hot loops. */
+  readonly bytes: Uint8Array;
+  /** Byte offset of datagram i in {@link RecvBatch.bytes}. */
+  offset(i: number): number;
+  /** Payload of datagram i (0 <= i < count), a Buffer view (no copy). */
   datagram(i: number): Buffer;
   /** Length of datagram i, bytes. */
   length(i: number): number;

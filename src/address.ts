@@ -1,0 +1,65 @@
+/**
+ * Validation of ports and IP addresses at the JS boundary, before native code sees them.
+ *
+ * Destinations must be IP literals (no DNS on the hot path), with one convenience:
+ * `'localhost'` means the loopback address of the socket's family. On a udp6 socket an
+ * IPv4 literal is accepted and sent IPv4-mapped (`::ffff:a.b.c.d`) unless the socket is
+ * IPv6-only, as a dual-stack socket does.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { BatchSocketRangeError, BatchSocketTypeError, BatchSocketError } from './errors.js';
+import type { SocketType } from './types.js';
+
+/** Largest UDP payload, bytes: 65535 − 8 (UDP) − 20 (IPv4) for udp4, 65535 − 8 for udp6 (jumbograms aside). */
+export function maxPayload(type: SocketType): number {
+  return type === 'udp4' ? 65507 : 65527;
+}
+
+/** Throws ERR_SOCKET_BAD_PORT unless `port` is an integer in [min, 65535]. Returns it. */
+export function validatePort(port: unknown, name = 'port', allowZero = true): number {
+  if (typeof port === 'string' && /^[0-9]+$/.test(port)) port = Number(port);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new BatchSocketRangeError(
+      'ERR_SOCKET_BAD_PORT',
+      `${name} should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${typeof port === 'string' ? `'${port}'` : String(port)}.`,
+    );
+  }
+  return port;
+}
+
+/**
+ * Returns the IP literal to use for `address` on a socket of `type`, or throws
+ * ERR_INVALID_IP_ADDRESS. `undefined`/empty → `fallback`.
+ */
+export function validateAddress(address: unknown, type: SocketType, fallback: string, ipv6Only = false): string {
+  if (address === undefined || address === null || address === '') return fallback;
+  if (typeof address !== 'string') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "address" argument must be of type string. Received ${describe(address)}`);
+  }
+  if (address === 'localhost') return type === 'udp4' ? '127.0.0.1' : '::1';
+  if (type === 'udp4') {
+    if (isIPv4(address)) return address;
+  } else {
+    const bare = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
+    if (isIPv6(bare)) return address;
+    if (!ipv6Only && isIPv4(address)) return address;
+  }
+  throw new BatchSocketError('ERR_INVALID_IP_ADDRESS', `Invalid IP address for a ${type} socket: ${JSON.stringify(address)} (an IP literal of the socket's family is required)`);
+}
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string): boolean {
+  if (address === 'localhost' || address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/** Short description of a value for error messages, like Node's. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  const s = String(value);
+  return `type ${typeof value} (${s.length > 28 ? `${s.slice(0, 25)}...` : s})`;
+}

@@ -1,0 +1,94 @@
+/**
+ * Defaults and validation of {@link BatchSocketOptions}. Every number is checked here,
+ * at the JS boundary, so native code only ever sees sane values.
+ */
+import { BatchSocketError, BatchSocketRangeError, BatchSocketTypeError } from './errors.js';
+import type { BatchSocketOptions, BackendName, FlushMode, SocketType } from './types.js';
+import { describe } from './address.js';
+
+export interface ResolvedOptions {
+  type: SocketType;
+  backend: BackendName | undefined;
+  maxBatch: number;
+  windowUs: number;
+  mode: FlushMode;
+  maxQueue: number;
+  maxQueueBytes: number;
+  sendBufferSize: number | undefined;
+  recvBufferSize: number | undefined;
+  reusePort: boolean;
+  ipv6Only: boolean;
+  recvBatch: number;
+  recvSlotSize: number;
+  recvBudget: number;
+  maxPendingBatches: number;
+}
+
+export const DEFAULTS = {
+  maxBatch: 64,
+  windowUs: 1000,
+  mode: 'window' as FlushMode,
+  maxQueue: 8192,
+  maxQueueBytes: 8 * 1024 * 1024,
+  recvBatch: 32,
+  recvSlotSize: 65536,
+  recvBudget: 256,
+  maxPendingBatches: 1024,
+};
+
+function int(opts: Record<string, unknown>, name: string, def: number | undefined, min: number, max: number): number | undefined {
+  const v = opts[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.${name}" property must be an integer. Received ${describe(v)}`);
+  }
+  if (v < min || v > max) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.${name}" is out of range. It must be >= ${min} && <= ${max}. Received ${v}`);
+  }
+  return v;
+}
+
+function bool(opts: Record<string, unknown>, name: string): boolean {
+  const v = opts[name];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.${name}" property must be of type boolean. Received ${describe(v)}`);
+  return v;
+}
+
+/** Validates options (or a bare 'udp4'/'udp6' type), filling defaults. Throws typed errors. */
+export function resolveOptions(input: BatchSocketOptions | SocketType): ResolvedOptions {
+  const opts = (typeof input === 'string' ? { type: input } : input) as unknown as Record<string, unknown>;
+  if (opts === null || typeof opts !== 'object') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${describe(opts)}`);
+  }
+  const type = opts.type;
+  if (type !== 'udp4' && type !== 'udp6') {
+    throw new BatchSocketTypeError('ERR_SOCKET_BAD_TYPE', `Bad socket type specified. Valid types are: udp4, udp6. Received ${describe(type)}`);
+  }
+  const backend = opts.backend;
+  if (backend !== undefined && backend !== 'batch' && backend !== 'dgram') {
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.backend" property must be 'batch' or 'dgram'. Received ${describe(backend)}`);
+  }
+  const mode = opts.mode ?? DEFAULTS.mode;
+  if (mode !== 'window' && mode !== 'tick') {
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.mode" property must be 'window' or 'tick'. Received ${describe(mode)}`);
+  }
+  const recvBatch = int(opts, 'recvBatch', DEFAULTS.recvBatch, 1, 1024)!;
+  return {
+    type,
+    backend,
+    maxBatch: int(opts, 'maxBatch', DEFAULTS.maxBatch, 1, 1024)!,
+    windowUs: int(opts, 'windowUs', DEFAULTS.windowUs, 1, 1_000_000)!,
+    mode,
+    maxQueue: int(opts, 'maxQueue', DEFAULTS.maxQueue, 1, 1 << 20)!,
+    maxQueueBytes: int(opts, 'maxQueueBytes', DEFAULTS.maxQueueBytes, 65536, 1 << 30)!,
+    sendBufferSize: int(opts, 'sendBufferSize', undefined, 1, 0x7fffffff),
+    recvBufferSize: int(opts, 'recvBufferSize', undefined, 1, 0x7fffffff),
+    reusePort: bool(opts, 'reusePort'),
+    ipv6Only: bool(opts, 'ipv6Only'),
+    recvBatch,
+    recvSlotSize: int(opts, 'recvSlotSize', DEFAULTS.recvSlotSize, 64, 65536)!,
+    recvBudget: int(opts, 'recvBudget', DEFAULTS.recvBudget, 1, 1 << 16)!,
+    maxPendingBatches: int(opts, 'maxPendingBatches', DEFAULTS.maxPendingBatches, 1, 1 << 20)!,
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * The `'dgram'` backend: the same {@link BatchSocket} API over `node:dgram`, for
+ * platforms without the addon and as the baseline the benchmarks compare against.
+ *
+ * It does not batch: each `send()` copies the bytes (so the caller may reuse its
+ * buffer, as with the batch backend) and hands them to `dgram.Socket#send` at once;
+ * libuv makes one `sendmsg` per datagram. Datagrams count as `queued` until dgram's
+ * callback reports them sent or failed, which keeps the accounting identity. There is
+ * no `'flush'` event (nothing is held), `flush()` is a no-op, and `stats()` cannot see
+ * system calls: `syscalls` counts datagrams handed to libuv.
+ */
+import dgram from 'node:dgram';
+import { Buffer } from 'node:buffer';
+import { validateAddress, validatePort } from '../address.js';
+import { BatchSocketError, BatchSocketRangeError, errnoName } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { toPayload, type PayloadView } from '../payload.js';
+import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
+import { BaseSocket } from './base-socket.js';
+import { CopiedBatch } from './recv-batch.js';
+
+export class DgramBatchSocket extends BaseSocket {
+  readonly backend = 'dgram' as const;
+  private readonly sock: dgram.Socket;
+  private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
+  private inflight = 0;
+  private inflightBytes = 0;
+  private needDrain = false;
+  private enqueued = 0;
+  private sent = 0;
+  private failed = 0;
+  private bytesSent = 0;
+  private droppedQueueFull = 0;
+  private handedToLibuv = 0;
+  private received = 0;
+  private bytesReceived = 0;
+  private recvErrors = 0;
+  private readonly failures: Record<string, number> = Object.create(null);
+
+  constructor(opts: ResolvedOptions) {
+    super(opts);
+    if (opts.reusePort) {
+      throw new BatchSocketError('ERR_INVALID_ARG_VALUE', 'reusePort is not supported by the dgram backend on this Node version');
+    }
+    this.sock = dgram.createSocket({
+      type: opts.type,
+      ipv6Only: opts.ipv6Only,
+      recvBufferSize: opts.recvBufferSize,
+      sendBufferSize: opts.sendBufferSize,
+    });
+    this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.sock.on('error', (err) => {
+      this.recvErrors++;
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  protected doBind(port: number, address: string, exclusive: boolean, done: (err?: Error) => void): void {
+    const onError = (err: Error): void => done(err);
+    this.sock.once('error', onError);
+    this.sock.bind({ port, address, exclusive }, () => {
+      this.sock.off('error', onError);
+      done();
+    });
+  }
+
+  protected doConnect(port: number, address: string, done: (err?: Error) => void): void {
+    if (this.state === 'unbound') this.bind(0);
+    this.sock.connect(port, address, (err?: Error) => done(err ?? undefined));
+  }
+
+  protected doDisconnect(): void {
+    this.sock.disconnect();
+  }
+
+  protected doClose(): void {
+    this.sock.close();
+  }
+
+  protected doSend(view: PayloadView, port: number | undefined, address: string | undefined, cb: SendCallback | undefined): boolean {
+    this.enqueued++;
+    if (this.inflight >= this.opts.maxQueue || this.inflightBytes + view.length > this.opts.maxQueueBytes) {
+      this.droppedQueueFull++;
+      this.needDrain = true;
+      if (cb) process.nextTick(cb, new BatchSocketError('ERR_SOCKET_QUEUE_FULL', `Send queue full (${this.inflight} datagrams in flight): datagram dropped`), 0);
+      return false;
+    }
+    if (this.state === 'unbound') this.bind(0);
+    const len = view.length;
+    const copy = Buffer.allocUnsafe(len);
+    copy.set(view.start === 0 && len === view.bytes.length ? view.bytes : view.bytes.subarray(view.start, view.start + len));
+    this.inflight++;
+    this.inflightBytes += len;
+    this.handedToLibuv++;
+    const done = (err: Error | null): void => {
+      this.inflight--;
+      this.inflightBytes -= len;
+      if (err) {
+        this.failed++;
+        const code = (err as NodeJS.ErrnoException).code ?? errnoName(0);
+        this.failures[code] = (this.failures[code] ?? 0) + 1;
+      } else {
+        this.sent++;
+        this.bytesSent += len;
+      }
+      if (this.needDrain && this.inflight <= this.opts.maxQueue / 2 && this.inflightBytes <= this.opts.maxQueueBytes / 2) {
+        this.needDrain = false;
+        this.emit('drain');
+      }
+      if (cb) cb(err, err ? 0 : len);
+    };
+    if (port === undefined) this.sock.send(copy, done);
+    else this.sock.send(copy, port, address, done);
+    return true;
+  }
+
+  peer(port: number, address: string): Peer {
+    this.assertOpen();
+    const p = validatePort(port, 'Port', false);
+    const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
+    const self = this;
+    return {
+      address: ip,
+      port: p,
+      send(msg: SendPayload, callback?: SendCallback): boolean {
+        self.assertOpen();
+        return self.doSend(toPayload(msg, undefined, undefined, self.maxSize, self.peerView), p, ip, callback);
+      },
+    };
+  }
+
+  /** Nothing is held by this backend: a no-op kept for API parity. */
+  flush(): void {
+    this.assertOpen();
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.received++;
+    this.bytesReceived += msg.length;
+    if (this.listenerCount('batch') > 0 || this.hasIterators) {
+      const batch = CopiedBatch.single(msg, rinfo);
+      this.emit('batch', batch);
+      if (this.hasIterators) this.deliverToIterators(batch);
+    }
+    this.emit('message', msg, rinfo);
+  }
+
+  address(): { address: string; family: string; port: number } {
+    this.assertOpen();
+    return this.sock.address();
+  }
+  remoteAddress(): { address: string; family: string; port: number } {
+    this.assertOpen();
+    return this.sock.remoteAddress();
+  }
+
+  stats(): BatchSocketStats {
+    const bound = this.state === 'bound';
+    return {
+      backend: 'dgram',
+      enqueued: this.enqueued,
+      sent: this.sent,
+      failed: this.failed,
+      dropped: this.droppedQueueFull,
+      queued: this.inflight,
+      queuedBytes: this.inflightBytes,
+      bytesSent: this.bytesSent,
+      syscalls: this.handedToLibuv,
+      partialSends: 0,
+      eagain: 0,
+      batches: 0,
+      failures: { ...this.failures },
+      // Datagrams in flight at close() are cancelled by libuv and counted as failed (ECANCELED).
+      drops: { queueFull: this.droppedQueueFull, closed: 0 },
+      holdUs: { p50: 0, p99: 0, max: 0, count: 0 },
+      received: this.received,
+      bytesReceived: this.bytesReceived,
+      recvSyscalls: 0,
+      recvBatches: this.received,
+      recvTruncated: 0,
+      recvErrors: this.recvErrors,
+      recvBatchesDropped: this.recvBatchesDropped,
+      sendBufferSize: bound ? this.sock.getSendBufferSize() : 0,
+      recvBufferSize: bound ? this.sock.getRecvBufferSize() : 0,
+    };
+  }
+
+  setSendBufferSize(bytes: number): void {
+    this.assertOpen();
+    this.sock.setSendBufferSize(checkSize(bytes));
+  }
+  setRecvBufferSize(bytes: number): void {
+    this.assertOpen();
+    this.sock.setRecvBufferSize(checkSize(bytes));
+  }
+  getSendBufferSize(): number {
+    this.assertOpen();
+    return this.sock.getSendBufferSize();
+  }
+  getRecvBufferSize(): number {
+    this.assertOpen();
+    return this.sock.getRecvBufferSize();
+  }
+  ref(): this {
+    this.sock.ref();
+    return this;
+  }
+  unref(): this {
+    this.sock.unref();
+    return this;
+  }
+}
+
+function checkSize(bytes: number): number {
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${bytes}`);
+  }
+  return bytes;
+}

@@ -1,0 +1,276 @@
+/**
+ * The `'batch'` backend: a {@link BaseSocket} over the native addon. Sends go through
+ * the {@link SendScheduler} (one `sendmmsg` per batch); receives arrive from
+ * `recvmmsg` as one callback per batch.
+ */
+import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
+import { validateAddress, validatePort } from '../address.js';
+import { BatchSocketError, BatchSocketRangeError, systemError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { PayloadView } from '../payload.js';
+import { toPayload } from '../payload.js';
+import { SendScheduler, type SendRing } from '../scheduler/send-scheduler.js';
+import type { BatchSocketStats, FlushEvent, Peer, SendCallback, SendPayload } from '../types.js';
+import { BaseSocket } from './base-socket.js';
+import { PeerTable } from './peer-table.js';
+import { RecvRing, RingBatch } from './recv-batch.js';
+
+export class NativeBatchSocket extends BaseSocket {
+  readonly backend = 'batch' as const;
+  private readonly native: NativeUdpSocket;
+  private readonly counters = new Float64Array(C.COUNT);
+  private readonly scheduler: SendScheduler;
+  private readonly peers: PeerTable;
+  private readonly recvRing: RecvRing;
+  private readonly batchView: RingBatch;
+  private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
+
+  constructor(binding: NativeBinding, opts: ResolvedOptions) {
+    super(opts);
+    this.native = new binding.UdpSocket(opts.type === 'udp4' ? 4 : 6, this.counters, {
+      onRecv: (count) => this.onRecv(count),
+      onWritable: () => this.scheduler.onWritable(),
+      onRecvError: (errno) => this.onRecvError(errno),
+    });
+    const native = this.native;
+    this.peers = new PeerTable(
+      (ip, port, table, offset) => native.encodePeer(ip, port, table, offset),
+      () => this.scheduler.reattach(),
+    );
+    const backend = {
+      attach: (r: SendRing): void => {
+        native.setSendRing(r.arena, r.offsets, r.lengths, r.peers, this.peers.table);
+      },
+      send: (start: number, count: number): number => native.send(start, count),
+      lastErrno: (): number => this.counters[C.LAST_ERRNO],
+      awaitWritable: (on: boolean): void => native.awaitWritable(on),
+    };
+    this.scheduler = new SendScheduler(
+      backend,
+      {
+        maxBatch: opts.maxBatch,
+        windowUs: opts.windowUs,
+        mode: opts.mode,
+        maxQueue: opts.maxQueue,
+        maxQueueBytes: opts.maxQueueBytes,
+        onFlush: (ev: FlushEvent) => {
+          if (this.listenerCount('flush') > 0) this.emit('flush', ev);
+        },
+        onDrain: () => this.emit('drain'),
+        describePeer: (id) => (id < 0 ? {} : { address: this.peers.address(id), port: this.peers.port(id) }),
+      },
+      this.peers,
+    );
+    this.recvRing = new RecvRing(opts.recvBatch, opts.recvSlotSize);
+    this.batchView = new RingBatch(this.recvRing);
+    const r = this.recvRing;
+    native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget);
+    if (opts.sendBufferSize !== undefined) native.setBufferSize(SNDBUF, opts.sendBufferSize);
+    if (opts.recvBufferSize !== undefined) native.setBufferSize(RCVBUF, opts.recvBufferSize);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  protected doBind(port: number, address: string, _exclusive: boolean, done: (err?: Error) => void): void {
+    let flags = 0;
+    if (this.opts.reusePort) flags |= BIND_REUSEPORT;
+    if (this.opts.ipv6Only) flags |= BIND_IPV6ONLY;
+    try {
+      this.native.bind(address, port, flags);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    this.native.startRecv();
+    done();
+  }
+
+  /** dgram binds implicitly on the first send/connect; so do we (any address, port 0). */
+  private ensureBound(): void {
+    if (this.state !== 'unbound') return;
+    this.bind(0);
+  }
+
+  protected doConnect(port: number, address: string, done: (err?: Error) => void): void {
+    this.ensureBound();
+    try {
+      this.native.connect(address, port);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  }
+
+  protected doDisconnect(): void {
+    this.native.disconnect();
+  }
+
+  protected doClose(): void {
+    this.scheduler.close();
+    this.native.close();
+  }
+
+  // ---- send -----------------------------------------------------------------------------
+
+  protected doSend(view: PayloadView, port: number | undefined, address: string | undefined, cb: SendCallback | undefined): boolean {
+    if (this.state === 'unbound') this.ensureBound();
+    const id = port === undefined ? -1 : this.peers.lookup(address!, port);
+    return this.scheduler.enqueue(view.bytes, view.start, view.length, id, cb);
+  }
+
+  /**
+   * A pinned handle for `address`:`port`: its `send` skips address validation and the
+   * peer lookup (the fast path for a relay's viewers). Same handle for the same peer.
+   */
+  peer(port: number, address: string): Peer {
+    this.assertOpen();
+    const p = validatePort(port, 'Port', false);
+    const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
+    const id = this.peers.lookup(ip, p, true);
+    return new NativePeer(this, id, ip, p);
+  }
+
+  /** @internal fast path used by {@link NativePeer}. */
+  sendToPeer(id: number, msg: SendPayload, cb: SendCallback | undefined): boolean {
+    this.assertOpen();
+    if (this.state === 'unbound') this.ensureBound();
+    let bytes: Uint8Array;
+    let start = 0;
+    let length: number;
+    if (msg instanceof Uint8Array && msg.length > 0 && msg.length <= this.maxSize) {
+      bytes = msg;
+      length = msg.length;
+    } else {
+      const v = toPayload(msg, undefined, undefined, this.maxSize, this.peerView);
+      bytes = v.bytes;
+      start = v.start;
+      length = v.length;
+    }
+    return this.scheduler.enqueue(bytes, start, length, id, cb);
+  }
+
+  flush(): void {
+    this.assertOpen();
+    this.scheduler.flush('flush');
+  }
+
+  // ---- receive --------------------------------------------------------------------------
+
+  private onRecv(count: number): void {
+    const batch = this.batchView;
+    batch.count = count;
+    if (this.listenerCount('batch') > 0) this.emit('batch', batch);
+    if (this.closed) return;
+    if (this.hasIterators) this.deliverToIterators(batch.copy());
+    if (this.closed) return;
+    if (this.listenerCount('message') > 0) this.emitMessages(batch);
+  }
+
+  private onRecvError(errno: number): void {
+    const err = systemError(errno, 'recvmmsg');
+    // dgram emits receive errors (e.g. ECONNREFUSED after an ICMP port unreachable on a
+    // connected socket) as 'error'. Without a listener that would kill the process, so
+    // they are then only counted (stats().recvErrors).
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  // ---- introspection ----------------------------------------------------------------------
+
+  address(): { address: string; family: string; port: number } {
+    this.assertOpen();
+    if (this.state !== 'bound') throw systemError(9, 'getsockname');
+    const [address, port] = this.native.localAddress();
+    return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
+  }
+
+  remoteAddress(): { address: string; family: string; port: number } {
+    this.assertOpen();
+    if (!this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    const [address, port] = this.native.remoteAddress();
+    return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
+  }
+
+  stats(): BatchSocketStats {
+    const s = this.scheduler;
+    const c = this.counters;
+    const open = this.state !== 'closed';
+    return {
+      backend: 'batch',
+      enqueued: s.enqueued,
+      sent: s.sent,
+      failed: s.failed,
+      dropped: s.dropped,
+      queued: s.queued,
+      queuedBytes: s.bytesQueued,
+      bytesSent: s.bytesSent,
+      syscalls: c[C.SEND_SYSCALLS],
+      partialSends: s.partialSends,
+      eagain: s.eagain,
+      batches: s.batches,
+      failures: { ...s.failures },
+      drops: { queueFull: s.droppedQueueFull, closed: s.droppedClosed },
+      holdUs: s.holdTime(),
+      received: c[C.RECV_DATAGRAMS],
+      bytesReceived: c[C.RECV_BYTES],
+      recvSyscalls: c[C.RECV_SYSCALLS],
+      recvBatches: c[C.RECV_BATCHES],
+      recvTruncated: c[C.RECV_TRUNCATED],
+      recvErrors: c[C.RECV_ERRORS],
+      recvBatchesDropped: this.recvBatchesDropped,
+      sendBufferSize: open ? this.native.getBufferSize(SNDBUF) : 0,
+      recvBufferSize: open ? this.native.getBufferSize(RCVBUF) : 0,
+    };
+  }
+
+  /** Raw native counters (indices in `C`), for diagnostics and benchmarks. */
+  nativeCounters(): Float64Array {
+    return this.counters;
+  }
+
+  setSendBufferSize(bytes: number): void {
+    this.assertOpen();
+    this.native.setBufferSize(SNDBUF, bufferSize(bytes));
+  }
+  setRecvBufferSize(bytes: number): void {
+    this.assertOpen();
+    this.native.setBufferSize(RCVBUF, bufferSize(bytes));
+  }
+  getSendBufferSize(): number {
+    this.assertOpen();
+    return this.native.getBufferSize(SNDBUF);
+  }
+  getRecvBufferSize(): number {
+    this.assertOpen();
+    return this.native.getBufferSize(RCVBUF);
+  }
+  ref(): this {
+    if (this.state !== 'closed') this.native.ref(true);
+    return this;
+  }
+  unref(): this {
+    if (this.state !== 'closed') this.native.ref(false);
+    return this;
+  }
+}
+
+function bufferSize(bytes: number): number {
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${bytes}`);
+  }
+  return bytes;
+}
+
+/** Handle returned by {@link NativeBatchSocket.peer}. */
+class NativePeer implements Peer {
+  constructor(
+    private readonly socket: NativeBatchSocket,
+    private readonly id: number,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+  send(msg: SendPayload, callback?: SendCallback): boolean {
+    return this.socket.sendToPeer(this.id, msg, callback);
+  }
+}
+
