@@ -19,7 +19,6 @@
  * stays small. The caller's bytes are copied at enqueue, so it may reuse its buffer.
  */
 import { Buffer } from 'node:buffer';
-import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
 import { BatchSocketError, errnoName, systemError } from '../errors.js';
 import type { FlushEvent, FlushMode, HoldTimeStats, SendCallback } from '../types.js';
