@@ -2,6 +2,7 @@
  * Which socket backend udp-blast uses: the one asked for, or 'batch' where the
  * native addon loads and 'dgram' otherwise.
  */
+import { createBatchSocket } from '../index.js';
 import { loadNative } from '../native/binding.js';
 import type { BackendName } from '../types.js';
 
@@ -24,4 +25,21 @@ export function resolveBackend(requested: BackendName | null): BackendName {
     return 'batch';
   }
   return native.ok ? 'batch' : 'dgram';
+}
+
+/**
+ * Stronger than {@link nativeAvailability}: also constructs (and closes) a 'batch'
+ * socket, so an addon that loads but does not match this build is reported as
+ * unavailable instead of failing every run.
+ */
+export function probeBatchBackend(): { ok: true } | { ok: false; reason: string } {
+  const native = nativeAvailability();
+  if (!native.ok) return native;
+  try {
+    const s = createBatchSocket({ type: 'udp4', backend: 'batch' });
+    s.close();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `the native addon loads but a batch socket cannot be created (${(err as Error).message})` };
+  }
 }
