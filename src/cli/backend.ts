@@ -15,16 +15,17 @@ export function nativeAvailability(): { ok: true } | { ok: false; reason: string
 /**
  * Resolves the requested backend. An explicit 'batch' that cannot load is an error
  * (thrown with the loader's reason) rather than a silent fallback that would make a
- * measurement lie about what it measured.
+ * measurement lie about what it measured. The default is 'batch' only when a batch
+ * socket can really be created ({@link probeBatchBackend}).
  */
 export function resolveBackend(requested: BackendName | null): BackendName {
-  const native = nativeAvailability();
   if (requested === 'dgram') return 'dgram';
   if (requested === 'batch') {
+    const native = nativeAvailability();
     if (!native.ok) throw new Error(`--backend batch is not available: ${native.reason}`);
     return 'batch';
   }
-  return native.ok ? 'batch' : 'dgram';
+  return probeBatchBackend().ok ? 'batch' : 'dgram';
 }
 
 /**
