@@ -77,7 +77,7 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
   return {
     type,
     backend,
-    maxBatch: int(opts, 'maxBatch', DEFAULTS.maxBatch, 1, 1024)!,
+    maxBatch: int(opts, 'maxBatch', DEFAULTS.maxBatch, 1, 1 << 20)!,
     windowUs: int(opts, 'windowUs', DEFAULTS.windowUs, 1, 1_000_000)!,
     mode,
     maxQueue: int(opts, 'maxQueue', DEFAULTS.maxQueue, 1, 1 << 20)!,

@@ -20,7 +20,7 @@ export interface BatchSocketOptions {
   type: SocketType;
   /** `'batch'` (native sendmmsg/recvmmsg; default where it loads) or `'dgram'` (node:dgram). */
   backend?: BackendName;
-  /** Datagrams that trigger a flush (default 64, 1..1024). */
+  /** Datagrams that trigger a flush (default 64). Above UIO_MAXIOV (1024) one flush makes several sendmmsg calls. */
   maxBatch?: number;
   /** Longest hold of the oldest queued datagram, µs (default 1000, 1..1_000_000). Timer granularity is libuv's 1 ms. */
   windowUs?: number;

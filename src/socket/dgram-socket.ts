@@ -10,6 +10,7 @@
  * system calls: `syscalls` counts datagrams handed to libuv.
  */
 import dgram from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { validateAddress, validatePort } from '../address.js';
 import { BatchSocketError, BatchSocketRangeError, errnoName } from '../errors.js';
@@ -110,8 +111,13 @@ export class DgramBatchSocket extends BaseSocket {
       if (cb) cb(err, err ? 0 : len);
     };
     if (port === undefined) this.sock.send(copy, done);
-    else this.sock.send(copy, port, address, done);
+    else this.sock.send(copy, port, this.mapped(address!), done);
     return true;
+  }
+
+  /** dgram's udp6 socket wants IPv4 destinations in IPv4-mapped form (dual stack). */
+  private mapped(address: string): string {
+    return this.type === 'udp6' && isIPv4(address) ? `::ffff:${address}` : address;
   }
 
   peer(port: number, address: string): Peer {
