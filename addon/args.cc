@@ -1,0 +1,114 @@
+// See args.h.
+#include "args.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "errors.h"
+
+namespace dsn {
+
+bool ArgInt(const Napi::CallbackInfo& info, std::size_t i, const char* name, std::int64_t min, std::int64_t max,
+            std::int64_t* out) {
+  char message[160];
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) {
+    std::snprintf(message, sizeof message, "The \"%s\" argument must be of type number", name);
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(min) || d > static_cast<double>(max)) {
+    std::snprintf(message, sizeof message, "The value of \"%s\" is out of range. It must be an integer >= %lld and <= %lld",
+                  name, static_cast<long long>(min), static_cast<long long>(max));
+    ThrowRangeError(info.Env(), message);
+    return false;
+  }
+  *out = static_cast<std::int64_t>(d);
+  return true;
+}
+
+bool ArgBool(const Napi::CallbackInfo& info, std::size_t i, const char* name, bool* out) {
+  Napi::Value v = info[i];
+  if (!v.IsBoolean()) {
+    char message[160];
+    std::snprintf(message, sizeof message, "The \"%s\" argument must be of type boolean", name);
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
+  *out = v.As<Napi::Boolean>().Value();
+  return true;
+}
+
+bool ArgString(const Napi::CallbackInfo& info, std::size_t i, const char* name, char* buf, std::size_t cap,
+               bool* fits) {
+  Napi::Value v = info[i];
+  if (!v.IsString()) {
+    char message[160];
+    std::snprintf(message, sizeof message, "The \"%s\" argument must be of type string", name);
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
+  std::size_t full = 0;
+  napi_status status = napi_get_value_string_utf8(info.Env(), v, nullptr, 0, &full);
+  if (status != napi_ok) {
+    ThrowTypeError(info.Env(), "could not read a string argument");
+    return false;
+  }
+  buf[0] = '\0';
+  if (full >= cap) {
+    *fits = false;
+    return true;
+  }
+  std::size_t copied = 0;
+  status = napi_get_value_string_utf8(info.Env(), v, buf, cap, &copied);
+  if (status != napi_ok) {
+    ThrowTypeError(info.Env(), "could not read a string argument");
+    return false;
+  }
+  *fits = copied == full && std::strlen(buf) == copied;  // no embedded NUL
+  return true;
+}
+
+namespace {
+const char* TypeName(napi_typedarray_type type) {
+  switch (type) {
+    case napi_uint8_array: return "Uint8Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float64_array: return "Float64Array";
+    default: return "TypedArray";
+  }
+}
+}  // namespace
+
+bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type,
+                   Napi::TypedArray* out) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    char message[160];
+    std::snprintf(message, sizeof message, "The \"%s\" argument must be an instance of %s", name, TypeName(type));
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
+  *out = v.As<Napi::TypedArray>();
+  return true;
+}
+
+bool PinnedArray::Get(napi_env env, ArrayView* view) const {
+  *view = ArrayView{};
+  if (ref_.IsEmpty()) return false;
+  napi_value value = nullptr;
+  if (napi_get_reference_value(env, ref_, &value) != napi_ok || value == nullptr) return false;
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  if (length != 0 && data == nullptr) return false;
+  view->data = data;
+  view->length = length;
+  return true;
+}
+
+}  // namespace dsn

@@ -1,0 +1,55 @@
+// Validation of arguments coming from JS, and pinned typed arrays shared with JS.
+//
+// Every Arg* function returns false with a pending JS exception (TypeError for a wrong
+// type, RangeError for a value out of range); the caller must return to JS at once.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dsn {
+
+// info[i] must be a Number holding an integer in [min, max].
+bool ArgInt(const Napi::CallbackInfo& info, std::size_t i, const char* name, std::int64_t min, std::int64_t max,
+            std::int64_t* out);
+
+// info[i] must be a Boolean.
+bool ArgBool(const Napi::CallbackInfo& info, std::size_t i, const char* name, bool* out);
+
+// info[i] must be a String. Copies its UTF-8 into buf (NUL-terminated) and sets *fits to
+// false when it does not fit in cap - 1 bytes or contains a NUL (the caller decides what
+// that means; for an IP literal it is EINVAL).
+bool ArgString(const Napi::CallbackInfo& info, std::size_t i, const char* name, char* buf, std::size_t cap,
+               bool* fits);
+
+// info[i] must be a typed array of exactly `type` (a Buffer counts as a Uint8Array).
+bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type,
+                   Napi::TypedArray* out);
+
+// Where a typed array's elements are right now.
+struct ArrayView {
+  void* data = nullptr;
+  std::size_t length = 0;  // elements
+};
+
+// A typed array registered with native code: a strong reference keeps it from being
+// collected while registered. Its data pointer and length are read again at every use
+// (Get), never cached across calls into JS: JS may detach its buffer (transfer to a
+// worker, ArrayBuffer.prototype.transfer) or shrink a resizable one, which then reads as
+// length 0 and fails the caller's bounds checks instead of leaving a dangling pointer.
+// Get needs an open HandleScope.
+class PinnedArray {
+ public:
+  void Set(const Napi::TypedArray& array) { ref_ = Napi::Reference<Napi::TypedArray>::New(array, 1); }
+  void Reset() { ref_.Reset(); }
+  bool IsEmpty() const { return ref_.IsEmpty(); }
+  // Returns false (view left empty) if not set or no longer readable.
+  bool Get(napi_env env, ArrayView* view) const;
+
+ private:
+  Napi::Reference<Napi::TypedArray> ref_;
+};
+
+}  // namespace dsn

@@ -1,0 +1,37 @@
+// IP literal <-> sockaddr conversions (no DNS, no allocation).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dsn {
+
+// Bytes of one peer-table / receive-address entry (SOCKADDR_STRIDE in binding.ts).
+// Holds a sockaddr_in (16 bytes) or a sockaddr_in6 (28 bytes).
+constexpr std::size_t kSockaddrStride = 32;
+static_assert(sizeof(sockaddr_in6) <= kSockaddrStride, "sockaddr_in6 must fit a table entry");
+
+// Longest IP literal accepted, including a "%scope" suffix and the NUL.
+constexpr std::size_t kMaxIpLiteral = 128;
+// Longest formatted address: INET6_ADDRSTRLEN + '%' + IF_NAMESIZE.
+constexpr std::size_t kMaxIpText = 80;
+
+// Encodes `ip`:`port` as the address a socket of `family` (AF_INET or AF_INET6) uses:
+//  - AF_INET:  dotted quad only (inet_pton(3)), -> sockaddr_in.
+//  - AF_INET6: an IPv6 literal with an optional "%ifname" or "%index" scope suffix
+//    (if_nametoindex(3)); or a dotted quad, which becomes the IPv4-mapped ::ffff:a.b.c.d
+//    (ipv6(7)), so one dual-stack socket reaches IPv4 peers -> sockaddr_in6.
+// Writes the address to `out` (zero-filled first) and its length to `len`.
+// Returns 0, or EINVAL when `ip` is not a literal of that family (or names an unknown
+// interface).
+int EncodeSockaddr(int family, const char* ip, std::uint16_t port, sockaddr_storage* out, socklen_t* len);
+
+// Formats an AF_INET/AF_INET6 address as Node does: inet_ntop(3) text (an IPv4-mapped
+// address stays "::ffff:a.b.c.d"), plus "%ifname" for a link-local address with a scope
+// id. Returns false for another family or a too-short `len`.
+bool FormatSockaddr(const sockaddr_storage& addr, socklen_t len, char (&ip)[kMaxIpText], int* port);
+
+}  // namespace dsn

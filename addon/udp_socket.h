@@ -1,0 +1,140 @@
+// UdpSocket: one non-blocking UDP socket plus exactly one libuv uv_poll_t watcher on its
+// fd, exposed to JS as the `UdpSocket` class of src/native/binding.ts (the contract).
+//
+// The implementation is split by concern:
+//   udp_socket.cc  lifecycle: socket(2), bind(2), connect(2), getsockname(2),
+//                  getpeername(2), SO_SNDBUF/SO_RCVBUF, encodePeer, close(2), fd
+//   watcher.cc     the uv_poll_t watcher: interest mask, readiness dispatch,
+//                  awaitWritable, ref/unref, calls into JS
+//   send.cc        the send ring and batched send with sendmmsg(2)
+//   recv.cc        the receive ring and batched receive with recvmmsg(2)
+//
+// Lifetime. While the fd is open the JS object is kept alive (ObjectWrap::Ref), so it is
+// never collected with a live watcher. close() closes the watcher (the heap-allocated
+// uv_poll_t is freed by its uv_close callback, which never touches this object) and the
+// fd, then drops every JS reference it holds (callbacks, rings, self). If close() is
+// called from inside a JS callback, the JS references are dropped only once the native
+// frame that made the callback has unwound. The destructor (finalizer without close(),
+// which can only happen at environment teardown) closes the watcher and fd itself.
+//
+// Threads: none. Everything runs on the JS thread of the environment that created the
+// socket, in libuv callbacks of its loop.
+#pragma once
+
+#include <napi.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+
+#include "args.h"
+#include "counters.h"
+#include "uv_abi.h"
+
+namespace dsn {
+
+// Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
+constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
+
+class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new UdpSocket(family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks)
+  explicit UdpSocket(const Napi::CallbackInfo& info);
+  ~UdpSocket() override;
+
+ private:
+  // ---- udp_socket.cc ----
+  Napi::Value Bind(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Disconnect(const Napi::CallbackInfo& info);
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info);
+  Napi::Value RemoteAddress(const Napi::CallbackInfo& info);
+  Napi::Value SetBufferSize(const Napi::CallbackInfo& info);
+  Napi::Value GetBufferSize(const Napi::CallbackInfo& info);
+  Napi::Value EncodePeer(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Fd(const Napi::CallbackInfo& info);
+
+  // Throws ERR_SOCKET_DGRAM_NOT_RUNNING and returns false after close().
+  bool CheckOpen(Napi::Env env) const;
+  // Reads a string argument that must be an IP literal of this socket's family plus a
+  // port argument, into a sockaddr. Returns false with a pending exception.
+  bool ArgAddress(const Napi::CallbackInfo& info, std::size_t ip_index, std::size_t port_index,
+                  const char* syscall, sockaddr_storage* addr, socklen_t* len);
+  // Closes watcher and fd; idempotent.
+  void CloseNow();
+  // Drops the JS references (callbacks, rings, async context, self-ref).
+  void ReleaseJs();
+  // The counters block (or a scratch block if JS made it unreadable). Needs a HandleScope.
+  double* Counters(napi_env env);
+
+  // ---- watcher.cc ----
+  Napi::Value AwaitWritable(const Napi::CallbackInfo& info);
+  Napi::Value RefWatcher(const Napi::CallbackInfo& info);  // JS ref(on)
+  // Starts/stops the watcher for the current interest; returns 0 or a positive errno.
+  int UpdatePoll();
+  static void OnPollThunk(uv_poll_t* handle, int status, int events);
+  static void OnPollClosed(uv_handle_t* handle);
+  void OnPoll(int status, int events);
+  // Calls a JS callback through MakeCallback (async context, microtasks afterwards).
+  // A JS exception becomes an uncaught exception (napi_fatal_exception) and false is
+  // returned; true otherwise.
+  bool CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
+
+  // ---- send.cc ----
+  Napi::Value SetSendRing(const Napi::CallbackInfo& info);
+  Napi::Value Send(const Napi::CallbackInfo& info);
+
+  // ---- recv.cc ----
+  Napi::Value SetRecvRing(const Napi::CallbackInfo& info);
+  Napi::Value StartRecv(const Napi::CallbackInfo& info);
+  Napi::Value StopRecv(const Napi::CallbackInfo& info);
+  // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
+  // Returns true if recvmmsg reported an error (which consumes a pending socket error).
+  bool OnReadable(Napi::Env env);
+
+  int family_ = 0;  // AF_INET or AF_INET6
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;  // heap block of uv_handle_size(UV_POLL); freed by OnPollClosed
+  int poll_events_ = 0;        // interest the watcher is started with (0 = stopped)
+  bool receiving_ = false;     // startRecv() in effect
+  bool writable_armed_ = false;
+  bool closed_ = false;
+  int callback_depth_ = 0;       // > 0 while a JS callback made by OnPoll is on the stack
+  bool release_pending_ = false; // close() ran inside a callback; ReleaseJs when unwound
+  bool self_ref_ = false;        // holds an ObjectWrap::Ref
+
+  napi_async_context async_context_ = nullptr;
+  Napi::ObjectReference callbacks_;
+  Napi::FunctionReference on_recv_;
+  Napi::FunctionReference on_writable_;
+  Napi::FunctionReference on_recv_error_;
+  PinnedArray counters_;
+  double scratch_counters_[kCounterCount] = {};
+
+  // Send ring (send.cc). The mmsghdr/iovec arrays hold min(capacity, UIO_MAXIOV)
+  // entries, allocated by setSendRing, reused by every send().
+  PinnedArray send_arena_, send_offsets_, send_lengths_, send_peers_, peer_table_;
+  std::unique_ptr<mmsghdr[]> send_msgs_;
+  std::unique_ptr<iovec[]> send_iov_;
+  std::size_t send_batch_ = 0;
+
+  // Receive ring (recv.cc). The mmsghdr/iovec arrays point into the JS arena and address
+  // table; they are rebuilt when setRecvRing is called or the arrays' memory moved.
+  PinnedArray recv_arena_, recv_lengths_, recv_addrs_, recv_flags_;
+  std::size_t recv_slots_ = 0;
+  std::size_t recv_slot_size_ = 0;
+  std::size_t recv_budget_ = 0;
+  std::unique_ptr<mmsghdr[]> recv_msgs_;
+  std::unique_ptr<iovec[]> recv_iov_;
+  std::size_t recv_alloc_ = 0;
+  void* recv_built_arena_ = nullptr;
+  void* recv_built_addrs_ = nullptr;
+};
+
+}  // namespace dsn

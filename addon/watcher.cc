@@ -1,0 +1,150 @@
+// The socket's single libuv watcher (uv_poll_t) and the calls it makes into JS.
+//
+// Interest = UV_READABLE while receiving | UV_WRITABLE while awaitWritable(true). libuv
+// polls level-triggered (epoll), so data left behind (budget spent) wakes us again on the
+// next loop iteration; an idle socket has no interest, or only readable interest, and
+// costs no wake-ups. Writable interest is one-shot: cleared before onWritable runs.
+//
+// Socket errors. When the kernel flags a pending socket error (sk_err, e.g. an ICMP port
+// unreachable for a connected socket, udp(7)), epoll reports EPOLLERR; libuv's uv_poll
+// then stops the watcher and calls back with status UV_EBADF and no events. We treat
+// that as "readable and writable": the receive path reads the error (recvmmsg returns it
+// and clears it; reported through onRecvError), a writable wait fires onWritable (the
+// next send() then meets the error), and the watcher is started again.
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "counters.h"
+#include "errors.h"
+#include "udp_socket.h"
+
+namespace dsn {
+
+int UdpSocket::UpdatePoll() {
+  if (poll_ == nullptr) return 0;
+  int want = (receiving_ ? UV_READABLE : 0) | (writable_armed_ ? UV_WRITABLE : 0);
+  if (want == poll_events_) return 0;
+  if (want == 0) {
+    uv_poll_stop(poll_);
+    poll_events_ = 0;
+    return 0;
+  }
+  int r = uv_poll_start(poll_, want, OnPollThunk);
+  if (r != 0) {
+    poll_events_ = 0;
+    return -r;
+  }
+  poll_events_ = want;
+  return 0;
+}
+
+void UdpSocket::OnPollClosed(uv_handle_t* handle) { std::free(handle); }
+
+void UdpSocket::OnPollThunk(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<UdpSocket*>(uv_handle_get_data(reinterpret_cast<uv_handle_t*>(handle)));
+  if (self != nullptr) self->OnPoll(status, events);
+}
+
+bool UdpSocket::CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+  if (closed_ || fn.IsEmpty() || callbacks_.IsEmpty()) return false;
+  Napi::Env env = Env();
+  // MakeCallback enters the callback scope with our async context: async_hooks see the
+  // socket as the resource, and process.nextTick/microtasks run when it returns.
+  fn.MakeCallback(callbacks_.Value(), args, async_context_);
+  if (env.IsExceptionPending()) {
+    // N-API turns the exception of a MakeCallback into a pending exception of this
+    // native frame, and nothing above us (libuv) would ever throw it. Raise it the way
+    // Node raises errors of its own async callbacks: 'uncaughtException', or print and
+    // exit when there is no handler.
+    Napi::Error error = env.GetAndClearPendingException();
+    napi_fatal_exception(env, error.Value());
+    return false;
+  }
+  return true;
+}
+
+void UdpSocket::OnPoll(int status, int events) {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  bool error_wake = status < 0;
+  if (error_wake) {
+    // libuv stopped the watcher (see the top of this file); serve whatever was armed.
+    poll_events_ = 0;
+    events = (receiving_ ? UV_READABLE : 0) | (writable_armed_ ? UV_WRITABLE : 0);
+  }
+  ++callback_depth_;
+  if ((events & UV_WRITABLE) && writable_armed_ && !closed_) {
+    writable_armed_ = false;  // one-shot
+    UpdatePoll();
+    CallJs(on_writable_, {});
+  }
+  if ((events & UV_READABLE) && receiving_ && !closed_) {
+    bool consumed_error = OnReadable(env);
+    if (error_wake && !consumed_error && receiving_ && !closed_) {
+      // The error wake was not explained by recvmmsg (it raced with another reader of
+      // the error). Clear sk_err so that a level-triggered EPOLLERR cannot spin.
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+        Counters(env)[kRecvErrors] += 1;
+        CallJs(on_recv_error_, {Napi::Number::New(env, err)});
+      }
+    }
+  }
+  --callback_depth_;
+  if (!closed_) {
+    int err = UpdatePoll();  // restarts the watcher after an error wake
+    if (err != 0 && receiving_) {
+      receiving_ = false;
+      ++callback_depth_;
+      CallJs(on_recv_error_, {Napi::Number::New(env, err)});
+      --callback_depth_;
+    }
+  }
+  if (callback_depth_ == 0 && release_pending_) ReleaseJs();
+}
+
+// awaitWritable(on: boolean): void — arms (true) or cancels (false) one-shot writable
+// readiness: when the socket's send buffer has room again (socket(7), poll(2) POLLOUT),
+// onWritable() is called once. Counts WRITABLE_WAITS when it arms. Used after send()
+// returned fewer than requested with LAST_ERRNO EAGAIN/ENOBUFS. No busy polling, no
+// timers. After close(): awaitWritable(false) is a no-op, awaitWritable(true) throws
+// ERR_SOCKET_DGRAM_NOT_RUNNING.
+Napi::Value UdpSocket::AwaitWritable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool on = false;
+  if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
+  if (closed_) {
+    if (on) ThrowNotRunning(env);
+    return env.Undefined();
+  }
+  if (on && !writable_armed_) Counters(env)[kWritableWaits] += 1;
+  writable_armed_ = on;
+  int err = UpdatePoll();
+  if (err != 0) {
+    writable_armed_ = false;
+    ThrowErrno(env, err, "uv_poll_start");
+  }
+  return env.Undefined();
+}
+
+// ref(on: boolean): void — uv_ref/uv_unref the watcher: whether an active watcher keeps
+// the event loop (and the process) alive, like dgram's socket.ref()/unref(). A stopped
+// watcher never does. No-op after close().
+Napi::Value UdpSocket::RefWatcher(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool on = false;
+  if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
+  if (poll_ != nullptr) {
+    if (on) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    }
+  }
+  return env.Undefined();
+}
+
+}  // namespace dsn
