@@ -50,19 +50,30 @@ void UdpSocket::OnPollThunk(uv_poll_t* handle, int status, int events) {
 bool UdpSocket::CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
   if (closed_ || fn.IsEmpty() || callbacks_.IsEmpty()) return false;
   Napi::Env env = Env();
-  // MakeCallback enters the callback scope with our async context: async_hooks see the
-  // socket as the resource, and process.nextTick/microtasks run when it returns.
-  fn.MakeCallback(callbacks_.Value(), args, async_context_);
-  if (env.IsExceptionPending()) {
+  // napi_make_callback enters the callback scope with our async context: async_hooks see
+  // the socket as the resource, and process.nextTick/microtasks run when it returns.
+  // (Called directly rather than through FunctionReference::MakeCallback, whose failure
+  // path throws a new error, which is fatal when the environment is shutting down.)
+  napi_value result = nullptr;
+  napi_status status = napi_make_callback(env, async_context_, callbacks_.Value(), fn.Value(), args.size(),
+                                          args.begin(), &result);
+  if (status == napi_ok) return true;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
     // N-API turns the exception of a MakeCallback into a pending exception of this
     // native frame, and nothing above us (libuv) would ever throw it. Raise it the way
     // Node raises errors of its own async callbacks: 'uncaughtException', or print and
     // exit when there is no handler.
-    Napi::Error error = env.GetAndClearPendingException();
-    napi_fatal_exception(env, error.Value());
+    napi_value error = nullptr;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
     return false;
   }
-  return true;
+  // No exception, yet the call failed: the environment can no longer run JS (worker
+  // termination, process teardown: Node runs the loop once more while cleaning up).
+  // Stop the watcher and fd so nothing else fires; the finalizer releases the rest.
+  CloseNow();
+  return false;
 }
 
 void UdpSocket::OnPoll(int status, int events) {
