@@ -14,12 +14,12 @@
  * library (counted in its `dropped`); its sequence number is NOT consumed, so the
  * datagram is re-sent after the drain and the receiver sees no gap.
  */
-import { lookup } from 'node:dns/promises';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { createBatchSocket } from '../index.js';
 import type { BackendName, BatchSocket, BatchSocketStats, HoldTimeStats } from '../types.js';
-import { formatEndpoint, type Endpoint, type SendOptions } from './args.js';
+import { formatEndpoint, type SendOptions } from './args.js';
 import { resolveBackend } from './backend.js';
+import { resolveTarget } from './target.js';
 import { UBL1_HEADER_BYTES, writeUbl1Ids, writeUbl1SendTime } from './ubl1.js';
 
 /** Result of one send run; the JSON output of `udp-blast send --json`. */
@@ -96,14 +96,6 @@ const BURST = 4096;
 const DRAIN_TIMEOUT_MS = 100;
 /** Longest wait for the queue to empty at the end, ms. */
 const FINAL_FLUSH_TIMEOUT_MS = 10_000;
-
-/** Resolves a destination to an IP literal and family ('localhost' → 127.0.0.1; names through DNS). */
-export async function resolveTarget(ep: Endpoint): Promise<{ ip: string; family: 4 | 6 }> {
-  if (ep.host.toLowerCase() === 'localhost') return { ip: '127.0.0.1', family: 4 };
-  if (ep.family !== null) return { ip: ep.host, family: ep.family };
-  const r = await lookup(ep.host);
-  return { ip: r.address, family: r.family === 6 ? 6 : 4 };
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -296,6 +288,7 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
   await waitQueueEmpty(socket, FINAL_FLUSH_TIMEOUT_MS);
   const t1 = process.hrtime.bigint();
   const cpu = process.cpuUsage(cpu0);
+  const sendBufferSize = socket.stats().sendBufferSize; // reads 0 once closed
   await closeSocket(socket);
   const s: BatchSocketStats = socket.stats();
 
@@ -331,7 +324,7 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
     eagain: s.eagain,
     batches: s.batches,
     holdUs: s.holdUs,
-    sendBufferSize: s.sendBufferSize,
+    sendBufferSize,
     socketErrors,
   };
 }

@@ -17,6 +17,7 @@ import { createBatchSocket } from '../index.js';
 import type { BackendName, BatchSocket, RecvBatch } from '../types.js';
 import { LIMITS, formatEndpoint, type SinkOptions } from './args.js';
 import { resolveBackend } from './backend.js';
+import { resolveTarget } from './target.js';
 import { FlowTracker, type FlowStats } from './flow-tracker.js';
 import { UBL1_MAGIC, UBL1_HEADER_BYTES } from './ubl1.js';
 
@@ -106,8 +107,7 @@ function bindSocket(socket: BatchSocket, port: number, address: string): Promise
  */
 export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise<SinkResult> {
   const backend = resolveBackend(opts.backend);
-  const host = opts.listen.host.toLowerCase() === 'localhost' ? '127.0.0.1' : opts.listen.host;
-  const family = opts.listen.family ?? 4;
+  const { ip: host, family } = await resolveTarget(opts.listen);
   const socket = createBatchSocket({ type: family === 6 ? 'udp6' : 'udp4', backend, recvBufferSize: opts.recvBufferSize });
   try {
     await bindSocket(socket, opts.listen.port, host);

@@ -133,6 +133,7 @@ for (const b of backends) {
       expect(send).toMatchObject({ backend: b.name, enqueued: 20000, sent: 20000, failed: 0, size: 200, flows: 4 });
       expect(send.bytes).toBe(20000 * 200);
       expect(send.syscalls).toBeGreaterThan(0);
+      expect(send.sendBufferSize).toBeGreaterThan(0);
       expect(send.pps).toBeGreaterThan(0);
       expect(send.cpuUserUs + send.cpuSysUs).toBeGreaterThan(0);
       for (const k of ['gbps', 'cpuUserUs', 'cpuSysUs', 'syscalls', 'partialSends', 'eagain', 'dropped', 'failed']) expect(send).toHaveProperty(k);
