@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "errors.h"
@@ -95,21 +94,12 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     ThrowErrno(env, errno, "socket");
     return;
   }
-  poll_ = static_cast<uv_poll_t*>(std::malloc(uv_handle_size(UV_POLL)));
-  if (poll_ == nullptr) {
+  int err = OpenWatcher(env, loop);
+  if (err != 0) {
     CloseNow();
-    ThrowErrno(env, ENOMEM, "malloc");
+    ThrowErrno(env, err, "uv_poll_init");
     return;
   }
-  int r = uv_poll_init(loop, poll_, fd_);
-  if (r != 0) {
-    std::free(poll_);  // never initialised: no uv_close
-    poll_ = nullptr;
-    CloseNow();
-    ThrowErrno(env, -r, "uv_poll_init");
-    return;
-  }
-  uv_handle_set_data(reinterpret_cast<uv_handle_t*>(poll_), this);
 
   if (napi_async_init(env, info.This(), Napi::String::New(env, "UdpSendmmsgSocket"), &async_context_) != napi_ok) {
     CloseNow();
@@ -366,14 +356,8 @@ void UdpSocket::CloseNow() {
   closed_ = true;
   receiving_ = false;
   writable_armed_ = false;
-  if (poll_ != nullptr) {
-    // uv_close stops the watcher (and removes the fd from epoll) before the fd is
-    // closed; the handle memory is freed in OnPollClosed, which never touches `this`.
-    uv_handle_set_data(reinterpret_cast<uv_handle_t*>(poll_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
-    poll_ = nullptr;
-    poll_events_ = 0;
-  }
+  // uv_close stops the watcher (and removes the fd from epoll) before the fd is closed.
+  CloseWatcher();
   if (fd_ >= 0) {
     ::close(fd_);  // Linux releases the fd even when close(2) reports EINTR: never retry
     fd_ = -1;

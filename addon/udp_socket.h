@@ -17,6 +17,12 @@
 // frame that made the callback has unwound. The destructor (finalizer without close(),
 // which can only happen at environment teardown) closes the watcher and fd itself.
 //
+// Environment teardown (worker exit). Each watcher registers an async cleanup hook
+// (napi_add_async_cleanup_hook) that closes the socket, and removes it only from the
+// uv_close callback: Node keeps the environment, its loop and this shared object loaded
+// until then. Without it, a close callback could run after a worker's last reference
+// to the addon was dlclose()d, i.e. jump into unmapped code.
+//
 // Threads: none. Everything runs on the JS thread of the environment that created the
 // socket, in libuv callbacks of its loop.
 #pragma once
@@ -35,6 +41,8 @@
 #include "uv_abi.h"
 
 namespace dsn {
+
+struct PollBlock;  // watcher.cc: the heap block holding the uv_poll_t
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -74,12 +82,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   double* Counters(napi_env env);
 
   // ---- watcher.cc ----
+  // Allocates and initialises the watcher (stopped) for fd_; returns 0 or a positive errno.
+  int OpenWatcher(napi_env env, uv_loop_t* loop);
+  // uv_close()s the watcher; its memory is freed by its close callback. Idempotent.
+  void CloseWatcher();
   Napi::Value AwaitWritable(const Napi::CallbackInfo& info);
   Napi::Value RefWatcher(const Napi::CallbackInfo& info);  // JS ref(on)
   // Starts/stops the watcher for the current interest; returns 0 or a positive errno.
   int UpdatePoll();
   static void OnPollThunk(uv_poll_t* handle, int status, int events);
   static void OnPollClosed(uv_handle_t* handle);
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg);
   void OnPoll(int status, int events);
   // Calls a JS callback through MakeCallback (async context, microtasks afterwards).
   // A JS exception becomes an uncaught exception (napi_fatal_exception) and false is
@@ -100,7 +113,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   int family_ = 0;  // AF_INET or AF_INET6
   int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;  // heap block of uv_handle_size(UV_POLL); freed by OnPollClosed
+  PollBlock* watcher_ = nullptr;  // freed by OnPollClosed, never by us
+  uv_poll_t* poll_ = nullptr;     // the handle inside watcher_
   int poll_events_ = 0;        // interest the watcher is started with (0 = stopped)
   bool receiving_ = false;     // startRecv() in effect
   bool writable_armed_ = false;

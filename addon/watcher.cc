@@ -14,13 +14,78 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
+#include <new>
 
 #include "counters.h"
 #include "errors.h"
 #include "udp_socket.h"
 
 namespace dsn {
+
+// The watcher's heap block: this header, then the uv_poll_t (uv_handle_size(UV_POLL)
+// bytes of the running libuv). The handle's data points to the block. The block outlives
+// the UdpSocket when the JS object is collected first, and is freed only by the uv_close
+// callback.
+struct PollBlock {
+  UdpSocket* owner;                             // nullptr once closing
+  napi_async_cleanup_hook_handle cleanup_hook;  // removed by the close callback
+};
+
+namespace {
+constexpr std::size_t kAlign = alignof(std::max_align_t);
+constexpr std::size_t kHandleOffset = (sizeof(PollBlock) + kAlign - 1) / kAlign * kAlign;
+
+uv_poll_t* HandleOf(PollBlock* block) {
+  return reinterpret_cast<uv_poll_t*>(reinterpret_cast<unsigned char*>(block) + kHandleOffset);
+}
+PollBlock* BlockOf(const uv_handle_t* handle) { return static_cast<PollBlock*>(uv_handle_get_data(handle)); }
+}  // namespace
+
+int UdpSocket::OpenWatcher(napi_env env, uv_loop_t* loop) {
+  void* memory = std::malloc(kHandleOffset + uv_handle_size(UV_POLL));
+  if (memory == nullptr) return ENOMEM;
+  auto* block = new (memory) PollBlock{this, nullptr};
+  uv_poll_t* handle = HandleOf(block);
+  int r = uv_poll_init(loop, handle, fd_);
+  if (r != 0) {
+    std::free(memory);  // never initialised: no uv_close
+    return -r;
+  }
+  uv_handle_set_data(reinterpret_cast<uv_handle_t*>(handle), block);
+  watcher_ = block;
+  poll_ = handle;
+  if (napi_add_async_cleanup_hook(env, OnEnvCleanup, block, &block->cleanup_hook) != napi_ok) {
+    block->cleanup_hook = nullptr;
+    CloseWatcher();
+    return ENOMEM;
+  }
+  return 0;
+}
+
+void UdpSocket::CloseWatcher() {
+  if (watcher_ == nullptr) return;
+  watcher_->owner = nullptr;  // no more OnPoll, and OnEnvCleanup has nothing to close
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+  watcher_ = nullptr;
+  poll_ = nullptr;
+  poll_events_ = 0;
+}
+
+void UdpSocket::OnPollClosed(uv_handle_t* handle) {
+  PollBlock* block = BlockOf(handle);
+  napi_async_cleanup_hook_handle hook = block->cleanup_hook;
+  std::free(block);
+  // Last: lets a tearing-down environment finish (and possibly unload this addon).
+  if (hook != nullptr) napi_remove_async_cleanup_hook(hook);
+}
+
+void UdpSocket::OnEnvCleanup(napi_async_cleanup_hook_handle /*hook*/, void* arg) {
+  // The environment is going away with the socket still open: close it now. No JS runs.
+  auto* block = static_cast<PollBlock*>(arg);
+  if (block->owner != nullptr) block->owner->CloseNow();
+}
 
 int UdpSocket::UpdatePoll() {
   if (poll_ == nullptr) return 0;
@@ -40,11 +105,9 @@ int UdpSocket::UpdatePoll() {
   return 0;
 }
 
-void UdpSocket::OnPollClosed(uv_handle_t* handle) { std::free(handle); }
-
 void UdpSocket::OnPollThunk(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<UdpSocket*>(uv_handle_get_data(reinterpret_cast<uv_handle_t*>(handle)));
-  if (self != nullptr) self->OnPoll(status, events);
+  PollBlock* block = BlockOf(reinterpret_cast<uv_handle_t*>(handle));
+  if (block != nullptr && block->owner != nullptr) block->owner->OnPoll(status, events);
 }
 
 bool UdpSocket::CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {

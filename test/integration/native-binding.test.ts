@@ -192,10 +192,10 @@ function closedPort(family: 4 | 6): number {
 }
 
 /** Runs an ESM script in a child node (optionally wrapped, e.g. by unshare); `ADDON` = addon path. */
-function runChild(code: string, opts: { wrap?: (node: string, file: string) => string[]; timeoutMs?: number } = {}) {
+function runChild(code: string, opts: { wrap?: (node: string, file: string) => string[]; timeoutMs?: number; load?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dsn-native-'));
   const file = join(dir, 'child.mjs');
-  const prelude = `import { createRequire } from 'node:module';\nconst N = createRequire(import.meta.url)(process.env.ADDON);\n`;
+  const prelude = opts.load === false ? '' : `import { createRequire } from 'node:module';\nconst N = createRequire(import.meta.url)(process.env.ADDON);\n`;
   writeFileSync(file, prelude + code);
   const argv = opts.wrap ? opts.wrap(process.execPath, file) : [process.execPath, file];
   const res = spawnSync(argv[0], argv.slice(1), {
@@ -921,8 +921,11 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(reffed.stdout.trim()).toBe('timer ran');
     });
 
-    it('a worker that exits with open, polling sockets tears down cleanly', () => {
-      const res = runChild(`
+    it('a worker that exits with open (polling) and just-closed sockets tears down cleanly', () => {
+      // The main thread never loads the addon, so the worker's teardown unloads it
+      // (dlclose): every uv_close callback must have run before that.
+      const res = runChild(
+        `
         import { Worker } from 'node:worker_threads';
         const w = new Worker(\`
           const { parentPort } = require('node:worker_threads');
@@ -932,8 +935,10 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
             const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() {}, onRecvError() {} });
             s.bind('127.0.0.1', 0, 0);
             s.setRecvRing(new Uint8Array(64), 64, new Uint32Array(1), new Uint8Array(32), new Uint8Array(1), 1);
+            s.setSendRing(new Uint8Array(64), new Uint32Array(4), new Uint32Array(4), new Int32Array(4), new Uint8Array(32));
             s.startRecv();
             if (i % 2) s.awaitWritable(true);
+            if (i % 4 === 3) s.close(); // close callback still pending at teardown
             socks.push(s);
           }
           parentPort.postMessage('ready');
@@ -941,8 +946,11 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
         \`, { eval: true });
         w.on('message', () => w.terminate());
         w.on('exit', (code) => console.log('worker exit ' + code));
-      `);
+      `,
+        { load: false },
+      );
       expect(res.stderr).toBe('');
+      expect(res.signal).toBe(null);
       expect(res.status).toBe(0);
       expect(res.stdout.trim()).toBe('worker exit 1');
     });
