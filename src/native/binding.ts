@@ -51,17 +51,23 @@ export const C = {
   SEND_ERRORS: 6,
   /** Times writable readiness was armed. */
   WRITABLE_WAITS: 7,
-  /** recvmmsg(2) calls made, including the one that returned EAGAIN. */
+  /**
+   * recvmmsg(2) calls made, including failed ones. A short read (fewer than asked) ends the
+   * wake-up without the extra call that would only return EAGAIN.
+   */
   RECV_SYSCALLS: 8,
   /** Datagrams received (truncated ones included). */
   RECV_DATAGRAMS: 9,
-  /** Payload bytes received. */
+  /** Payload bytes received (copied into slots: a truncated datagram counts its slot size). */
   RECV_BYTES: 10,
   /** Datagrams longer than a receive slot (MSG_TRUNC); delivered with `truncated` flag. */
   RECV_TRUNCATED: 11,
   /** Readable wake-ups from libuv. */
   RECV_WAKEUPS: 12,
-  /** recvmmsg calls that failed with an errno other than EAGAIN/EINTR. */
+  /**
+   * recvmmsg calls that failed with an errno other than EAGAIN/EINTR (each also reported by
+   * `onRecvError`), plus EFAULT when a registered receive array was detached (receiving stops).
+   */
   RECV_ERRORS: 13,
   /** Wake-ups that stopped because the per-wake budget was spent (data may remain). */
   RECV_BUDGET_EXHAUSTED: 14,
@@ -78,49 +84,75 @@ export interface NativeCallbacks {
   /**
    * A receive batch is ready: `count` datagrams (1..recvBatch) are in the receive ring
    * registered with {@link NativeUdpSocket.setRecvRing}, slot i at byte offset
-   * `i * slotSize`, length `lengths[i]`, sender `addrs[i*32 .. i*32+32)`, `flags[i]` bit 0 =
-   * truncated. The ring is overwritten after this callback returns.
+   * `i * slotSize`, length `lengths[i]` (bytes copied, at most `slotSize`), sender
+   * `addrs[i*32 .. i*32+32)`, `flags[i]` bit 0 = truncated (the rest of that datagram is
+   * lost). The ring is overwritten after this callback returns. Called once per recvmmsg(2)
+   * call, several times per wake-up up to the budget; `process.nextTick`s and promise jobs
+   * queued here run before the next call. It may call `close()`/`stopRecv()`: no further
+   * callback follows. An exception thrown here becomes an `'uncaughtException'`.
    */
   onRecv(count: number): void;
   /** Writable readiness armed by {@link NativeUdpSocket.awaitWritable} fired (one-shot). */
   onWritable(): void;
-  /** recvmmsg failed with `errno` (positive), e.g. ECONNREFUSED on a connected socket. */
+  /**
+   * recvmmsg failed with `errno` (positive), e.g. ECONNREFUSED on a connected socket: Linux
+   * records the ICMP error of each refused datagram on the socket, and the next read returns
+   * (and clears) it. EFAULT: a registered receive array was detached; receiving stopped.
+   */
   onRecvError(errno: number): void;
 }
 
 /**
  * One non-blocking UDP socket (`SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC`) plus one
  * libuv `uv_poll_t` watcher on its fd (readable while receiving, writable while a
- * send waits). Errors thrown are `Error`s with `code` (e.g. `'EADDRINUSE'`), `errno`
- * (negative, as Node reports it) and `syscall`.
+ * send waits). System errors thrown are `Error`s with `code` (e.g. `'EADDRINUSE'`), `errno`
+ * (negative, as Node reports it), `syscall`, and `address`/`port` where one is involved,
+ * message as Node's (`'bind EADDRINUSE 127.0.0.1:1234'`). Wrong argument types throw
+ * `TypeError`, bad numbers and out-of-bounds ring indices `RangeError` (nothing is touched).
+ * After `close()` every method throws `code: 'ERR_SOCKET_DGRAM_NOT_RUNNING'` except
+ * `close`, `fd`, `encodePeer`, `ref`, `stopRecv` and `awaitWritable(false)`.
  */
 export interface NativeUdpSocket {
-  /** Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY. */
+  /**
+   * Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY
+   * (EINVAL on a udp4 socket). An IPv4 literal on a udp6 socket binds its IPv4-mapped form.
+   */
   bind(ip: string, port: number, flags: number): void;
   /** `connect(2)`; afterwards sends use peer id -1. */
   connect(ip: string, port: number): void;
-  /** `connect(2)` with AF_UNSPEC. */
+  /**
+   * `connect(2)` with AF_UNSPEC. Linux: a socket whose port the kernel chose (bound to port
+   * 0, or not bound before connect) loses that port here; an explicitly bound port stays.
+   */
   disconnect(): void;
   /** `getsockname(2)` → [ip, port]. */
   localAddress(): [string, number];
   /** `getpeername(2)` → [ip, port]; throws ENOTCONN when not connected. */
   remoteAddress(): [string, number];
-  /** setsockopt SO_SNDBUF/SO_RCVBUF then reads back the real size (bytes) the kernel uses. */
+  /**
+   * setsockopt SO_SNDBUF/SO_RCVBUF then reads back the real size (bytes) the kernel uses:
+   * Linux doubles the request and enforces a minimum. With CAP_NET_ADMIN the
+   * SO_SNDBUFFORCE/SO_RCVBUFFORCE variant is used, so net.core.{w,r}mem_max do not cap it.
+   */
   setBufferSize(which: 0 | 1, bytes: number): number;
   /** getsockopt SO_SNDBUF/SO_RCVBUF (bytes). */
   getBufferSize(which: 0 | 1): number;
   /**
    * Writes a `sockaddr_in`/`sockaddr_in6` for `ip`:`port` into `table` at byte `offset`
    * (32-byte entries). On a udp6 socket an IPv4 literal becomes IPv4-mapped
-   * (`::ffff:a.b.c.d`); `fe80::1%eth0` resolves the scope id. Throws EINVAL (code
-   * `'EINVAL'`) for anything that is not an IP literal of the socket's family.
+   * (`::ffff:a.b.c.d`); `fe80::1%eth0` (or `%3`) resolves the scope id.
+   * `offset` must be a multiple of 32 with `offset + 32 <= table.length` (else RangeError).
+   * Throws EINVAL (code `'EINVAL'`, syscall `'inet_pton'`) for anything that is not an IP
+   * literal of the socket's family.
    */
   encodePeer(ip: string, port: number, table: Uint8Array, offset: number): void;
   /**
    * Registers the send ring: slot s holds `lengths[s]` bytes at `arena[offsets[s]]`, sent
    * to the peer entry `peers[s]` of `peerTable` (or connected destination if -1).
    * `offsets`, `lengths`, `peers` have the same length = ring capacity. Call again after
-   * growing any of them. Keeps references so they cannot be collected.
+   * growing any of them. Keeps references so they cannot be collected. A peer entry must
+   * hold the socket's own family (udp6 tables hold IPv4 peers in IPv4-mapped form, as
+   * `encodePeer` writes them).
    */
   setSendRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array, peerTable: Uint8Array): void;
   /**
@@ -128,7 +160,10 @@ export interface NativeUdpSocket {
    * sendmmsg(2) in chunks of at most UIO_MAXIOV, retrying EINTR. Stops at the first
    * datagram the kernel does not take. Returns how many were taken (0..count); when
    * fewer than `count`, `counters[C.LAST_ERRNO]` holds the errno of the first one not
-   * taken (e.g. EAGAIN, EMSGSIZE, ECONNREFUSED), else 0.
+   * taken (e.g. EAGAIN, EMSGSIZE, ECONNREFUSED), else 0. Every slot is bounds-checked
+   * before anything is sent (RangeError, nothing sent). Throws `ERR_INVALID_STATE` before
+   * `setSendRing`. On a connected socket that is not receiving, the ICMP error of an earlier
+   * datagram (ECONNREFUSED) is charged to the next datagram offered: it is not sent.
    */
   send(start: number, count: number): number;
   /**
@@ -136,16 +171,18 @@ export interface NativeUdpSocket {
    * with `lengths` (Uint32Array(slots)), `addrs` (Uint8Array(slots*32), raw sockaddr as
    * the kernel wrote it) and `flags` (Uint8Array(slots), bit 0 = truncated). `budget`
    * bounds the datagrams read per readable wake-up (fairness to the event loop).
+   * Limits: 1 <= slots <= UIO_MAXIOV, slotSize >= 1, arena.length >= slots*slotSize,
+   * addrs.length >= slots*32, flags.length >= slots, budget >= 1 (else RangeError).
    */
   setRecvRing(arena: Uint8Array, slotSize: number, lengths: Uint32Array, addrs: Uint8Array, flags: Uint8Array, budget: number): void;
-  /** Start/stop delivering receive batches (readable interest on the watcher). */
+  /** Start/stop delivering receive batches (readable interest on the watcher). `startRecv` before `setRecvRing` throws `ERR_INVALID_STATE`. */
   startRecv(): void;
   stopRecv(): void;
   /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
   awaitWritable(on: boolean): void;
   /** uv_ref/uv_unref the watcher (whether the socket keeps the event loop alive). */
   ref(on: boolean): void;
-  /** Stops the watcher and closes the fd; idempotent. No callback runs afterwards. */
+  /** Stops the watcher and closes the fd; idempotent, also from inside a callback. No callback runs afterwards. */
   close(): void;
   /** The fd, or -1 after close. */
   fd(): number;
