@@ -1,0 +1,21 @@
+/**
+ * `dgram-sendmmsg-native/werift`: batched egress (and batched receive) under werift's
+ * ICE/UDP sockets, per connection or with every connection on one shared port.
+ *
+ * ```ts
+ * import * as werift from 'werift';                      // or: const werift = require('werift')
+ * import { installWeriftBatching } from 'dgram-sendmmsg-native/werift';
+ * const batching = installWeriftBatching(werift, { sharedPort: 8189 });
+ * ```
+ *
+ * See {@link installWeriftBatching} and the README section "werift plug".
+ */
+export { installWeriftBatching } from './install.js';
+export type {
+  WeriftBatching,
+  WeriftBatchingOptions,
+  WeriftBatchingStats,
+  WeriftPlugCounters,
+  WeriftInterfaceAddresses,
+  WeriftModuleLike,
+} from './types.js';

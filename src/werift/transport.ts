@@ -1,0 +1,208 @@
+/**
+ * werift `Transport`s over batched sockets.
+ *
+ * werift's own `UdpTransport` (packages/common/src/transport.ts) wraps a `node:dgram`
+ * socket: `send(data, addr)` hands each datagram to libuv at once, and werift awaits it
+ * per packet (`await this.iceTransport.connection.send(enc)` in
+ * packages/webrtc/src/transport/dtls.ts → `Connection.send` → `StunProtocol.sendData`
+ * → `transport.send`). Here `send` queues the datagram in a {@link BatchSocket} (bytes
+ * copied) and resolves at once — at enqueue, not at flush — so werift is never held to
+ * one packet per flush window. Like werift's, a send to an IP literal does not report the
+ * datagram's fate (failures and drops are counted in the socket's stats); a send to a
+ * host name resolves the name first and rejects if that fails.
+ *
+ * Receiving goes through the batch receive path (`'batch'`: one callback per
+ * `recvmmsg`); each datagram is copied out of the receive ring before werift sees it,
+ * because werift may keep the buffer (DTLS reassembly, SCTP, jitter buffers).
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { BatchSocket, RecvBatch, SocketType } from '../types.js';
+import type { SocketLedger } from './ledger.js';
+import type { UdpTransportInitOptions, WeriftAddress, WeriftUdpTransport } from './types.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** What werift's transports share: `onData`, `rinfo`, `closed`, the send entry and address getters. */
+export abstract class BaseWeriftTransport implements WeriftUdpTransport {
+  readonly type = 'udp' as const;
+  /** Set by werift (`StunProtocol.connectionMade`): called per received datagram. */
+  onData: (data: Buffer, addr: WeriftAddress) => void = () => {};
+  /** Sender of the last datagram received (werift's `send(data)` without address goes there). */
+  rinfo: { address: string; port: number } | undefined;
+  closed = false;
+  /** Last destination host known to be an IP literal (skips `isIP` for the common case). */
+  private lastIp = '';
+
+  constructor(readonly socketType: SocketType) {}
+
+  /** The socket datagrams leave by (shared by every view of a mux). */
+  abstract get socket(): BatchSocket;
+  /** Queue one datagram to an IP literal. May throw what `BatchSocket#send` throws. */
+  protected abstract enqueue(data: Buffer, port: number, host: string): void;
+  abstract close: () => Promise<void>;
+
+  /**
+   * werift's `Transport#send`: queued now, resolved now (not after the flush). Rejects
+   * when the socket is closed or the arguments are bad, as werift's own does (it throws
+   * inside an async function).
+   */
+  send = (data: Buffer, addr?: WeriftAddress): Promise<void> => {
+    let host: string | undefined;
+    let port: number | undefined;
+    if (addr) {
+      host = addr[0];
+      port = addr[1];
+    } else {
+      host = this.rinfo?.address;
+      port = this.rinfo?.port;
+    }
+    if (host !== this.lastIp && host !== undefined) {
+      if (isIP(host) === 0) return this.sendResolving(data, port, host);
+      this.lastIp = host;
+    }
+    try {
+      this.enqueue(data, port as number, host as string);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return RESOLVED;
+  };
+
+  private async sendResolving(data: Buffer, port: number | undefined, host: string): Promise<void> {
+    const { address } = await lookup(host, { family: this.socketType === 'udp4' ? 4 : 6 });
+    this.enqueue(data, port as number, address);
+  }
+
+  get address(): { address: string; family: string; port: number } {
+    return this.socket.address();
+  }
+  /** IP family of the bound socket, as werift's `UdpTransport#addressFamily`. */
+  get addressFamily(): 4 | 6 {
+    return this.socketType === 'udp6' ? 6 : 4;
+  }
+  get host(): string {
+    return this.address.address;
+  }
+  get port(): number {
+    return this.address.port;
+  }
+
+  /** Hands one received datagram (already copied) to werift, as werift's `'message'` handler does. */
+  deliver(data: Buffer, address: string, port: number): void {
+    this.rinfo = { address, port };
+    try {
+      this.onData(data, [address, port]);
+    } catch {
+      // werift logs and swallows onData errors (UdpTransport constructor); so do we.
+    }
+  }
+}
+
+/** werift strips an IPv6 scope id from the sender's address (`fe80::1%eth0` → `fe80::1`). */
+export function senderAddress(address: string, family: string): string {
+  if (family === 'IPv6') {
+    const pct = address.indexOf('%');
+    if (pct >= 0) return address.slice(0, pct);
+  }
+  return address;
+}
+
+/** Copy of datagram `i` of a receive batch (the batch's buffers are reused after the handler). */
+export function copyDatagram(batch: RecvBatch, i: number): Buffer {
+  return Buffer.from(batch.datagram(i));
+}
+
+/** Binds `sock` and waits for `'listening'`; rejects with the bind error. */
+export function bindSocket(sock: BatchSocket, port: number, address: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      sock.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      sock.off('error', onError);
+      resolve();
+    };
+    sock.once('error', onError);
+    sock.once('listening', onListening);
+    try {
+      sock.bind(port, address);
+    } catch (err) {
+      sock.off('error', onError);
+      sock.off('listening', onListening);
+      reject(err);
+    }
+  });
+}
+
+/**
+ * Per-connection topology: one batched socket per werift `UdpTransport.init` call, bound
+ * as werift binds its own (`UdpTransport#init`: `options.port`, else the first free port
+ * of `options.portRange`, else an ephemeral port; on `interfaceAddresses[type]` or the
+ * wildcard).
+ */
+export class BatchUdpTransport extends BaseWeriftTransport {
+  private constructor(
+    socketType: SocketType,
+    private sock: BatchSocket,
+    private readonly ledger: SocketLedger,
+  ) {
+    super(socketType);
+    sock.on('batch', this.onBatch);
+  }
+
+  static async open(ledger: SocketLedger, type: SocketType, options: UdpTransportInitOptions = {}): Promise<BatchUdpTransport> {
+    const address = options.interfaceAddresses?.[type];
+    let ports: number[];
+    if (options.port) ports = [options.port];
+    else if (options.portRange) {
+      const [min, max] = options.portRange;
+      ports = [];
+      for (let p = min; p <= max; p++) ports.push(p);
+    } else ports = [0];
+    let lastErr: unknown;
+    for (const port of ports) {
+      const sock = ledger.create(type);
+      try {
+        await bindSocket(sock, port, address);
+      } catch (err) {
+        lastErr = err;
+        await ledger.close(sock);
+        continue;
+      }
+      ledger.counters.transportsCreated++;
+      return new BatchUdpTransport(type, sock, ledger);
+    }
+    throw lastErr ?? new Error(`No free UDP port in ${JSON.stringify(options.portRange)}`);
+  }
+
+  get socket(): BatchSocket {
+    return this.sock;
+  }
+
+  protected enqueue(data: Buffer, port: number, host: string): void {
+    this.sock.send(data, port, host);
+  }
+
+  private readonly onBatch = (batch: RecvBatch): void => {
+    const counters = this.ledger.counters;
+    for (let i = 0; i < batch.count; i++) {
+      if (this.closed) return;
+      if (batch.truncated(i)) {
+        counters.droppedTruncated++;
+        continue;
+      }
+      const r = batch.remote(i);
+      counters.delivered++;
+      this.deliver(copyDatagram(batch, i), senderAddress(r.address, r.family), r.port);
+    }
+  };
+
+  close = (): Promise<void> => {
+    if (this.closed) return RESOLVED;
+    this.closed = true;
+    this.sock.off('batch', this.onBatch);
+    return this.ledger.close(this.sock);
+  };
+}
