@@ -228,7 +228,13 @@ export function loadNative(): NativeLoadResult {
   for (const path of candidates(packageRoot())) {
     if (!existsSync(path)) continue;
     try {
-      cached = { ok: true, binding: require(path) as NativeBinding, path };
+      const binding = require(path) as Partial<NativeBinding>;
+      // A stale build from another version of this package loads but lacks the API.
+      if (typeof binding.UdpSocket !== 'function' || typeof binding.UIO_MAXIOV !== 'number') {
+        errors.push(`${path}: built from another version of this package (rebuild with \`npm run build:native\`)`);
+        continue;
+      }
+      cached = { ok: true, binding: binding as NativeBinding, path };
       return cached;
     } catch (err) {
       errors.push(`${path}: ${(err as Error).message}`);

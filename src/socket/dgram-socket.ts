@@ -25,6 +25,7 @@ export class DgramBatchSocket extends BaseSocket {
   private readonly sock: dgram.Socket;
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
   private inflight = 0;
+  private finalBufferSizes: [number, number] = [0, 0];
   private inflightBytes = 0;
   private needDrain = false;
   private enqueued = 0;
@@ -75,6 +76,11 @@ export class DgramBatchSocket extends BaseSocket {
   }
 
   protected doClose(): void {
+    try {
+      this.finalBufferSizes = [this.sock.getSendBufferSize(), this.sock.getRecvBufferSize()];
+    } catch {
+      // never bound: nothing to keep
+    }
     this.sock.close();
   }
 
@@ -186,8 +192,8 @@ export class DgramBatchSocket extends BaseSocket {
       recvTruncated: 0,
       recvErrors: this.recvErrors,
       recvBatchesDropped: this.recvBatchesDropped,
-      sendBufferSize: bound ? this.sock.getSendBufferSize() : 0,
-      recvBufferSize: bound ? this.sock.getRecvBufferSize() : 0,
+      sendBufferSize: bound ? this.sock.getSendBufferSize() : this.finalBufferSizes[0],
+      recvBufferSize: bound ? this.sock.getRecvBufferSize() : this.finalBufferSizes[1],
     };
   }
 

@@ -24,6 +24,7 @@ export class NativeBatchSocket extends BaseSocket {
   private readonly recvRing: RecvRing;
   private readonly batchView: RingBatch;
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
+  private finalBufferSizes: [number, number] = [0, 0];
 
   constructor(binding: NativeBinding, opts: ResolvedOptions) {
     super(opts);
@@ -108,6 +109,8 @@ export class NativeBatchSocket extends BaseSocket {
 
   protected doClose(): void {
     this.scheduler.close();
+    // Keep the real buffer sizes readable in stats() after close.
+    this.finalBufferSizes = [this.native.getBufferSize(SNDBUF), this.native.getBufferSize(RCVBUF)];
     this.native.close();
   }
 
@@ -218,8 +221,8 @@ export class NativeBatchSocket extends BaseSocket {
       recvTruncated: c[C.RECV_TRUNCATED],
       recvErrors: c[C.RECV_ERRORS],
       recvBatchesDropped: this.recvBatchesDropped,
-      sendBufferSize: open ? this.native.getBufferSize(SNDBUF) : 0,
-      recvBufferSize: open ? this.native.getBufferSize(RCVBUF) : 0,
+      sendBufferSize: open ? this.native.getBufferSize(SNDBUF) : this.finalBufferSizes[0],
+      recvBufferSize: open ? this.native.getBufferSize(RCVBUF) : this.finalBufferSizes[1],
     };
   }
 

@@ -263,6 +263,8 @@ describe.each(backends)('%s backend', (backend) => {
     expect(st.sendBufferSize).toBeGreaterThanOrEqual(1 << 20);
     expect(st.recvBufferSize).toBeGreaterThanOrEqual(1 << 20);
     expect(st.backend).toBe(backend);
+    await closeAll(s);
+    expect(s.stats().sendBufferSize).toBe(st.sendBufferSize); // still readable after close
   });
 });
 
