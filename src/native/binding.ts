@@ -215,10 +215,15 @@ function packageRoot(): string {
 /**
  * Loads the addon once. Never throws: on a platform without it, or without a build,
  * returns `{ ok: false, reason }`. `DGRAM_SENDMMSG_NATIVE_PATH` overrides the location
- * (used by the sanitizer builds).
+ * (used by the sanitizer builds); `DGRAM_SENDMMSG_NATIVE=0` disables it (the dgram
+ * backend is then used, as on a platform without the addon).
  */
 export function loadNative(): NativeLoadResult {
   if (cached) return cached;
+  if (process.env.DGRAM_SENDMMSG_NATIVE === '0') {
+    cached = { ok: false, reason: 'the native addon is disabled (DGRAM_SENDMMSG_NATIVE=0)' };
+    return cached;
+  }
   if (process.platform !== 'linux') {
     cached = { ok: false, reason: `the native addon supports Linux only (this is ${process.platform})` };
     return cached;
