@@ -2,6 +2,12 @@
 # Installs the Debian packages the project needs, only those that are missing.
 #   scripts/install-system-deps.sh            build tools (cmake, g++, make, python3)
 #   scripts/install-system-deps.sh --perf     + linux-perf (independent syscall counts)
+#   scripts/install-system-deps.sh --asan     + the ASan/UBSan runtimes g++ links (npm run test:asan)
+#   scripts/install-system-deps.sh --valgrind + valgrind (npm run test:valgrind)
+#   scripts/install-system-deps.sh --fuzz     + clang and its libFuzzer runtime (npm run fuzz:native)
+#   scripts/install-system-deps.sh --netns    + iproute2 (ip, tc) and util-linux (unshare) for the
+#                                               private-namespace fault tests (they skip without)
+# Flags combine.
 # Idempotent; runs `apt-get update` only when something has to be installed.
 set -euo pipefail
 
@@ -9,6 +15,10 @@ want=(cmake g++ make python3)
 for arg in "$@"; do
   case "$arg" in
     --perf) want+=(linux-perf) ;;
+    --asan) want+=(libasan8 libubsan1) ;;
+    --valgrind) want+=(valgrind) ;;
+    --fuzz) want+=(clang libclang-rt-14-dev) ;;
+    --netns) want+=(iproute2 util-linux) ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
