@@ -25,6 +25,14 @@ enum Counter : std::size_t {
   kRecvBudgetExhausted = 14, // wake-ups that stopped because the per-wake budget was spent
   kLastErrno = 15,           // output of send(): errno of the first datagram not taken, else 0
   kRecvBatches = 16,         // receive batches delivered to JS (one onRecv call each)
+  kGsoMessages = 17,         // UDP_SEGMENT messages the kernel accepted (each carries >= 2 datagrams)
+  kGsoSegments = 18,         // datagrams sent inside those messages (also counted in kSendDatagrams)
+  kGsoFallbacks = 19,        // times GSO was turned off for the socket after EIO/EINVAL on a GSO message
+  kGroBuffers = 20,          // received buffers that held several datagrams coalesced by UDP_GRO
+  kGroDatagrams = 21,        // datagrams in those buffers (also counted in kRecvDatagrams)
+  kGsoActive = 22,           // 1 while GSO is in use on sends, else 0 (written by setGso and fallback)
+  kGroActive = 23,           // 1 while UDP_GRO is enabled on the socket, else 0 (written by setGro)
+  kGsoResends = 24,          // GSO runs resent as plain datagrams after a per-datagram errno
   kCounterCount = 32,        // length the JS side allocates (room to grow)
 };
 

@@ -9,6 +9,15 @@
 // unreachable on a connected socket) is returned, and cleared, by the next call, before
 // any queued data. MSG_TRUNC in msg_flags marks a datagram cut to the slot size; msg_len
 // is then the copied length (the slot size).
+//
+// GRO (udp(7) UDP_GRO, udp_offload.h). With setGro(true) the kernel may hand one slot a
+// buffer of several datagrams of one sender, each `gso_size` bytes but the last, which
+// may be shorter; it says so in a (SOL_UDP, UDP_GRO, int gso_size) control message. Each
+// slot gets its own preallocated control buffer; the size is parsed by ParseGroCmsg
+// (udp_offload.cc, a pure function a fuzzer can drive) and written to segSizes[i] (0 = one
+// datagram). The split into datagrams, with their boundaries, order and the slot's
+// sender address, is done by the JS ring view (src/socket/recv-batch.ts) before any
+// handler sees the batch; counters here count datagrams, not buffers.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -18,6 +27,7 @@
 #include "counters.h"
 #include "errors.h"
 #include "sockaddr.h"
+#include "udp_offload.h"
 #include "udp_socket.h"
 
 namespace dsn {
@@ -34,7 +44,7 @@ struct RecvRing {
 }  // namespace
 
 // setRecvRing(arena: Uint8Array, slotSize: number, lengths: Uint32Array, addrs: Uint8Array,
-//             flags: Uint8Array, budget: number): void
+//             flags: Uint8Array, budget: number, segSizes?: Uint32Array): void
 // Registers the receive ring: slots = lengths.length (1..UIO_MAXIOV); slot i is
 // arena[i*slotSize, (i+1)*slotSize) (slotSize 1..2^24 bytes); addrs[i*32, i*32+32) gets
 // the sender's raw sockaddr (sockaddr_in or sockaddr_in6, as the kernel wrote it); flags[i]
@@ -43,6 +53,9 @@ struct RecvRing {
 // flags.length >= slots. Keeps strong references to the arrays; (re)builds the mmsghdr/
 // iovec arrays (the only allocation of the receive path). May be called while receiving,
 // also from inside onRecv (takes effect for the next recvmmsg call).
+// segSizes (optional, length >= slots): segSizes[i] gets the GRO segment size of slot i
+// (0 = one datagram); needed by setGro(true). While GRO is on, re-registering without
+// segSizes or with slotSize < 65527 throws ERR_INVALID_STATE (setGro(false) first).
 Napi::Value UdpSocket::SetRecvRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -57,6 +70,9 @@ Napi::Value UdpSocket::SetRecvRing(const Napi::CallbackInfo& info) {
       !ArgInt(info, 5, "budget", 1, kMaxBudget, &budget)) {
     return env.Undefined();
   }
+  Napi::TypedArray seg_sizes;
+  bool has_seg_sizes = info.Length() > 6 && !info[6].IsUndefined();
+  if (has_seg_sizes && !ArgTypedArray(info, 6, "segSizes", napi_uint32_array, &seg_sizes)) return env.Undefined();
   std::size_t slots = lengths.ElementLength();
   if (slots == 0 || slots > kMaxRecvSlots) {
     ThrowRangeError(env, "lengths.length (the number of receive slots) must be 1..UIO_MAXIOV (1024)");
@@ -75,15 +91,29 @@ Napi::Value UdpSocket::SetRecvRing(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "flags.length must be >= slots");
     return env.Undefined();
   }
+  if (has_seg_sizes && seg_sizes.ElementLength() < slots) {
+    ThrowRangeError(env, "segSizes.length must be >= slots");
+    return env.Undefined();
+  }
+  if (gro_on_ && (!has_seg_sizes || size < kGroMinSlot)) {
+    ThrowInvalidState(env, "GRO is on: the receive ring needs segSizes and slots of >= 65527 bytes (setGro(false) first)");
+    return env.Undefined();
+  }
   if (slots > recv_alloc_) {
     recv_msgs_.reset(new mmsghdr[slots]());
     recv_iov_.reset(new iovec[slots]());
+    recv_control_.reset(new std::uint64_t[slots * kRecvCmsgSpace / sizeof(std::uint64_t)]());
     recv_alloc_ = slots;
   }
   recv_arena_.Set(arena);
   recv_lengths_.Set(lengths);
   recv_addrs_.Set(addrs);
   recv_flags_.Set(flags);
+  if (has_seg_sizes) {
+    recv_seg_sizes_.Set(seg_sizes);
+  } else {
+    recv_seg_sizes_.Reset();
+  }
   recv_slots_ = slots;
   recv_slot_size_ = size;
   recv_budget_ = static_cast<std::size_t>(budget);
@@ -119,6 +149,36 @@ Napi::Value UdpSocket::StopRecv(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setGro(on: boolean): boolean — setsockopt(SOL_UDP, UDP_GRO, on) (udp(7), Linux >= 5.0).
+// Turning it on needs a receive ring with segSizes and slots of >= 65527 bytes (any
+// coalesced buffer fits; else ERR_INVALID_STATE). Returns whether GRO is on: false where
+// the kernel lacks the option (ENOPROTOOPT); other errors throw (syscall 'setsockopt').
+// Mirrors the state in counters[GRO_ACTIVE]. Buffers the kernel queued while GRO was on
+// keep their control message only while it stays on: turn it off before stopping reads.
+Napi::Value UdpSocket::SetGro(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  bool on = false;
+  if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
+  if (on && (recv_seg_sizes_.IsEmpty() || recv_slot_size_ < kGroMinSlot)) {
+    ThrowInvalidState(env, "setGro(true) needs setRecvRing with segSizes and slots of >= 65527 bytes");
+    return env.Undefined();
+  }
+  int value = on ? 1 : 0;
+  if (setsockopt(fd_, SOL_UDP, UDP_GRO, &value, sizeof value) != 0) {
+    int err = errno;
+    if (err != ENOPROTOOPT) {
+      ThrowErrno(env, err, "setsockopt");
+      return env.Undefined();
+    }
+    gro_on_ = false;  // the kernel has no UDP_GRO: nothing to turn off either
+  } else {
+    gro_on_ = on;
+  }
+  Counters(env)[kGroActive] = gro_on_ ? 1 : 0;
+  return Napi::Boolean::New(env, gro_on_);
+}
+
 bool UdpSocket::OnReadable(Napi::Env env) {
   Counters(env)[kRecvWakeups] += 1;
   std::size_t got = 0;
@@ -126,11 +186,13 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     if (closed_ || !receiving_) return false;
     // Re-read where the ring is: the previous onRecv may have re-registered it or
     // detached one of its buffers.
-    ArrayView arena, lengths_v, addrs, flags_v;
+    ArrayView arena, lengths_v, addrs, flags_v, segs_v;
+    const bool has_segs = !recv_seg_sizes_.IsEmpty();
     bool ok = recv_arena_.Get(env, &arena) && recv_lengths_.Get(env, &lengths_v) && recv_addrs_.Get(env, &addrs) &&
               recv_flags_.Get(env, &flags_v) && arena.length >= recv_slots_ * recv_slot_size_ &&
               lengths_v.length >= recv_slots_ && addrs.length >= recv_slots_ * kSockaddrStride &&
-              flags_v.length >= recv_slots_;
+              flags_v.length >= recv_slots_ &&
+              (!has_segs || (recv_seg_sizes_.Get(env, &segs_v) && segs_v.length >= recv_slots_));
     if (!ok) {
       // Memory we were given is gone: stop receiving rather than write anywhere.
       receiving_ = false;
@@ -158,9 +220,14 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     }
     std::size_t want = recv_budget_ - got;
     if (want > recv_slots_) want = recv_slots_;
+    auto* control = reinterpret_cast<unsigned char*>(recv_control_.get());
     for (std::size_t i = 0; i < want; ++i) {
-      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6);  // value-result: reset every call
-      msgs[i].msg_hdr.msg_flags = 0;
+      msghdr& h = msgs[i].msg_hdr;
+      h.msg_namelen = sizeof(sockaddr_in6);  // value-result: reset every call
+      h.msg_flags = 0;
+      // Control data only where GRO sizes can be reported (value-result as well).
+      h.msg_control = has_segs ? control + i * kRecvCmsgSpace : nullptr;
+      h.msg_controllen = has_segs ? kRecvCmsgSpace : 0;
       msgs[i].msg_len = 0;
     }
     int r = recvmmsg(fd_, msgs, static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
@@ -180,23 +247,47 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     std::size_t n = static_cast<std::size_t>(r);
     auto* lengths = static_cast<std::uint32_t*>(lengths_v.data);
     auto* flags = static_cast<std::uint8_t*>(flags_v.data);
+    auto* seg_sizes = static_cast<std::uint32_t*>(segs_v.data);
     double bytes = 0;
     double truncated = 0;
+    std::size_t datagrams = 0;
+    double gro_buffers = 0;
+    double gro_datagrams = 0;
+    double malformed = 0;
     for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t len = msgs[i].msg_len;
       lengths[i] = msgs[i].msg_len;
       bytes += msgs[i].msg_len;
       bool trunc = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
       flags[i] = trunc ? 1 : 0;
       truncated += trunc ? 1 : 0;
+      std::size_t segs = 1;
+      if (has_segs) {
+        int g = ParseGroCmsg(msgs[i].msg_hdr.msg_control, msgs[i].msg_hdr.msg_controllen);
+        // MSG_CTRUNC cannot happen with the room reserved (only UDP_GRO is enabled); a
+        // malformed size is counted and the buffer delivered as one datagram.
+        if (g < 0 || (msgs[i].msg_hdr.msg_flags & MSG_CTRUNC) != 0) malformed += 1;
+        std::size_t size = g > 0 ? static_cast<std::size_t>(g) : 0;
+        segs = GroSegmentCount(len, size);
+        seg_sizes[i] = segs > 1 ? static_cast<std::uint32_t>(size) : 0;
+        if (segs > 1) {
+          gro_buffers += 1;
+          gro_datagrams += static_cast<double>(segs);
+        }
+      }
+      datagrams += segs;
     }
-    counters[kRecvDatagrams] += static_cast<double>(n);
+    counters[kRecvDatagrams] += static_cast<double>(datagrams);
     counters[kRecvBytes] += bytes;
     counters[kRecvTruncated] += truncated;
     counters[kRecvBatches] += 1;
-    got += n;
+    counters[kGroBuffers] += gro_buffers;
+    counters[kGroDatagrams] += gro_datagrams;
+    counters[kRecvErrors] += malformed;
+    got += datagrams;
     if (!CallJs(on_recv_, {Napi::Number::New(env, static_cast<double>(n))})) return false;
     if (closed_ || !receiving_) return false;
-    if (got >= recv_budget_) {
+    if (got >= recv_budget_) {  // counted in datagrams: the last GRO buffer may overshoot it
       // Fairness: yield to the event loop; level-triggered polling wakes us again.
       Counters(env)[kRecvBudgetExhausted] += 1;
       return false;

@@ -6,6 +6,34 @@
 // the first one not taken is then dropped, so the next call (starting at that datagram)
 // meets it again. Only when the very first datagram fails does the call return -1/errno.
 // vlen is capped at UIO_MAXIOV (1024), hence the chunking.
+//
+// GSO (udp_offload.h, udp(7) UDP_SEGMENT). With setGso(true), a run of consecutive ring
+// slots to the same destination (same peer id) and of the same length, the last one
+// possibly shorter, at most kGsoMaxSegments of them and at most GsoMaxPayload bytes in
+// all, goes as ONE message: one iovec per datagram (no copy), plus a UDP_SEGMENT control
+// message with the run's length as gso_size; the kernel cuts it back into exactly those
+// datagrams. GSO and plain messages mix in one sendmmsg. sendmmsg counts messages, and a
+// message is taken whole or not at all, so "k messages taken" maps back to the exact
+// number of datagrams taken (the sum of their segment counts), and the datagram-level
+// contract of send() is unchanged.
+//
+// Errors of a GSO message (only when it is the first message of a call, i.e. when
+// sendmmsg returns -1 for it; a later one is just "not taken" and comes first next time):
+//  - EIO/EINVAL: the device or route cannot segment (udp_send_skb; quinn-udp reacts the
+//    same way). GSO is turned off for the socket (counted in GSO_FALLBACKS, GSO_ACTIVE
+//    becomes 0) and the same datagrams are sent again at once as plain messages: nothing
+//    is lost or reordered, and an EINVAL that belongs to one datagram then lands on it.
+//  - EAGAIN/EWOULDBLOCK/ENOBUFS: transient, reported as usual; nothing was taken.
+//  - anything else on an unconnected socket: the error may belong to any one datagram of
+//    the run (EMSGSIZE, EPERM from a firewall rule, ...), so the run is resent as plain
+//    messages (GSO_RESENDS) and the error, if it recurs, is reported for the datagram it
+//    belongs to. Without IP_RECVERR (never set here) the kernel does not leave ICMP
+//    errors pending on an unconnected socket, so nothing is lost by the first attempt.
+//  - anything else on a connected socket (peer id -1): the error may be the pending ICMP
+//    error of an earlier datagram (ECONNREFUSED, EHOSTUNREACH, ...: udp(7), sk_err),
+//    which the failed attempt has consumed. A plain resend would then succeed and the
+//    error would be lost, so it is charged to the first datagram of the run, exactly as
+//    a plain sendmmsg charges a pending error to the first datagram it is offered.
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -15,6 +43,7 @@
 #include "counters.h"
 #include "errors.h"
 #include "sockaddr.h"
+#include "udp_offload.h"
 #include "udp_socket.h"
 
 namespace dsn {
@@ -31,6 +60,8 @@ struct SendRing {
   std::size_t table_len = 0;
   std::size_t capacity = 0;
 };
+
+bool IsTransient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
 // sockaddr length for a peer-table entry of `entry_family` on a socket of `family`, or 0
 // when that entry cannot be used on this socket.
@@ -70,6 +101,8 @@ Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
   if (batch > send_batch_) {
     send_msgs_.reset(new mmsghdr[batch]());
     send_iov_.reset(new iovec[batch]());
+    send_control_.reset(new std::uint64_t[batch * kGsoCmsgSpace / sizeof(std::uint64_t)]());
+    send_segments_.reset(new std::uint32_t[batch]());
     send_batch_ = batch;
   }
   send_arena_.Set(arena);
@@ -90,6 +123,10 @@ Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
 //    SEND_ENOBUFS or SEND_ERRORS, and send returns what was taken so far.
 // Returns the number of datagrams taken (0..count); LAST_ERRNO is 0 when all were.
 // Counts SEND_SYSCALLS per sendmmsg call, SEND_DATAGRAMS, SEND_BYTES (sum of msg_len).
+// With GSO on (setGso), runs of equal-size datagrams to one peer go as single UDP_SEGMENT
+// messages (see the top of this file); the return value and SEND_DATAGRAMS still count
+// datagrams, GSO_MESSAGES/GSO_SEGMENTS count the GSO messages taken and the datagrams in
+// them.
 // Every slot is validated before anything is sent: start < capacity, count <= capacity,
 // offsets[s] + lengths[s] <= arena.length, peers[s] == -1 or its 32-byte entry inside
 // peerTable holding the socket's family; a violation throws RangeError and sends nothing.
@@ -162,40 +199,94 @@ Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
 
   double* counters = Counters(env);
   counters[kLastErrno] = 0;
-  std::size_t total = 0;
+  std::size_t total = 0;        // datagrams taken so far
+  std::size_t plain_until = 0;  // datagrams [total, plain_until) go without GSO (resend)
   mmsghdr* msgs = send_msgs_.get();
   iovec* iov = send_iov_.get();
+  auto* control = reinterpret_cast<unsigned char*>(send_control_.get());
+  std::uint32_t* segments = send_segments_.get();
   while (total < count) {
-    std::size_t n = count - total;
-    if (n > send_batch_) n = send_batch_;
-    for (std::size_t j = 0; j < n; ++j) {
-      std::size_t s = start + total + j;
+    // Build one call: at most send_batch_ messages and send_batch_ datagrams (iovecs).
+    std::size_t d = total;  // next datagram (index from `start`)
+    std::size_t m = 0;      // messages built
+    const std::size_t d_end = count - total > send_batch_ ? total + send_batch_ : count;
+    while (d < d_end) {
+      std::size_t s = start + d;
       if (s >= ring.capacity) s -= ring.capacity;
-      iov[j].iov_base = ring.arena + ring.offsets[s];
-      iov[j].iov_len = ring.lengths[s];
-      msghdr& h = msgs[j].msg_hdr;
-      if (ring.peers[s] == -1) {
-        h.msg_name = nullptr;
-        h.msg_namelen = 0;
-      } else {
-        std::uint8_t* entry = ring.table + static_cast<std::size_t>(ring.peers[s]) * kSockaddrStride;
-        sa_family_t fam;
+      const std::int32_t peer = ring.peers[s];
+      std::uint8_t* entry = nullptr;
+      sa_family_t fam = 0;
+      if (peer != -1) {
+        entry = ring.table + static_cast<std::size_t>(peer) * kSockaddrStride;
         std::memcpy(&fam, entry, sizeof fam);
-        h.msg_name = entry;
-        h.msg_namelen = PeerLength(family_, fam);
       }
-      h.msg_iov = &iov[j];
-      h.msg_iovlen = 1;
-      h.msg_control = nullptr;
-      h.msg_controllen = 0;
+      const std::size_t seg = ring.lengths[s];
+      std::size_t run = 1;
+      if (gso_on_ && d >= plain_until && seg > 0) {
+        // Extend the run: same peer id, same length (a shorter, non-empty one ends it),
+        // within the segment and total-payload limits of udp_send_skb/__ip_append_data.
+        const std::size_t max_payload = GsoMaxPayload(entry, fam);
+        std::size_t bytes = seg;
+        while (run < kGsoMaxSegments && d + run < d_end) {
+          std::size_t s2 = s + run;
+          if (s2 >= ring.capacity) s2 -= ring.capacity;
+          if (ring.peers[s2] != peer) break;
+          const std::size_t len2 = ring.lengths[s2];
+          if (len2 == 0 || len2 > seg || bytes + len2 > max_payload) break;
+          bytes += len2;
+          ++run;
+          if (len2 < seg) break;  // the short last segment closes the run
+        }
+      }
+      for (std::size_t k = 0; k < run; ++k) {
+        std::size_t sk = s + k;
+        if (sk >= ring.capacity) sk -= ring.capacity;
+        iov[d - total + k].iov_base = ring.arena + ring.offsets[sk];
+        iov[d - total + k].iov_len = ring.lengths[sk];
+      }
+      msghdr& h = msgs[m].msg_hdr;
+      h.msg_name = entry;
+      h.msg_namelen = entry == nullptr ? 0 : PeerLength(family_, fam);
+      h.msg_iov = &iov[d - total];
+      h.msg_iovlen = run;
+      if (run > 1) {
+        unsigned char* c = control + m * kGsoCmsgSpace;
+        h.msg_control = c;
+        h.msg_controllen = WriteGsoCmsg(c, static_cast<std::uint16_t>(seg));
+      } else {
+        h.msg_control = nullptr;
+        h.msg_controllen = 0;
+      }
       h.msg_flags = 0;
-      msgs[j].msg_len = 0;
+      msgs[m].msg_len = 0;
+      segments[m] = static_cast<std::uint32_t>(run);
+      ++m;
+      d += run;
     }
-    int r = sendmmsg(fd_, msgs, static_cast<unsigned int>(n), 0);
-    counters[kSendSyscalls] += 1;
+
+    const bool first_is_gso = segments[0] > 1;
+    int r = SendmmsgOnce(counters, msgs, static_cast<unsigned int>(m), first_is_gso);
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
+      if (first_is_gso && !IsTransient(err)) {
+        if (err == EIO || err == EINVAL) {
+          // The device/route cannot segment: GSO off for this socket, same datagrams again.
+          gso_on_ = false;
+          counters[kGsoActive] = 0;
+          counters[kGsoFallbacks] += 1;
+          continue;
+        }
+        std::size_t first = start + total;
+        if (first >= ring.capacity) first -= ring.capacity;
+        if (ring.peers[first] != -1) {
+          // Unconnected: the errno may belong to any datagram of the run; resend it plain.
+          plain_until = total + segments[0];
+          counters[kGsoResends] += 1;
+          continue;
+        }
+        // Connected: possibly the consumed pending ICMP error; charge the first datagram.
+      }
       counters[kLastErrno] = err;
       if (err == EAGAIN || err == EWOULDBLOCK) {
         counters[kSendEagain] += 1;
@@ -213,15 +304,78 @@ Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
       counters[kSendEagain] += 1;
       break;
     }
-    std::size_t taken = static_cast<std::size_t>(r);
+    const std::size_t taken = static_cast<std::size_t>(r) < m ? static_cast<std::size_t>(r) : m;
+    std::size_t datagrams = 0;
     double bytes = 0;
-    for (std::size_t j = 0; j < taken; ++j) bytes += msgs[j].msg_len;
-    counters[kSendDatagrams] += static_cast<double>(taken);
+    for (std::size_t j = 0; j < taken; ++j) {
+      datagrams += segments[j];
+      bytes += msgs[j].msg_len;
+      if (segments[j] > 1) {
+        counters[kGsoMessages] += 1;
+        counters[kGsoSegments] += segments[j];
+      }
+    }
+    counters[kSendDatagrams] += static_cast<double>(datagrams);
     counters[kSendBytes] += bytes;
-    total += taken;
-    if (taken < n) counters[kSendPartial] += 1;
+    total += datagrams;
+    if (taken < m) counters[kSendPartial] += 1;
   }
   return Napi::Number::New(env, static_cast<double>(total));
+}
+
+}  // namespace dsn
+
+namespace dsn {
+
+int UdpSocket::SendmmsgOnce(double* counters, mmsghdr* msgs, unsigned int n, bool first_is_gso) {
+  if (inject_count_ > 0 && (!inject_gso_only_ || first_is_gso)) {
+    --inject_count_;
+    errno = inject_errno_;
+    return -1;
+  }
+  int r = sendmmsg(fd_, msgs, n, 0);
+  // Counted here so that the injected failures above are not: SEND_SYSCALLS stays equal
+  // to what perf/strace count. (No call between sendmmsg and the caller's errno read.)
+  counters[kSendSyscalls] += 1;
+  return r;
+}
+
+// setGso(on: boolean): boolean
+// Turns GSO on sends on or off (udp(7) UDP_SEGMENT as a per-message control message).
+// Support was probed when the socket opened; where the kernel lacks UDP_SEGMENT (Linux
+// < 4.18) setGso(true) returns false and sends stay plain. Returns whether GSO is on now
+// and mirrors it in counters[GSO_ACTIVE]. A fallback (EIO/EINVAL on a GSO message) turns
+// it off again; setGso(true) may turn it back on.
+Napi::Value UdpSocket::SetGso(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  bool on = false;
+  if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
+  gso_on_ = on && gso_supported_;
+  Counters(env)[kGsoActive] = gso_on_ ? 1 : 0;
+  return Napi::Boolean::New(env, gso_on_);
+}
+
+// debugInjectSendErrno(errno: number, count: number, gsoOnly: boolean): void
+// TEST ONLY: fault injection for the GSO fallback and error paths. The next `count`
+// sendmmsg calls made by send() (with gsoOnly: only calls whose first message is a GSO
+// message) fail with `errno` (1..4095) as if the kernel had rejected their first
+// message, without making the system call (not counted in SEND_SYSCALLS). count 0
+// cancels. Never called by the library itself.
+Napi::Value UdpSocket::DebugInjectSendErrno(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::int64_t err = 0;
+  std::int64_t count = 0;
+  bool gso_only = false;
+  if (!ArgInt(info, 0, "errno", 1, 4095, &err) || !ArgInt(info, 1, "count", 0, INT32_MAX, &count) ||
+      !ArgBool(info, 2, "gsoOnly", &gso_only)) {
+    return env.Undefined();
+  }
+  inject_errno_ = static_cast<int>(err);
+  inject_count_ = count;
+  inject_gso_only_ = gso_only;
+  return env.Undefined();
 }
 
 }  // namespace dsn

@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "sockaddr.h"
+#include "udp_offload.h"
 
 namespace dsn {
 
@@ -34,6 +35,9 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::EncodePeer>("encodePeer"),
                          InstanceMethod<&UdpSocket::SetSendRing>("setSendRing"),
                          InstanceMethod<&UdpSocket::Send>("send"),
+                         InstanceMethod<&UdpSocket::SetGso>("setGso"),
+                         InstanceMethod<&UdpSocket::DebugInjectSendErrno>("debugInjectSendErrno"),
+                         InstanceMethod<&UdpSocket::SetGro>("setGro"),
                          InstanceMethod<&UdpSocket::SetRecvRing>("setRecvRing"),
                          InstanceMethod<&UdpSocket::StartRecv>("startRecv"),
                          InstanceMethod<&UdpSocket::StopRecv>("stopRecv"),
@@ -93,6 +97,13 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
   if (fd_ < 0) {
     ThrowErrno(env, errno, "socket");
     return;
+  }
+  // Probe UDP GSO (udp(7) UDP_SEGMENT, Linux >= 4.18): setting the socket-wide segment
+  // size to 0 (the default: no segmentation unless a message asks for it) succeeds only
+  // where the option exists; ENOPROTOOPT otherwise. GSO stays off until setGso(true).
+  {
+    int zero = 0;
+    gso_supported_ = setsockopt(fd_, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
   }
   int err = OpenWatcher(env, loop);
   if (err != 0) {
@@ -379,6 +390,7 @@ void UdpSocket::ReleaseJs() {
   recv_lengths_.Reset();
   recv_addrs_.Reset();
   recv_flags_.Reset();
+  recv_seg_sizes_.Reset();
   counters_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);

@@ -102,11 +102,19 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // ---- send.cc ----
   Napi::Value SetSendRing(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
+  // setGso(on): GSO on sends where the kernel supports it; returns whether it is on.
+  Napi::Value SetGso(const Napi::CallbackInfo& info);
+  // debugInjectSendErrno(errno, count, gsoOnly): TEST ONLY, see send.cc.
+  Napi::Value DebugInjectSendErrno(const Napi::CallbackInfo& info);
+  // One sendmmsg(2) of messages built by Send; applies a pending test injection.
+  int SendmmsgOnce(double* counters, mmsghdr* msgs, unsigned int n, bool first_is_gso);
 
   // ---- recv.cc ----
   Napi::Value SetRecvRing(const Napi::CallbackInfo& info);
   Napi::Value StartRecv(const Napi::CallbackInfo& info);
   Napi::Value StopRecv(const Napi::CallbackInfo& info);
+  // setGro(on): UDP_GRO on the socket; returns whether it is on.
+  Napi::Value SetGro(const Napi::CallbackInfo& info);
   // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
   // Returns true if recvmmsg reported an error (which consumes a pending socket error).
   bool OnReadable(Napi::Env env);
@@ -132,11 +140,22 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   double scratch_counters_[kCounterCount] = {};
 
   // Send ring (send.cc). The mmsghdr/iovec arrays hold min(capacity, UIO_MAXIOV)
-  // entries, allocated by setSendRing, reused by every send().
+  // entries, allocated by setSendRing, reused by every send(); so do the per-message
+  // GSO control buffers (kGsoCmsgSpace bytes each, 8-byte aligned) and segment counts.
   PinnedArray send_arena_, send_offsets_, send_lengths_, send_peers_, peer_table_;
   std::unique_ptr<mmsghdr[]> send_msgs_;
   std::unique_ptr<iovec[]> send_iov_;
+  std::unique_ptr<std::uint64_t[]> send_control_;
+  std::unique_ptr<std::uint32_t[]> send_segments_;  // datagrams in message j (1 = plain)
   std::size_t send_batch_ = 0;
+  bool gso_supported_ = false;  // probed at open: setsockopt(SOL_UDP, UDP_SEGMENT, 0) worked
+  bool gso_on_ = false;         // setGso(true) and no fallback since
+  // Test-only fault injection (debugInjectSendErrno): the next inject_count_ sendmmsg
+  // calls (only those whose first message is a GSO message, if inject_gso_only_) fail
+  // with inject_errno_ without reaching the kernel.
+  int inject_errno_ = 0;
+  std::int64_t inject_count_ = 0;
+  bool inject_gso_only_ = false;
 
   // Receive ring (recv.cc). The mmsghdr/iovec arrays point into the JS arena and address
   // table; they are rebuilt when setRecvRing is called or the arrays' memory moved.
@@ -146,9 +165,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::size_t recv_budget_ = 0;
   std::unique_ptr<mmsghdr[]> recv_msgs_;
   std::unique_ptr<iovec[]> recv_iov_;
+  // Control data per slot (kRecvCmsgSpace bytes, 8-byte aligned) for the UDP_GRO cmsg,
+  // and the JS array that receives each slot's GRO segment size (optional; required by
+  // setGro(true)).
+  std::unique_ptr<std::uint64_t[]> recv_control_;
+  PinnedArray recv_seg_sizes_;
   std::size_t recv_alloc_ = 0;
   void* recv_built_arena_ = nullptr;
   void* recv_built_addrs_ = nullptr;
+  bool gro_on_ = false;  // UDP_GRO enabled by setGro(true)
 };
 
 }  // namespace dsn

@@ -75,6 +75,22 @@ export const C = {
   LAST_ERRNO: 15,
   /** Receive batches delivered to JS (one callback each). */
   RECV_BATCHES: 16,
+  /** UDP_SEGMENT (GSO) messages the kernel accepted; each carries >= 2 datagrams. */
+  GSO_MESSAGES: 17,
+  /** Datagrams sent inside GSO messages (also counted in SEND_DATAGRAMS). */
+  GSO_SEGMENTS: 18,
+  /** Times GSO was turned off for the socket after EIO/EINVAL on a GSO message (the datagrams were resent plain). */
+  GSO_FALLBACKS: 19,
+  /** Received buffers that held several datagrams coalesced by UDP_GRO. */
+  GRO_BUFFERS: 20,
+  /** Datagrams in those buffers (also counted in RECV_DATAGRAMS). */
+  GRO_DATAGRAMS: 21,
+  /** 1 while GSO is used on sends ({@link NativeUdpSocket.setGso}, cleared by a fallback), else 0. */
+  GSO_ACTIVE: 22,
+  /** 1 while UDP_GRO is enabled ({@link NativeUdpSocket.setGro}), else 0. */
+  GRO_ACTIVE: 23,
+  /** GSO runs resent as plain datagrams after a per-datagram errno on an unconnected socket. */
+  GSO_RESENDS: 24,
   /** Number of slots; the JS side allocates `new Float64Array(COUNT)`. */
   COUNT: 32,
 } as const;
@@ -82,11 +98,16 @@ export const C = {
 /** Callbacks the native socket makes into JS (each is one N-API crossing per event, never per datagram). */
 export interface NativeCallbacks {
   /**
-   * A receive batch is ready: `count` datagrams (1..recvBatch) are in the receive ring
+   * A receive batch is ready: `count` slots (1..recvBatch) are filled in the receive ring
    * registered with {@link NativeUdpSocket.setRecvRing}, slot i at byte offset
    * `i * slotSize`, length `lengths[i]` (bytes copied, at most `slotSize`), sender
    * `addrs[i*32 .. i*32+32)`, `flags[i]` bit 0 = truncated (the rest of that datagram is
-   * lost). The ring is overwritten after this callback returns. Called once per recvmmsg(2)
+   * lost). Without GRO a slot is one datagram. With GRO ({@link NativeUdpSocket.setGro})
+   * `segSizes[i] > 0` means slot i holds several datagrams of that sender, coalesced by
+   * the kernel: consecutive pieces of `segSizes[i]` bytes, the last one possibly shorter
+   * (udp(7) UDP_GRO); the caller must split them (src/socket/recv-batch.ts does, before
+   * any user code sees the batch); a truncated flag then applies to the last piece
+   * copied. The ring is overwritten after this callback returns. Called once per recvmmsg(2)
    * call, several times per wake-up up to the budget; `process.nextTick`s and promise jobs
    * queued here run before the next call. It may call `close()`/`stopRecv()`: no further
    * callback follows. An exception thrown here becomes an `'uncaughtException'`.
@@ -167,14 +188,57 @@ export interface NativeUdpSocket {
    */
   send(start: number, count: number): number;
   /**
+   * GSO on sends (udp(7) UDP_SEGMENT; support probed when the socket opened, Linux >=
+   * 4.18). Off by default at this level. While on, each `send()` sends every run of
+   * consecutive slots with the same peer id and the same length (the last of a run may
+   * be shorter, never empty), up to 64 datagrams and 65507 payload bytes in all (65527
+   * to a non-mapped IPv6 peer), as one message the kernel cuts back into exactly those
+   * datagrams; plain and GSO messages mix in one sendmmsg. `send()`'s result, LAST_ERRNO
+   * and SEND_DATAGRAMS still count datagrams (a GSO message is taken whole or not at all).
+   * EIO/EINVAL on a GSO message turns GSO off (GSO_FALLBACKS, GSO_ACTIVE = 0) and resends
+   * the same datagrams plain within the same call; another non-transient errno resends
+   * that run plain on an unconnected socket (GSO_RESENDS) so the error lands on its own
+   * datagram, and is charged to the run's first datagram on a connected one (it may be
+   * the pending ICMP error, which the attempt consumed). Returns whether GSO is on
+   * (false where the kernel lacks it).
+   */
+  setGso(on: boolean): boolean;
+  /**
+   * TEST ONLY — fault injection, never used by the library: the next `count` sendmmsg
+   * calls of `send()` (with `gsoOnly`, only those whose first message is a GSO message)
+   * fail with `errno` as if the kernel had rejected their first message, without making
+   * the system call (not counted in SEND_SYSCALLS). `count` 0 cancels.
+   */
+  debugInjectSendErrno(errno: number, count: number, gsoOnly: boolean): void;
+  /**
    * Registers the receive ring: `slots` datagram slots of `slotSize` bytes in `arena`,
    * with `lengths` (Uint32Array(slots)), `addrs` (Uint8Array(slots*32), raw sockaddr as
    * the kernel wrote it) and `flags` (Uint8Array(slots), bit 0 = truncated). `budget`
    * bounds the datagrams read per readable wake-up (fairness to the event loop).
    * Limits: 1 <= slots <= UIO_MAXIOV, slotSize >= 1, arena.length >= slots*slotSize,
    * addrs.length >= slots*32, flags.length >= slots, budget >= 1 (else RangeError).
+   * `segSizes` (optional, Uint32Array(>= slots)) receives each slot's GRO segment size
+   * (0 = one datagram); {@link setGro} needs it. The budget counts datagrams.
+   * While GRO is on, registering without `segSizes` or with `slotSize < 65527` throws
+   * `ERR_INVALID_STATE`.
    */
-  setRecvRing(arena: Uint8Array, slotSize: number, lengths: Uint32Array, addrs: Uint8Array, flags: Uint8Array, budget: number): void;
+  setRecvRing(
+    arena: Uint8Array,
+    slotSize: number,
+    lengths: Uint32Array,
+    addrs: Uint8Array,
+    flags: Uint8Array,
+    budget: number,
+    segSizes?: Uint32Array,
+  ): void;
+  /**
+   * setsockopt(SOL_UDP, UDP_GRO) (udp(7), Linux >= 5.0): lets the kernel deliver several
+   * datagrams of one sender in one slot (see {@link NativeCallbacks.onRecv}). Turning it
+   * on needs a receive ring with `segSizes` and `slotSize >= 65527` (else
+   * `ERR_INVALID_STATE`), so that no coalesced buffer is ever cut. Returns whether GRO is
+   * on: false where the kernel lacks it (ENOPROTOOPT); other errors throw.
+   */
+  setGro(on: boolean): boolean;
   /** Start/stop delivering receive batches (readable interest on the watcher). `startRecv` before `setRecvRing` throws `ERR_INVALID_STATE`. */
   startRecv(): void;
   stopRecv(): void;
@@ -235,7 +299,11 @@ export function loadNative(): NativeLoadResult {
     try {
       const binding = require(path) as Partial<NativeBinding>;
       // A stale build from another version of this package loads but lacks the API.
-      if (typeof binding.UdpSocket !== 'function' || typeof binding.UIO_MAXIOV !== 'number') {
+      if (
+        typeof binding.UdpSocket !== 'function' ||
+        typeof binding.UIO_MAXIOV !== 'number' ||
+        typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function'
+      ) {
         errors.push(`${path}: built from another version of this package (rebuild with \`npm run build:native\`)`);
         continue;
       }
