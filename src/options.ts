@@ -3,7 +3,7 @@
  * at the JS boundary, so native code only ever sees sane values.
  */
 import { BatchSocketError, BatchSocketRangeError, BatchSocketTypeError } from './errors.js';
-import type { BatchSocketOptions, BackendName, FlushMode, SocketType } from './types.js';
+import type { BatchSocketOptions, BackendName, FlushMode, SendOrder, SocketType } from './types.js';
 import { describe } from './address.js';
 
 export interface ResolvedOptions {
@@ -22,6 +22,9 @@ export interface ResolvedOptions {
   recvSlotSize: number;
   recvBudget: number;
   maxPendingBatches: number;
+  gso: boolean;
+  gro: boolean;
+  order: SendOrder;
 }
 
 export const DEFAULTS = {
@@ -34,7 +37,17 @@ export const DEFAULTS = {
   recvSlotSize: 65536,
   recvBudget: 256,
   maxPendingBatches: 1024,
+  gso: 'auto' as const,
+  gro: 'auto' as const,
+  order: 'global' as SendOrder,
 };
+
+function offload(opts: Record<string, unknown>, name: 'gso' | 'gro'): boolean {
+  const v = opts[name];
+  if (v === undefined || v === 'auto') return true;
+  if (v === false) return false;
+  throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.${name}" property must be 'auto' or false. Received ${describe(v)}`);
+}
 
 function int(opts: Record<string, unknown>, name: string, def: number | undefined, min: number, max: number): number | undefined {
   const v = opts[name];
@@ -73,6 +86,10 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
   if (mode !== 'window' && mode !== 'tick') {
     throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.mode" property must be 'window' or 'tick'. Received ${describe(mode)}`);
   }
+  const order = opts.order ?? DEFAULTS.order;
+  if (order !== 'global' && order !== 'per-peer') {
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.order" property must be 'global' or 'per-peer'. Received ${describe(order)}`);
+  }
   const recvBatch = int(opts, 'recvBatch', DEFAULTS.recvBatch, 1, 1024)!;
   return {
     type,
@@ -90,5 +107,8 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     recvSlotSize: int(opts, 'recvSlotSize', DEFAULTS.recvSlotSize, 64, 65536)!,
     recvBudget: int(opts, 'recvBudget', DEFAULTS.recvBudget, 1, 1 << 16)!,
     maxPendingBatches: int(opts, 'maxPendingBatches', DEFAULTS.maxPendingBatches, 1, 1 << 20)!,
+    gso: offload(opts, 'gso'),
+    gro: offload(opts, 'gro'),
+    order,
   };
 }

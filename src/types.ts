@@ -13,6 +13,14 @@ export type BackendName = 'batch' | 'dgram';
  * handling one batch of I/O leaves together with no added wait.
  */
 export type FlushMode = 'window' | 'tick';
+/**
+ * Which order datagrams leave a socket in. `'global'`: exactly `send()` order.
+ * `'per-peer'`: each destination's datagrams keep their `send()` order, but a flush may
+ * group them by destination (first-queued destination first) so that equal-size runs to
+ * one destination form GSO messages — what a relay's fan-out (packet 1 to viewers 1…N,
+ * packet 2 to viewers 1…N, …) needs. Receivers only ever see per-destination order.
+ */
+export type SendOrder = 'global' | 'per-peer';
 
 /** Options of {@link createBatchSocket}. Units are in the names' docs. */
 export interface BatchSocketOptions {
@@ -46,6 +54,24 @@ export interface BatchSocketOptions {
   recvBudget?: number;
   /** Most batches buffered for a slow `for await` consumer before the oldest are dropped (default 1024). */
   maxPendingBatches?: number;
+  /**
+   * UDP GSO on sends (udp(7) UDP_SEGMENT; batch backend, Linux >= 4.18): `'auto'`
+   * (default) sends each run of queued datagrams to one destination with the same size
+   * (the last may be shorter; up to 64 datagrams, 65507 bytes) as one message the kernel
+   * segments, where the kernel supports it, and falls back to plain sends for good if a
+   * device cannot (EIO/EINVAL; counted in `stats().gsoFallbacks`). `false`: never.
+   */
+  gso?: 'auto' | false;
+  /**
+   * UDP GRO on receives (udp(7) UDP_GRO; batch backend, Linux >= 5.0): `'auto'` (default)
+   * lets the kernel hand over several datagrams of one sender in one buffer; they are split
+   * back into the original datagrams (boundaries, order, sender) before any handler sees
+   * them. Only used when `recvSlotSize >= 65527` (the default 65536), so that no coalesced
+   * buffer is ever cut. `false`: never.
+   */
+  gro?: 'auto' | false;
+  /** Send order guarantee (default `'global'`); `'per-peer'` lets a flush regroup by destination for GSO. */
+  order?: SendOrder;
 }
 
 /** Outcome of one native send call: observable as the `'flush'` event. */
@@ -120,6 +146,20 @@ export interface BatchSocketStats {
   /** Real SO_SNDBUF / SO_RCVBUF sizes (bytes), 0 before the socket exists. */
   sendBufferSize: number;
   recvBufferSize: number;
+  /** GSO messages the kernel accepted (each carries >= 2 datagrams, all counted in `sent`). */
+  gsoMessages: number;
+  /** Datagrams sent inside GSO messages. */
+  gsoSegments: number;
+  /** Times GSO was turned off after a device refused it (EIO/EINVAL); the datagrams were resent without it. */
+  gsoFallbacks: number;
+  /** Received buffers the kernel had coalesced (GRO), each split back into its datagrams. */
+  groBuffers: number;
+  /** Datagrams that arrived inside those buffers (all counted in `received`). */
+  groDatagrams: number;
+  /** Whether GSO is in use on sends now (false after a fallback, with `gso: false`, or where unsupported). */
+  gso: boolean;
+  /** Whether GRO is enabled on the socket now. */
+  gro: boolean;
 }
 
 /** Sender address of a received datagram. Same shape as dgram's `rinfo`. */

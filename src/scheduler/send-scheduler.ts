@@ -17,11 +17,20 @@
  * Storage: a ring of slots (offset, length, peer id, callback) over a ring arena of
  * bytes. Both grow by doubling up to their limits, so an idle or lightly used socket
  * stays small. The caller's bytes are copied at enqueue, so it may reuse its buffer.
+ *
+ * Order `'per-peer'` (regrouping for GSO): at each flush, when the backend uses GSO, the
+ * queued slots are permuted — bytes never move — into groups by destination (the
+ * destination queued first goes first), each group in enqueue order, so that a fan-out
+ * (packet 1 to viewers 1…N, packet 2 to viewers 1…N, …) becomes runs of equal-size
+ * datagrams per viewer that the backend sends as GSO messages. Each destination's order is
+ * kept; callbacks run in send order. Whatever the kernel did not take is put back in its
+ * original relative order before the flush returns, which keeps the arena invariant the
+ * allocator relies on (slot order = byte order in the arena ring).
  */
 import { Buffer } from 'node:buffer';
 import hdr from 'hdr-histogram-js';
 import { BatchSocketError, errnoName, systemError } from '../errors.js';
-import type { FlushEvent, FlushMode, HoldTimeStats, SendCallback } from '../types.js';
+import type { FlushEvent, FlushMode, HoldTimeStats, SendCallback, SendOrder } from '../types.js';
 
 /** The ring the backend reads from. Slot s: `lengths[s]` bytes at `arena[offsets[s]]` to peer `peers[s]` (-1 = connected). */
 export interface SendRing {
@@ -41,6 +50,11 @@ export interface SendBackend {
   lastErrno(): number;
   /** Arm (true) or cancel (false) a one-shot writable notification that calls {@link SendScheduler.onWritable}. */
   awaitWritable(on: boolean): void;
+  /**
+   * Whether `send` currently turns runs of equal-size datagrams to one peer into GSO
+   * messages (regrouping by peer only pays off then). Absent = true.
+   */
+  gsoActive?(): boolean;
 }
 
 /** Per-peer reference counts, so a peer table can evict entries no queued datagram uses. */
@@ -54,6 +68,8 @@ export interface SchedulerOptions {
   mode: FlushMode;
   maxQueue: number;
   maxQueueBytes: number;
+  /** `'global'` (default): send order = enqueue order. `'per-peer'`: a flush may group by destination (see the module doc). */
+  order?: SendOrder;
   /** Called with every flush outcome (deferred to after the flush, in order). */
   onFlush?: (event: FlushEvent) => void;
   /** Called when room returns after a drop. */
@@ -91,6 +107,23 @@ export class SendScheduler {
   private callbacks: (SendCallback | undefined)[] = [];
   private head = 0;
   private count = 0;
+
+  // Regrouping scratch (order 'per-peer'), sized with the ring; allocated on first use.
+  private rgOffsets: Uint32Array | undefined;
+  private rgLengths: Uint32Array | undefined;
+  private rgPeers: Int32Array | undefined;
+  private rgCallbacks: (SendCallback | undefined)[] = [];
+  /** Original queue position of the datagram at each position of the regrouped queue. */
+  private rgOrig: Uint32Array | undefined;
+  /** Per group: count, then next write position. */
+  private rgGroupPos: Uint32Array | undefined;
+  /** Per peer id + 1: epoch stamp and group index (grown with the peer ids seen). */
+  private rgStamp = new Uint32Array(64);
+  private rgGroup = new Uint32Array(64);
+  private rgEpoch = 0;
+  /** Datagrams in the queue when the current flush regrouped it (0 = not regrouped). */
+  private rgCount = 0;
+  regroupedFlushes = 0;
 
   // Byte arena (a Buffer so strings can be written in place).
   private arena!: Buffer;
@@ -208,6 +241,7 @@ export class SendScheduler {
     try {
       const holdUs = Math.max(0, Math.round((performance.now() - this.oldestAt) * 1000));
       this.hold.recordValue(Math.max(1, holdUs));
+      if (this.opts.order === 'per-peer' && this.count > 1 && (this.backend.gsoActive?.() ?? true)) this.regroup();
       while (this.count > 0) {
         const requested = this.count;
         const taken = this.backend.send(this.head, requested);
@@ -232,6 +266,7 @@ export class SendScheduler {
         this.failHead(errno);
       }
     } finally {
+      if (this.rgCount > 0) this.restoreOrder();
       this.flushing = false;
     }
     // No user code runs inside the loop (callbacks and events are deferred), so it ends
@@ -484,7 +519,136 @@ export class SendScheduler {
     this.peers = peers;
     this.callbacks = callbacks;
     this.head = 0;
+    this.rgOffsets = undefined; // regrouping scratch follows the capacity
     this.reattach();
+  }
+
+  // ---- regrouping (order 'per-peer') ---------------------------------------------------
+
+  /**
+   * Permutes the queued slots into groups by peer id (groups in order of their first
+   * datagram, each group in queue order): a stable counting sort, O(queued), no
+   * allocation after the scratch exists. Leaves the queue untouched when it is already
+   * grouped. Records each datagram's original position for {@link restoreOrder}.
+   */
+  private regroup(): void {
+    const n = this.count;
+    const cap = this.cap;
+    if (!this.rgOffsets || this.rgOffsets.length !== cap) {
+      this.rgOffsets = new Uint32Array(cap);
+      this.rgLengths = new Uint32Array(cap);
+      this.rgPeers = new Int32Array(cap);
+      this.rgCallbacks = new Array(cap).fill(undefined);
+      this.rgOrig = new Uint32Array(cap);
+      this.rgGroupPos = new Uint32Array(cap);
+    }
+    const groupPos = this.rgGroupPos!;
+    // Epoch stamps mark which peer ids have a group in this flush (no clearing pass).
+    let epoch = ++this.rgEpoch;
+    if (epoch === 0xffffffff) {
+      this.rgStamp.fill(0);
+      this.rgEpoch = epoch = 1;
+    }
+    let groups = 0;
+    let changes = 0;
+    let prev = NaN;
+    for (let i = 0, s = this.head; i < n; i++, s = s + 1 === cap ? 0 : s + 1) {
+      const key = this.peers[s] + 1;
+      if (key !== prev) {
+        changes++;
+        prev = key;
+      }
+      if (key >= this.rgStamp.length) this.growPeerScratch(key);
+      if (this.rgStamp[key] !== epoch) {
+        this.rgStamp[key] = epoch;
+        this.rgGroup[key] = groups;
+        groupPos[groups] = 0;
+        groups++;
+      }
+      groupPos[this.rgGroup[key]]++;
+    }
+    // Already grouped (one stretch per peer): the permutation would be the identity.
+    if (changes === groups) return;
+    // Counts → start positions.
+    for (let g = 0, sum = 0; g < groups; g++) {
+      const c = groupPos[g];
+      groupPos[g] = sum;
+      sum += c;
+    }
+    const offs = this.rgOffsets!;
+    const lens = this.rgLengths!;
+    const peers = this.rgPeers!;
+    const cbs = this.rgCallbacks;
+    const orig = this.rgOrig!;
+    for (let i = 0, s = this.head; i < n; i++, s = s + 1 === cap ? 0 : s + 1) {
+      const p = this.peers[s];
+      const at = groupPos[this.rgGroup[p + 1]]++;
+      offs[at] = this.offsets[s];
+      lens[at] = this.lengths[s];
+      peers[at] = p;
+      cbs[at] = this.callbacks[s];
+      orig[at] = i;
+    }
+    for (let j = 0, s = this.head; j < n; j++, s = s + 1 === cap ? 0 : s + 1) {
+      this.offsets[s] = offs[j];
+      this.lengths[s] = lens[j];
+      this.peers[s] = peers[j];
+      this.callbacks[s] = cbs[j];
+      cbs[j] = undefined;
+    }
+    this.rgCount = n;
+    this.regroupedFlushes++;
+  }
+
+  /**
+   * After a regrouped flush: the datagrams still queued (a suffix of the regrouped order)
+   * go back into their original relative order, so that slot order is arena byte order
+   * again (the allocator's invariant) and a later flush sees the true queue order.
+   */
+  private restoreOrder(): void {
+    const total = this.rgCount;
+    this.rgCount = 0;
+    const n = this.count;
+    if (n <= 1) return;
+    const cap = this.cap;
+    const offs = this.rgOffsets!;
+    const lens = this.rgLengths!;
+    const peers = this.rgPeers!;
+    const cbs = this.rgCallbacks;
+    const orig = this.rgOrig!;
+    // The remaining n were regrouped positions [total - n, total): index them by original
+    // position (scratch slots of the sent ones are free now), then read back in order.
+    const present = this.rgGroupPos!;
+    present.fill(0, 0, total);
+    for (let j = 0, s = this.head; j < n; j++, s = s + 1 === cap ? 0 : s + 1) {
+      const o = orig[total - n + j];
+      offs[o] = this.offsets[s];
+      lens[o] = this.lengths[s];
+      peers[o] = this.peers[s];
+      cbs[o] = this.callbacks[s];
+      present[o] = 1;
+    }
+    let s = this.head;
+    for (let o = 0; o < total; o++) {
+      if (present[o] === 0) continue;
+      this.offsets[s] = offs[o];
+      this.lengths[s] = lens[o];
+      this.peers[s] = peers[o];
+      this.callbacks[s] = cbs[o];
+      cbs[o] = undefined;
+      s = s + 1 === cap ? 0 : s + 1;
+    }
+  }
+
+  private growPeerScratch(key: number): void {
+    let size = this.rgStamp.length * 2;
+    while (size <= key) size *= 2;
+    const stamp = new Uint32Array(size);
+    stamp.set(this.rgStamp);
+    this.rgStamp = stamp;
+    const group = new Uint32Array(size);
+    group.set(this.rgGroup);
+    this.rgGroup = group;
   }
 
   /** Doubles the arena (at least enough for `length` more bytes), compacting the queue to its start. */

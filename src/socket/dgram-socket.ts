@@ -194,6 +194,14 @@ export class DgramBatchSocket extends BaseSocket {
       recvBatchesDropped: this.recvBatchesDropped,
       sendBufferSize: bound ? this.sock.getSendBufferSize() : this.finalBufferSizes[0],
       recvBufferSize: bound ? this.sock.getRecvBufferSize() : this.finalBufferSizes[1],
+      // node:dgram has no GSO/GRO: one sendmsg/recvmsg per datagram.
+      gsoMessages: 0,
+      gsoSegments: 0,
+      gsoFallbacks: 0,
+      groBuffers: 0,
+      groDatagrams: 0,
+      gso: false,
+      gro: false,
     };
   }
 

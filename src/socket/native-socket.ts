@@ -45,6 +45,7 @@ export class NativeBatchSocket extends BaseSocket {
       send: (start: number, count: number): number => native.send(start, count),
       lastErrno: (): number => this.counters[C.LAST_ERRNO],
       awaitWritable: (on: boolean): void => native.awaitWritable(on),
+      gsoActive: (): boolean => this.counters[C.GSO_ACTIVE] === 1,
     };
     this.scheduler = new SendScheduler(
       backend,
@@ -54,6 +55,7 @@ export class NativeBatchSocket extends BaseSocket {
         mode: opts.mode,
         maxQueue: opts.maxQueue,
         maxQueueBytes: opts.maxQueueBytes,
+        order: opts.order,
         onFlush: (ev: FlushEvent) => {
           if (this.listenerCount('flush') > 0) this.emit('flush', ev);
         },
@@ -65,7 +67,11 @@ export class NativeBatchSocket extends BaseSocket {
     this.recvRing = new RecvRing(opts.recvBatch, opts.recvSlotSize);
     this.batchView = new RingBatch(this.recvRing);
     const r = this.recvRing;
-    native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget);
+    native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget, r.segSizes);
+    // GSO/GRO where the kernel has them (probed per socket; see README "GSO and GRO").
+    // GRO only with slots that hold any coalesced buffer whole.
+    if (opts.gso) native.setGso(true);
+    if (opts.gro && opts.recvSlotSize >= GRO_MIN_SLOT) native.setGro(true);
     if (opts.sendBufferSize !== undefined) native.setBufferSize(SNDBUF, opts.sendBufferSize);
     if (opts.recvBufferSize !== undefined) native.setBufferSize(RCVBUF, opts.recvBufferSize);
   }
@@ -160,9 +166,9 @@ export class NativeBatchSocket extends BaseSocket {
 
   // ---- receive --------------------------------------------------------------------------
 
-  private onRecv(count: number): void {
+  private onRecv(slots: number): void {
     const batch = this.batchView;
-    batch.count = count;
+    batch.load(slots); // one entry per datagram: GRO buffers are split here
     if (this.listenerCount('batch') > 0) this.emit('batch', batch);
     if (this.closed) return;
     if (this.hasIterators) this.deliverToIterators(batch.copy());
@@ -223,12 +229,28 @@ export class NativeBatchSocket extends BaseSocket {
       recvBatchesDropped: this.recvBatchesDropped,
       sendBufferSize: open ? this.native.getBufferSize(SNDBUF) : this.finalBufferSizes[0],
       recvBufferSize: open ? this.native.getBufferSize(RCVBUF) : this.finalBufferSizes[1],
+      gsoMessages: c[C.GSO_MESSAGES],
+      gsoSegments: c[C.GSO_SEGMENTS],
+      gsoFallbacks: c[C.GSO_FALLBACKS],
+      groBuffers: c[C.GRO_BUFFERS],
+      groDatagrams: c[C.GRO_DATAGRAMS],
+      gso: open && c[C.GSO_ACTIVE] === 1,
+      gro: open && c[C.GRO_ACTIVE] === 1,
     };
   }
 
   /** Raw native counters (indices in `C`), for diagnostics and benchmarks. */
   nativeCounters(): Float64Array {
     return this.counters;
+  }
+
+  /**
+   * @internal TEST ONLY: makes the next `count` sendmmsg calls (with `gsoOnly`, only those
+   * that start with a GSO message) fail with `errno`, without reaching the kernel — to
+   * drive the GSO fallback and resend paths. See `NativeUdpSocket.debugInjectSendErrno`.
+   */
+  debugInjectSendErrno(errno: number, count: number, gsoOnly: boolean): void {
+    this.native.debugInjectSendErrno(errno, count, gsoOnly);
   }
 
   setSendBufferSize(bytes: number): void {
@@ -256,6 +278,9 @@ export class NativeBatchSocket extends BaseSocket {
     return this;
   }
 }
+
+/** Smallest receive slot GRO is enabled with: the largest UDP payload (65535 - 8), so no coalesced buffer is cut. */
+const GRO_MIN_SLOT = 65527;
 
 function bufferSize(bytes: number): number {
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {

@@ -9,12 +9,17 @@ import { SOCKADDR_STRIDE } from '../native/binding.js';
 import type { RecvBatch } from '../types.js';
 import { decodeSockaddr } from './sockaddr.js';
 
-/** The receive ring shared with native code: `slots` slots of `slotSize` bytes. */
+/**
+ * The receive ring shared with native code: `slots` slots of `slotSize` bytes, each with
+ * its length, sender address, flags and GRO segment size (0 = the slot is one datagram).
+ */
 export class RecvRing {
   readonly arena: Buffer;
   readonly lengths: Uint32Array;
   readonly addrs: Uint8Array;
   readonly flags: Uint8Array;
+  /** GRO segment size per slot, bytes (udp(7) UDP_GRO); 0 = not coalesced. */
+  readonly segSizes: Uint32Array;
   readonly addrView: DataView;
   constructor(
     readonly slots: number,
@@ -24,58 +29,131 @@ export class RecvRing {
     this.lengths = new Uint32Array(slots);
     this.addrs = new Uint8Array(slots * SOCKADDR_STRIDE);
     this.flags = new Uint8Array(slots);
+    this.segSizes = new Uint32Array(slots);
     this.addrView = new DataView(this.addrs.buffer, this.addrs.byteOffset, this.addrs.byteLength);
   }
 
-  remote(i: number): RemoteInfo {
-    const a = decodeSockaddr(this.addrView, i * SOCKADDR_STRIDE);
-    return { address: a.address, family: a.family, port: a.port, size: this.lengths[i] };
+  /** Sender of slot `slot`, with `size` as the datagram's length. */
+  remote(slot: number, size: number): RemoteInfo {
+    const a = decodeSockaddr(this.addrView, slot * SOCKADDR_STRIDE);
+    return { address: a.address, family: a.family, port: a.port, size };
   }
 }
 
-/** Zero-copy view of the ring's current batch. One instance per socket, reused. */
+/**
+ * Zero-copy view of the ring's current batch, one entry per datagram. One instance per
+ * socket, reused.
+ *
+ * {@link RingBatch.load} turns the filled slots into entries: a plain slot is one entry;
+ * a slot holding a GRO-coalesced buffer (`segSizes[slot] = g > 0`) becomes
+ * `ceil(length / g)` entries of `g` bytes, the last one the remainder, in order, all with
+ * the slot's sender — exactly the datagrams the sender sent (the kernel coalesces only
+ * consecutive datagrams of one flow, all of size g but the last). A truncated slot
+ * (MSG_TRUNC) marks its last entry truncated. The entry arrays grow by doubling when a
+ * batch needs more (the only allocation, amortised).
+ */
 export class RingBatch implements RecvBatch {
   count = 0;
-  constructor(private readonly ring: RecvRing) {}
+  private entryOffsets: Uint32Array;
+  private entryLengths: Uint32Array;
+  private entrySlots: Uint16Array;
+  private entryFlags: Uint8Array;
+  constructor(private readonly ring: RecvRing) {
+    const n = ring.slots;
+    this.entryOffsets = new Uint32Array(n);
+    this.entryLengths = new Uint32Array(n);
+    this.entrySlots = new Uint16Array(n);
+    this.entryFlags = new Uint8Array(n);
+  }
+
+  /** Builds the entries of the `slots` slots native code just filled; returns the datagram count. */
+  load(slots: number): number {
+    const r = this.ring;
+    const size = r.slotSize;
+    let n = 0;
+    for (let s = 0; s < slots; s++) {
+      const len = r.lengths[s];
+      const g = r.segSizes[s];
+      const base = s * size;
+      if (g === 0 || len <= g) {
+        if (n === this.entryOffsets.length) this.grow(n + 1);
+        this.entryOffsets[n] = base;
+        this.entryLengths[n] = len;
+        this.entrySlots[n] = s;
+        this.entryFlags[n] = r.flags[s];
+        n++;
+        continue;
+      }
+      const pieces = Math.ceil(len / g);
+      if (n + pieces > this.entryOffsets.length) this.grow(n + pieces);
+      for (let k = 0, off = 0; k < pieces; k++, off += g) {
+        this.entryOffsets[n] = base + off;
+        this.entryLengths[n] = Math.min(g, len - off);
+        this.entrySlots[n] = s;
+        this.entryFlags[n] = k === pieces - 1 ? r.flags[s] : 0;
+        n++;
+      }
+    }
+    this.count = n;
+    return n;
+  }
+
   get bytes(): Uint8Array {
     return this.ring.arena;
   }
   offset(i: number): number {
     this.check(i);
-    return i * this.ring.slotSize;
+    return this.entryOffsets[i];
   }
   length(i: number): number {
     this.check(i);
-    return this.ring.lengths[i];
+    return this.entryLengths[i];
   }
   datagram(i: number): Buffer {
     this.check(i);
     const a = this.ring.arena;
-    return Buffer.from(a.buffer, a.byteOffset + i * this.ring.slotSize, this.ring.lengths[i]);
+    return Buffer.from(a.buffer, a.byteOffset + this.entryOffsets[i], this.entryLengths[i]);
   }
   remote(i: number): RemoteInfo {
     this.check(i);
-    return this.ring.remote(i);
+    return this.ring.remote(this.entrySlots[i], this.entryLengths[i]);
   }
   truncated(i: number): boolean {
     this.check(i);
-    return this.ring.flags[i] !== 0;
+    return this.entryFlags[i] !== 0;
   }
   /** A copy that stays valid after the handler returns. */
   copy(): CopiedBatch {
     const n = this.count;
     const r = this.ring;
     const offsets = new Uint32Array(n + 1);
-    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + r.lengths[i];
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + this.entryLengths[i];
     const bytes = Buffer.allocUnsafe(offsets[n]);
     const remotes: RemoteInfo[] = new Array(n);
     const truncated = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      r.arena.copy(bytes, offsets[i], i * r.slotSize, i * r.slotSize + r.lengths[i]);
-      remotes[i] = r.remote(i);
-      truncated[i] = r.flags[i];
+      const from = this.entryOffsets[i];
+      r.arena.copy(bytes, offsets[i], from, from + this.entryLengths[i]);
+      remotes[i] = r.remote(this.entrySlots[i], this.entryLengths[i]);
+      truncated[i] = this.entryFlags[i];
     }
     return new CopiedBatch(bytes, offsets, remotes, truncated);
+  }
+  private grow(need: number): void {
+    let cap = this.entryOffsets.length * 2;
+    while (cap < need) cap *= 2;
+    const offsets = new Uint32Array(cap);
+    const lengths = new Uint32Array(cap);
+    const slots = new Uint16Array(cap);
+    const flags = new Uint8Array(cap);
+    offsets.set(this.entryOffsets);
+    lengths.set(this.entryLengths);
+    slots.set(this.entrySlots);
+    flags.set(this.entryFlags);
+    this.entryOffsets = offsets;
+    this.entryLengths = lengths;
+    this.entrySlots = slots;
+    this.entryFlags = flags;
   }
   private check(i: number): void {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`datagram index ${i} out of range [0, ${this.count})`);

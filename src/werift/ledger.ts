@@ -10,7 +10,7 @@ import type { WeriftBatchingStats, WeriftPlugCounters } from './types.js';
 
 type Summable = Exclude<
   keyof BatchSocketStats,
-  'backend' | 'failures' | 'drops' | 'holdUs' | 'sendBufferSize' | 'recvBufferSize'
+  'backend' | 'failures' | 'drops' | 'holdUs' | 'sendBufferSize' | 'recvBufferSize' | 'gso' | 'gro'
 >;
 
 const SUMMED: Summable[] = [
@@ -32,6 +32,11 @@ const SUMMED: Summable[] = [
   'recvTruncated',
   'recvErrors',
   'recvBatchesDropped',
+  'gsoMessages',
+  'gsoSegments',
+  'gsoFallbacks',
+  'groBuffers',
+  'groDatagrams',
 ];
 
 function emptyTotals(): Omit<WeriftBatchingStats, 'backends' | 'plug' | 'sharedPorts'> {
@@ -59,6 +64,13 @@ function emptyTotals(): Omit<WeriftBatchingStats, 'backends' | 'plug' | 'sharedP
     recvBatchesDropped: 0,
     sendBufferSize: 0,
     recvBufferSize: 0,
+    gsoMessages: 0,
+    gsoSegments: 0,
+    gsoFallbacks: 0,
+    groBuffers: 0,
+    groDatagrams: 0,
+    gso: false,
+    gro: false,
   };
 }
 
@@ -74,6 +86,9 @@ function add(into: ReturnType<typeof emptyTotals>, s: Omit<BatchSocketStats, 'ba
   if (open) {
     into.sendBufferSize += s.sendBufferSize;
     into.recvBufferSize += s.recvBufferSize;
+    // GSO/GRO: in use on any open socket.
+    into.gso = into.gso || s.gso;
+    into.gro = into.gro || s.gro;
   }
 }
 
