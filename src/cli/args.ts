@@ -88,6 +88,8 @@ export interface SendOptions {
   windowUs: number | null;
   /** SO_SNDBUF request, bytes, or null. */
   sendBufferSize: number | null;
+  /** UDP GSO where the kernel has it (`--gso`, the default) or never (`--no-gso`); batch backend only. */
+  gso: boolean;
   json: boolean;
   allowRemote: boolean;
 }
@@ -104,6 +106,8 @@ export interface SinkOptions {
   backend: BackendName | null;
   /** SO_RCVBUF request, bytes. */
   recvBufferSize: number;
+  /** UDP GRO where the kernel has it (`--gro`, the default) or never (`--no-gro`); batch backend only. */
+  gro: boolean;
   json: boolean;
   allowRemote: boolean;
 }
@@ -130,9 +134,9 @@ export const USAGE = `udp-blast — UDP load generator and sink (batched sendmms
 Usage:
   udp-blast send --to HOST:PORT [--count N | --duration S] [--size BYTES] [--rate PPS]
                  [--flows N] [--backend batch|dgram] [--batch N] [--window-us US]
-                 [--sndbuf BYTES] [--json] [--allow-remote]
+                 [--sndbuf BYTES] [--gso|--no-gso] [--json] [--allow-remote]
   udp-blast sink [--listen HOST:PORT] [--count N] [--duration S] [--idle-ms MS]
-                 [--backend batch|dgram] [--rcvbuf BYTES] [--json] [--allow-remote]
+                 [--backend batch|dgram] [--rcvbuf BYTES] [--gro|--no-gro] [--json] [--allow-remote]
   udp-blast selftest [--count N] [--size BYTES] [--json] [--no-perf]
   udp-blast help | --help
 
@@ -145,10 +149,14 @@ send      Sends UBL1 datagrams (24-byte header: magic, flow, seq, send time) to 
           --backend B    batch (native sendmmsg, default where it loads) or dgram
           --batch N      datagrams per flush, 1..${LIMITS.maxBatch} (library default 64)
           --window-us US longest hold of a queued datagram, µs (library default 1000)
+          --gso/--no-gso UDP GSO: equal-size runs to the target as one message each
+                         (batch backend, where the kernel has it; default --gso)
 sink      Receives and checks UBL1 datagrams: loss, reorder, duplicates, one-way latency.
           --listen HOST:PORT  default 127.0.0.1:0; prints "listening on HOST:PORT" on stderr
           --count N / --duration S / --idle-ms MS (default ${DEFAULTS.idleMs} after the first datagram)
           --rcvbuf BYTES SO_RCVBUF request (default ${DEFAULTS.recvBufferSize})
+          --gro/--no-gro UDP GRO: coalesced receive buffers, split back per datagram
+                         (batch backend, where the kernel has it; default --gro)
 selftest  Loopback sink + sender per backend, side-by-side table (the default command).
           --count N      datagrams per run (default ${DEFAULTS.selftestCount})
 
@@ -248,6 +256,14 @@ function bool(parsed: Parsed, name: string): boolean {
   return parsed.values[name] === true;
 }
 
+/** `--NAME` / `--no-NAME` (default on); both at once is a usage error. */
+function onOff(parsed: Parsed, name: string): boolean {
+  const on = bool(parsed, name);
+  const off = bool(parsed, `no-${name}`);
+  if (on && off) throw new UsageError(`--${name} and --no-${name} contradict each other`);
+  return !off;
+}
+
 const common = {
   json: { type: 'boolean' },
   'allow-remote': { type: 'boolean' },
@@ -267,6 +283,8 @@ function parseSend(args: string[]): SendOptions | HelpOptions {
     batch: { type: 'string' },
     'window-us': { type: 'string' },
     sndbuf: { type: 'string' },
+    gso: { type: 'boolean' },
+    'no-gso': { type: 'boolean' },
   });
   if (bool(p, 'help')) return { command: 'help' };
   const toText = str(p, 'to');
@@ -290,6 +308,7 @@ function parseSend(args: string[]): SendOptions | HelpOptions {
     batch: parseNumber(str(p, 'batch'), '--batch', 1, LIMITS.maxBatch, true),
     windowUs: parseNumber(str(p, 'window-us'), '--window-us', 1, LIMITS.maxWindowUs, true),
     sendBufferSize: parseNumber(str(p, 'sndbuf'), '--sndbuf', 1024, LIMITS.maxSockBuf, true),
+    gso: onOff(p, 'gso'),
     json: bool(p, 'json'),
     allowRemote,
   };
@@ -301,6 +320,8 @@ function parseSink(args: string[]): SinkOptions | HelpOptions {
     listen: { type: 'string' },
     'idle-ms': { type: 'string' },
     rcvbuf: { type: 'string' },
+    gro: { type: 'boolean' },
+    'no-gro': { type: 'boolean' },
   });
   if (bool(p, 'help')) return { command: 'help' };
   const listen = parseEndpoint(str(p, 'listen') ?? '127.0.0.1:0', '--listen', 0);
@@ -314,6 +335,7 @@ function parseSink(args: string[]): SinkOptions | HelpOptions {
     idleMs: parseNumber(str(p, 'idle-ms'), '--idle-ms', 1, LIMITS.maxIdleMs, true) ?? DEFAULTS.idleMs,
     backend: parseBackend(str(p, 'backend')),
     recvBufferSize: parseNumber(str(p, 'rcvbuf'), '--rcvbuf', 1024, LIMITS.maxSockBuf, true) ?? DEFAULTS.recvBufferSize,
+    gro: onOff(p, 'gro'),
     json: bool(p, 'json'),
     allowRemote,
   };

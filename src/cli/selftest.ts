@@ -31,6 +31,8 @@ interface RunSpec {
   label: string;
   backend: BackendName;
   batch: number | null;
+  /** UDP GSO on the sender (batch backend). */
+  gso: boolean;
 }
 
 /** Time limits of the children, ms. */
@@ -139,6 +141,7 @@ async function runPair(spec: RunSpec, opts: SelftestOptions, sinkBackend: Backen
     const sendArgs = [
       script, 'send', '--to', `127.0.0.1:${port}`, '--json', '--size', String(opts.size), '--count', String(opts.count),
       '--backend', spec.backend, ...(spec.batch !== null ? ['--batch', String(spec.batch)] : []),
+      ...(spec.backend === 'batch' ? [spec.gso ? '--gso' : '--no-gso'] : []),
     ];
     const cmd = perf ? [...perfStatPrefix(perfFile), process.execPath, ...sendArgs] : [process.execPath, ...sendArgs];
     const sender = new Child(cmd[0], cmd.slice(1));
@@ -170,9 +173,11 @@ export async function runSelftest(opts: SelftestOptions, out: NodeJS.WritableStr
   const text = opts.json ? err : out;
   const native = probeBatchBackend();
   const specs: RunSpec[] = [];
-  if (native.ok) specs.push({ label: 'batch', backend: 'batch', batch: null });
-  specs.push({ label: 'dgram', backend: 'dgram', batch: null });
-  if (native.ok) specs.push({ label: 'batch (--batch 256)', backend: 'batch', batch: 256 });
+  // 'batch' is plain sendmmsg (--no-gso) so that the GSO row shows what GSO adds.
+  if (native.ok) specs.push({ label: 'batch', backend: 'batch', batch: null, gso: false });
+  specs.push({ label: 'dgram', backend: 'dgram', batch: null, gso: false });
+  if (native.ok) specs.push({ label: 'batch (--batch 256)', backend: 'batch', batch: 256, gso: false });
+  if (native.ok) specs.push({ label: 'batch + GSO', backend: 'batch', batch: null, gso: true });
   const sinkBackend: BackendName = native.ok ? 'batch' : 'dgram';
 
   let perf = false;
@@ -201,17 +206,24 @@ export async function runSelftest(opts: SelftestOptions, out: NodeJS.WritableStr
   }
 
   text.write('\n' + formatSelftestTable(rows, perf));
-  const batchRow = rows.find((r) => r.send.backend === 'batch');
+  const batchRow = rows.find((r) => r.label === 'batch');
   const dgramRow = rows.find((r) => r.send.backend === 'dgram');
+  const gsoRow = rows.find((r) => r.label === 'batch + GSO');
   let ratio: number | null = null;
+  let gsoRatio: number | null = null;
   if (batchRow && dgramRow && dgramRow.send.pps > 0) {
     ratio = batchRow.send.pps / dgramRow.send.pps;
     text.write(`\nbatch/dgram datagrams/s: ${fmt(ratio, 2)}× (one run each; the bench suite reports medians)\n`);
   }
+  if (gsoRow && dgramRow && dgramRow.send.pps > 0) {
+    gsoRatio = gsoRow.send.pps / dgramRow.send.pps;
+    const used = gsoRow.send.gso ? `${fmt(gsoRow.send.gsoMessages)} GSO messages for ${fmt(gsoRow.send.gsoSegments)} datagrams` : 'GSO unavailable here: plain sendmmsg';
+    text.write(`batch + GSO/dgram datagrams/s: ${fmt(gsoRatio, 2)}× (${used})\n`);
+  }
   text.write('loss = sent by the sender − distinct datagrams the sink saw (loopback drops at full rate when the receiver falls behind).\n');
   text.write(`selftest took ${fmt((Date.now() - started) / 1000, 1)} s\n`);
   if (opts.json) {
-    out.write(JSON.stringify({ perf, rows, ratio, failures }) + '\n');
+    out.write(JSON.stringify({ perf, rows, ratio, gsoRatio, failures }) + '\n');
   }
   return failures.length ? 1 : 0;
 }

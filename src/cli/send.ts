@@ -73,6 +73,13 @@ export interface SendResult {
   holdUs: HoldTimeStats;
   /** Real SO_SNDBUF, bytes. */
   sendBufferSize: number;
+  /** GSO requested (`--gso`, default) and in use at the end of the run (false after a fallback or where unsupported). */
+  gsoRequested: boolean;
+  gso: boolean;
+  /** GSO messages the kernel accepted, the datagrams in them, and fallbacks (library counters). */
+  gsoMessages: number;
+  gsoSegments: number;
+  gsoFallbacks: number;
   /** 'error' events the socket emitted (by code). */
   socketErrors: Record<string, number>;
 }
@@ -183,6 +190,7 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
     ...(opts.batch !== null ? { maxBatch: opts.batch } : {}),
     ...(opts.windowUs !== null ? { windowUs: opts.windowUs } : {}),
     ...(opts.sendBufferSize !== null ? { sendBufferSize: opts.sendBufferSize } : {}),
+    gso: opts.gso ? 'auto' : false,
   });
   const socketErrors: Record<string, number> = {};
   socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -288,7 +296,9 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
   await waitQueueEmpty(socket, FINAL_FLUSH_TIMEOUT_MS);
   const t1 = process.hrtime.bigint();
   const cpu = process.cpuUsage(cpu0);
-  const sendBufferSize = socket.stats().sendBufferSize; // reads 0 once closed
+  const open = socket.stats(); // buffer size and GSO state read 0/false once closed
+  const sendBufferSize = open.sendBufferSize;
+  const gsoInUse = open.gso;
   await closeSocket(socket);
   const s: BatchSocketStats = socket.stats();
 
@@ -325,6 +335,11 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
     batches: s.batches,
     holdUs: s.holdUs,
     sendBufferSize,
+    gsoRequested: opts.gso,
+    gso: gsoInUse,
+    gsoMessages: s.gsoMessages,
+    gsoSegments: s.gsoSegments,
+    gsoFallbacks: s.gsoFallbacks,
     socketErrors,
   };
 }

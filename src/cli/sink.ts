@@ -66,6 +66,12 @@ export interface SinkResult {
   recvErrors: number;
   /** Real SO_RCVBUF, bytes. */
   recvBufferSize: number;
+  /** GRO requested (`--gro`, default) and enabled on the socket. */
+  groRequested: boolean;
+  gro: boolean;
+  /** Received buffers the kernel had coalesced (GRO) and the datagrams split out of them (library counters). */
+  groBuffers: number;
+  groDatagrams: number;
   /** Per-flow counters (only when there are at most 64 flows). */
   perFlow?: FlowStats[];
 }
@@ -108,7 +114,7 @@ function bindSocket(socket: BatchSocket, port: number, address: string): Promise
 export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise<SinkResult> {
   const backend = resolveBackend(opts.backend);
   const { ip: host, family } = await resolveTarget(opts.listen);
-  const socket = createBatchSocket({ type: family === 6 ? 'udp6' : 'udp4', backend, recvBufferSize: opts.recvBufferSize });
+  const socket = createBatchSocket({ type: family === 6 ? 'udp6' : 'udp4', backend, recvBufferSize: opts.recvBufferSize, gro: opts.gro ? 'auto' : false });
   try {
     await bindSocket(socket, opts.listen.port, host);
   } catch (err) {
@@ -256,6 +262,10 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
     recvTruncated: stats.recvTruncated,
     recvErrors: stats.recvErrors,
     recvBufferSize: stats.recvBufferSize,
+    groRequested: opts.gro,
+    gro: stats.gro,
+    groBuffers: stats.groBuffers,
+    groDatagrams: stats.groDatagrams,
   };
   if (totals.flows <= 64) result.perFlow = tracker.perFlow();
   return result;
