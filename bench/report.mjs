@@ -25,6 +25,7 @@ function machineTable(r) {
       ['Node', `${e.node.version} (V8 ${e.node.v8}, libuv ${e.node.uv})`],
       ['werift', e.werift.version ?? `**missing** — ${e.werift.reason}`],
       ['commit', git],
+      ['dist/ build', !e.build?.ran ? 'not rebuilt (--no-build)' : e.build.ok ? 'tsc ok' : `**tsc reported errors** (dist/ may be partly stale): ${e.build.error}`],
       ['batch backend (native addon)', e.batchBackend.ok ? 'loads' : `**unavailable** — ${e.batchBackend.reason}`],
       ['perf (syscall tracepoints)', tool(t.perf, 'perf')],
       ['C reference compiler', t.cref.ok ? `${t.cref.version} (${t.cref.flags})` : `**missing** — ${t.cref.reason}`],

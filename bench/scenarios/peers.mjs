@@ -33,9 +33,9 @@ const TOOLS = {
 const PARAMS = {
   smoke: { reps: 1, sizes: [1200], seconds: 1, tools: ['iperf3', 'sockperf', 'udp-blast-batch'] },
   quick: { reps: 5, sizes: [1200], seconds: 1, tools: ['iperf3', 'sockperf', 'udp-blast-batch'] },
-  full: { reps: 5, sizes: [200, 1200], seconds: 3, tools: ['iperf3', 'sockperf', 'udp-blast-batch', 'udp-blast-dgram'] },
+  full: { reps: 5, sizes: [200, 1200], seconds: 2, tools: ['iperf3', 'sockperf', 'udp-blast-batch', 'udp-blast-dgram'] },
 };
-export const budgetS = { smoke: 60, quick: 40, full: 900 };
+export const budgetS = { smoke: 60, quick: 30, full: 400 };
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -54,7 +54,7 @@ async function runIperf3(ctx, size, seconds) {
   try {
     let client;
     for (let attempt = 0; attempt < 20; attempt++) {
-      await sleep(attempt === 0 ? 150 : 100);
+      await sleep(100);
       client = new Child(ctx.tools.iperf3.path, ['-c', '127.0.0.1', '-p', String(port), '-u', '-b', '0', '-l', String(size), '-t', String(seconds), '-J']);
       const code = await client.wait(seconds * 1000 + 20_000);
       if (code === 0) break;
@@ -100,7 +100,7 @@ async function runSockperf(ctx, size, seconds) {
 }
 
 async function runUdpBlast(ctx, backend, size, seconds) {
-  const sink = await startSink(ctx, { backend: 'batch', idleMs: 500, rcvbuf: 1 << 20 });
+  const sink = await startSink(ctx, { backend: 'batch', idleMs: 300, rcvbuf: 1 << 20 });
   const sender = new Child(ctx.nodeBin, [ctx.udpBlast, 'send', '--to', `127.0.0.1:${sink.port}`, '--json', '--backend', backend, '--size', String(size), '--rate', '0', '--duration', String(seconds), '--count', '1000000000']);
   const tx = await sender.json(seconds * 1000 + 30_000);
   const rx = await sink.result(30_000);

@@ -33,10 +33,10 @@ const MODES = {
 };
 const PARAMS = {
   smoke: { reps: 1, sizes: [200], steps: 2, probeS: 0.05, start: 20_000, modes: ['dgram', 'batch'] },
-  quick: { reps: 5, sizes: [200], steps: 5, probeS: 0.3, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
-  full: { reps: 5, sizes: [200, 1200], steps: 7, probeS: 1, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
+  quick: { reps: 5, sizes: [200], steps: 4, probeS: 0.2, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
+  full: { reps: 5, sizes: [200, 1200], steps: 6, probeS: 0.5, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
 };
-export const budgetS = { smoke: 60, quick: 45, full: 900 };
+export const budgetS = { smoke: 60, quick: 25, full: 400 };
 const RCVBUF = 1 << 20;
 const MAX_RATE = 4_000_000;
 

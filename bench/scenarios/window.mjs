@@ -39,10 +39,10 @@ const SIZE = 1200;
 
 const PARAMS = {
   smoke: { reps: 1, seconds: 0.1 },
-  quick: { reps: 5, seconds: 0.6 },
-  full: { reps: 5, seconds: 4 },
+  quick: { reps: 5, seconds: 0.4 },
+  full: { reps: 5, seconds: 2 },
 };
-export const budgetS = { smoke: 60, quick: 60, full: 900 };
+export const budgetS = { smoke: 60, quick: 28, full: 300 };
 
 export async function run(ctx) {
   const P = PARAMS[ctx.profile];

@@ -114,10 +114,13 @@ const handlers = {
     let seq = 0;
     let written = 0;
     const writeFrame = (f) => {
+      // One RTP packet per ingest packet, fanned out to every connection (werift's
+      // writeRtp clones it and rewrites SSRC/PT per sender), as a relay does.
       for (let k = 0; k < packetsPerFrame; k++) {
+        const header = new werift.RtpHeader({ payloadType: 96, sequenceNumber: (seq + k) & 0xffff, timestamp: (f * 3000) >>> 0, ssrc: ssrcBase, marker: k === packetsPerFrame - 1 });
+        const packet = new werift.RtpPacket(header, body);
         for (let i = 0; i < tracks.length; i++) {
-          const header = new werift.RtpHeader({ payloadType: 96, sequenceNumber: (seq + k) & 0xffff, timestamp: (f * 3000) >>> 0, ssrc: ssrcBase + i, marker: k === packetsPerFrame - 1 });
-          tracks[i].writeRtp(new werift.RtpPacket(header, body));
+          tracks[i].writeRtp(packet);
           written++;
         }
       }
