@@ -1,0 +1,94 @@
+/**
+ * Command-line options of `rtp-relay` (node's util.parseArgs), validated into
+ * {@link RelayOptions}. Bad input throws {@link UsageError} (exit code 2).
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { isLoopback } from '../address.js';
+import type { RelayOptions, StreamSpec } from './relay.js';
+
+export const USAGE = `Usage: rtp-relay [options]
+
+RTP over UDP in (H.264 video + Opus audio, e.g. ffmpeg -f rtp), WebRTC out to WHEP viewers.
+With no --ingest, plays a bundled H.264 + Opus loop as stream "demo".
+
+Options:
+  --ingest NAME=PORT     take live RTP for stream NAME on UDP PORT (repeatable)
+  --host ADDR            address for HTTP, ingest and WebRTC (default 127.0.0.1)
+  --http-port PORT       HTTP port: player page, WHEP, /metrics (default 8080)
+  --webrtc-port PORT     shared WebRTC UDP port (default 8189)
+  --per-connection       one batched UDP socket per viewer instead of the shared port
+  --no-batching          werift's own sockets (for comparison)
+  --token TOKEN          require "Authorization: Bearer TOKEN" for WHEP POST/DELETE
+  --max-viewers N        viewer limit over all streams (default 256)
+  --video-pt N           payload type of H.264 in the ingest (default 96)
+  --audio-pt N           payload type of Opus in the ingest (default 97)
+  --mode tick|window     flush policy of the WebRTC sockets (default tick)
+  --window-us US         window for --mode window, µs
+  --allow-remote         allow a --host that is not a loopback address
+  -h, --help             this text
+`;
+
+export class UsageError extends Error {}
+
+function int(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      ingest: { type: 'string', multiple: true },
+      host: { type: 'string' },
+      'http-port': { type: 'string' },
+      'webrtc-port': { type: 'string' },
+      'per-connection': { type: 'boolean' },
+      'no-batching': { type: 'boolean' },
+      token: { type: 'string' },
+      'max-viewers': { type: 'string' },
+      'video-pt': { type: 'string' },
+      'audio-pt': { type: 'string' },
+      mode: { type: 'string' },
+      'window-us': { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const host = values.host ?? '127.0.0.1';
+  if (isIP(host) === 0) throw new UsageError(`--host must be an IP address, got ${JSON.stringify(host)}`);
+  if (!isLoopback(host) && !values['allow-remote']) throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve other machines`);
+  const names = new Set<string>();
+  const streams: StreamSpec[] = (values.ingest ?? []).map((spec) => {
+    const m = /^([A-Za-z0-9_.-]{1,64})=([0-9]{1,5})$/.exec(spec);
+    if (!m) throw new UsageError(`--ingest takes NAME=PORT (NAME: letters, digits, _ . -), got ${JSON.stringify(spec)}`);
+    if (names.has(m[1])) throw new UsageError(`stream ${m[1]} given twice`);
+    names.add(m[1]);
+    return { name: m[1], port: int(m[2], `port of ${m[1]}`, 1, 65535)! };
+  });
+  const mode = values.mode;
+  if (mode !== undefined && mode !== 'tick' && mode !== 'window') throw new UsageError(`--mode must be tick or window, got ${JSON.stringify(mode)}`);
+  const videoPayloadType = int(values['video-pt'], '--video-pt', 0, 127);
+  const audioPayloadType = int(values['audio-pt'], '--audio-pt', 0, 127);
+  if (videoPayloadType !== undefined && videoPayloadType === (audioPayloadType ?? 97)) throw new UsageError('--video-pt and --audio-pt must differ');
+  return {
+    host,
+    httpPort: int(values['http-port'], '--http-port', 0, 65535) ?? 8080,
+    webrtcPort: int(values['webrtc-port'], '--webrtc-port', 0, 65535) ?? 8189,
+    perConnection: values['per-connection'] ?? false,
+    batching: !values['no-batching'],
+    streams,
+    token: values.token,
+    maxViewers: int(values['max-viewers'], '--max-viewers', 1, 100_000) ?? 256,
+    videoPayloadType,
+    audioPayloadType,
+    mode,
+    windowUs: int(values['window-us'], '--window-us', 1, 1_000_000),
+  };
+}
+

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * `rtp-relay`: RTP over UDP in, WebRTC (WHEP, RFC 9725) out.
+ *
+ *   rtp-relay                                  bundled demo loop as stream "demo" on http://127.0.0.1:8080/
+ *   rtp-relay --ingest cam=5004 --ingest screen=5006
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM, 1 on a start-up failure, 2 on bad usage.
+ */
+import { parseRelayArgs, USAGE } from './args.js';
+import { startRelay, type RelayOptions } from './relay.js';
+
+async function main(): Promise<void> {
+  let opts: RelayOptions | 'help';
+  try {
+    opts = parseRelayArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`rtp-relay: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let relay;
+  try {
+    relay = await startRelay(opts);
+  } catch (err) {
+    process.stderr.write(`rtp-relay: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const base = `http://${relay.host.includes(':') ? `[${relay.host}]` : relay.host}:${relay.httpPort}`;
+  const egress = opts.batching === false ? "werift's own sockets (no batching)" : opts.perConnection ? 'batched, one socket per viewer' : `batched, shared port ${relay.host}:${opts.webrtcPort}`;
+  process.stdout.write(`rtp-relay: player ${base}/  WHEP ${base}/whep/<stream>  metrics ${base}/metrics\n`);
+  process.stdout.write(`rtp-relay: WebRTC UDP ${egress}\n`);
+  for (const [name, port] of relay.ingestPorts) {
+    const source = opts.streams && opts.streams.length > 0 ? 'live RTP' : 'bundled demo loop';
+    process.stdout.write(`rtp-relay: stream ${name}: ${source} on udp ${relay.host}:${port}\n`);
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    relay.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+void main();

@@ -1,0 +1,27 @@
+/**
+ * RTP ingest for one stream: a UDP socket on the stream's port, read through the batch
+ * receive path (recvmmsg, one callback per batch), each datagram handed to the stream.
+ * ffmpeg (`-f rtp`) and GStreamer (`rtph264pay ! udpsink`) send exactly this.
+ */
+import { isIPv6 } from 'node:net';
+import { createBatchSocket, type BatchSocket, type RecvBatch } from '../index.js';
+import type { RelayStream } from './stream.js';
+
+/** Opens the ingest socket of `stream` on `host`:`port` (0 = any free port); resolves with the bound port. */
+export async function openIngest(stream: RelayStream, host: string, port: number): Promise<{ socket: BatchSocket; port: number }> {
+  const socket = createBatchSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+  socket.on('batch', (batch: RecvBatch) => {
+    const bytes = batch.bytes;
+    for (let i = 0; i < batch.count; i++) stream.onDatagram(bytes, batch.offset(i), batch.length(i));
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // A receive error (e.g. ICMP from a peer) must not kill the relay; it is counted in stats().
+  socket.on('error', () => {});
+  return { socket, port: socket.address().port };
+}

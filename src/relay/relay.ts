@@ -1,0 +1,185 @@
+/**
+ * `rtp-relay` as a library: RTP over UDP in (one port per named stream, through the
+ * batch receive path), WebRTC out to WHEP viewers through werift, whose UDP egress goes
+ * through this package's werift plug — by default on one shared port, so one ingest
+ * packet fanned out to N viewers leaves in one `sendmmsg`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { BatchSocket } from '../index.js';
+import { installWeriftBatching, type WeriftBatching } from '../werift/index.js';
+import { DemoSource } from './demo-source.js';
+import { createRelayServer, HttpError, type WhepBackend } from './http.js';
+import { openIngest } from './ingest.js';
+import { createMetrics } from './metrics.js';
+import { RelayStream } from './stream.js';
+import { Viewer, type WeriftModule } from './viewer.js';
+import type { FlushMode } from '../types.js';
+
+export interface StreamSpec {
+  name: string;
+  /** UDP port the RTP arrives on (0: any free port; the demo stream uses that). */
+  port: number;
+}
+
+export interface RelayOptions {
+  /** Address for HTTP, ingest and WebRTC (default 127.0.0.1). */
+  host?: string;
+  /** HTTP port (default 8080; 0 = any free port). */
+  httpPort?: number;
+  /** Shared WebRTC UDP port (default 8189; 0 = any free port). Ignored with `perConnection` or without batching. */
+  webrtcPort?: number;
+  /** Install the batching plug (default true). */
+  batching?: boolean;
+  /** One batched UDP socket per viewer instead of one shared port (default false). */
+  perConnection?: boolean;
+  /** Live ingest streams. Empty: the bundled demo loop as stream `demo`. */
+  streams?: StreamSpec[];
+  /** Bearer token required for POST and DELETE. */
+  token?: string;
+  /** Most viewers over all streams (default 256). */
+  maxViewers?: number;
+  /** Payload types of H.264 and Opus in the ingest (default 96, 97). */
+  videoPayloadType?: number;
+  audioPayloadType?: number;
+  /** Flush policy of the WebRTC sockets (default: the plug's 'tick'). */
+  mode?: FlushMode;
+  windowUs?: number;
+  /** The werift module to use (default: `import('werift')`). */
+  werift?: WeriftModule;
+}
+
+/** UDP egress totals of the batched WebRTC sockets. */
+export interface UdpEgressStats {
+  sent: number;
+  syscalls: number;
+  batches: number;
+  partialSends: number;
+  dropped: number;
+  failed: number;
+}
+
+export interface Relay {
+  readonly httpPort: number;
+  readonly host: string;
+  /** Shared WebRTC port once known (after the first viewer with the shared-port plug), else undefined. */
+  webrtcPort(): number | undefined;
+  readonly streams: ReadonlyMap<string, RelayStream>;
+  /** Ingest port of each stream. */
+  readonly ingestPorts: ReadonlyMap<string, number>;
+  /** Totals of the batched WebRTC sockets, or undefined without batching. */
+  udpStats(): UdpEgressStats | undefined;
+  readonly batching: WeriftBatching | undefined;
+  stop(): Promise<void>;
+}
+
+async function loadWerift(): Promise<WeriftModule> {
+  try {
+    return (await import('werift')) as WeriftModule;
+  } catch (err) {
+    throw new Error(`rtp-relay needs werift (npm install werift@">=0.24.4 <0.26.0"): ${(err as Error).message}`);
+  }
+}
+
+/** Starts a relay; resolves once HTTP and every ingest port are bound. */
+export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
+  const host = opts.host ?? '127.0.0.1';
+  const werift = opts.werift ?? (await loadWerift());
+  const maxViewers = opts.maxViewers ?? 256;
+  const specs = opts.streams && opts.streams.length > 0 ? opts.streams : [{ name: 'demo', port: 0 }];
+  const useDemo = !opts.streams || opts.streams.length === 0;
+
+  const batching =
+    opts.batching === false
+      ? undefined
+      : installWeriftBatching(werift, {
+          ...(opts.perConnection ? {} : { sharedPort: opts.webrtcPort ?? 8189, sharedAddress: host }),
+          ...(opts.mode ? { mode: opts.mode } : {}),
+          ...(opts.windowUs ? { windowUs: opts.windowUs } : {}),
+        });
+
+  const streams = new Map<string, RelayStream>();
+  const ingestPorts = new Map<string, number>();
+  const ingestSockets: BatchSocket[] = [];
+  const viewersById = new Map<string, Viewer>();
+  let demo: DemoSource | undefined;
+  let server: Server | undefined;
+
+  const cleanup = async (): Promise<void> => {
+    demo?.stop();
+    for (const s of ingestSockets) if (!(s as unknown as { closed: boolean }).closed) s.close();
+    await Promise.all([...streams.values()].map((s) => s.close()));
+    if (server) await new Promise<void>((r) => server!.close(() => r()));
+    server?.closeAllConnections();
+    await batching?.uninstall();
+  };
+
+  try {
+    for (const spec of specs) {
+      const stream = new RelayStream(
+        { name: spec.name, videoPayloadType: opts.videoPayloadType ?? 96, audioPayloadType: opts.audioPayloadType ?? 97 },
+        werift.RtpPacket,
+      );
+      const { socket, port } = await openIngest(stream, host, spec.port);
+      streams.set(spec.name, stream);
+      ingestSockets.push(socket);
+      ingestPorts.set(spec.name, port);
+    }
+    if (useDemo) {
+      demo = new DemoSource();
+      await demo.start(host, ingestPorts.get('demo')!);
+    }
+
+    const backend: WhepBackend = {
+      streamNames: () => [...streams.keys()],
+      hasStream: (name) => streams.has(name),
+      async createViewer(name, offer) {
+        if (viewersById.size >= maxViewers) throw new HttpError(503, `viewer limit (${maxViewers}) reached`, { 'Retry-After': '5' });
+        const viewer = new Viewer(werift, { host });
+        viewersById.set(viewer.id, viewer);
+        viewer.on((e, v) => {
+          if (e === 'closed') viewersById.delete(v.id);
+        });
+        try {
+          const answer = await viewer.answer(offer);
+          streams.get(name)!.add(viewer);
+          return { id: viewer.id, answer };
+        } catch (err) {
+          await viewer.close();
+          throw new HttpError(400, `cannot answer this offer: ${(err as Error).message}`);
+        }
+      },
+      async deleteViewer(name, id) {
+        const v = viewersById.get(id);
+        if (!v || !streams.get(name)?.viewers.has(v)) return false;
+        await v.close();
+        return true;
+      },
+    };
+    const udpStats = (): UdpEgressStats | undefined => {
+      if (!batching) return undefined;
+      const s = batching.stats();
+      return { sent: s.sent, syscalls: s.syscalls, batches: s.batches, partialSends: s.partialSends, dropped: s.dropped, failed: s.failed };
+    };
+    const metrics = createMetrics(() => streams.values(), udpStats);
+    server = createRelayServer({ backend, metrics, token: opts.token });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(opts.httpPort ?? 8080, host, () => resolve());
+    });
+    const httpPort = (server.address() as AddressInfo).port;
+    return {
+      httpPort,
+      host,
+      webrtcPort: () => batching?.stats().sharedPorts.udp4,
+      streams,
+      ingestPorts,
+      udpStats,
+      batching,
+      stop: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
