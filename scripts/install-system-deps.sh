@@ -5,6 +5,8 @@
 #   scripts/install-system-deps.sh --asan     + the ASan/UBSan runtimes g++ links (npm run test:asan)
 #   scripts/install-system-deps.sh --valgrind + valgrind (npm run test:valgrind)
 #   scripts/install-system-deps.sh --fuzz     + clang and its libFuzzer runtime (npm run fuzz:native)
+#   scripts/install-system-deps.sh --media    + chromium (browser test of the relay's player) and
+#                                               ffmpeg (scripts/record-demo.mjs, live ingest)
 #   scripts/install-system-deps.sh --netns    + iproute2 (ip, tc) and util-linux (unshare) for the
 #                                               private-namespace fault tests (they skip without)
 # Flags combine.
@@ -19,6 +21,7 @@ for arg in "$@"; do
     --valgrind) want+=(valgrind) ;;
     --fuzz) want+=(clang libclang-rt-14-dev) ;;
     --netns) want+=(iproute2 util-linux) ;;
+    --media) want+=(chromium ffmpeg) ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

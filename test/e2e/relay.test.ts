@@ -1,0 +1,208 @@
+/**
+ * rtp-relay end to end on loopback: the relay (ESM werift + the batching plug on one
+ * shared port) plays the bundled demo loop; viewers are werift peer connections from the
+ * other (CJS) werift build, so they keep werift's own sockets and never sit on the
+ * relay's mux. Each viewer speaks WHEP over HTTP like a browser would.
+ */
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as weriftEsm from 'werift';
+import { startRelay, type Relay } from '../../src/relay/relay.js';
+import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
+
+type Werift = typeof weriftEsm;
+const weriftCjs = createRequire(import.meta.url)('werift') as Werift;
+
+interface TestViewer {
+  pc: InstanceType<Werift['RTCPeerConnection']>;
+  location: string;
+  video: { seq: number; nal: number; mark: KeyframeMark }[];
+  audio: number[];
+}
+
+let relay: Relay;
+let base: string;
+const viewers: TestViewer[] = [];
+
+async function offer(): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestViewer }> {
+  const pc = new weriftCjs.RTCPeerConnection({
+    iceServers: [],
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    codecs: { video: [weriftCjs.useH264()], audio: [weriftCjs.useOPUS()] },
+  });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const v: TestViewer = { pc, location: '', video: [], audio: [] };
+  pc.onTrack.subscribe((t) =>
+    t.onReceiveRtp.subscribe((p) => {
+      if (t.kind === 'video') v.video.push({ seq: p.header.sequenceNumber, nal: p.payload[0] & 0x1f, mark: keyframeMark(p.payload) });
+      else v.audio.push(p.header.sequenceNumber);
+    }),
+  );
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
+  });
+  return { pc, sdp: pc.localDescription!.sdp, v };
+}
+
+async function join(stream = 'demo', headers: Record<string, string> = {}): Promise<TestViewer> {
+  const { pc, sdp, v } = await offer();
+  const res = await fetch(`${base}/whep/${stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: sdp });
+  expect(res.status).toBe(201);
+  expect(res.headers.get('content-type')).toBe('application/sdp');
+  v.location = res.headers.get('location')!;
+  expect(v.location).toMatch(/^\/whep\/demo\/[0-9a-f-]{36}$/);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  viewers.push(v);
+  return v;
+}
+
+const until = async (pred: () => boolean, ms: number): Promise<boolean> => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return pred();
+};
+
+/** True when `seqs` increase by exactly 1 (mod 2^16) throughout. */
+const contiguous = (seqs: number[]): boolean => seqs.every((s, i) => i === 0 || s === ((seqs[i - 1] + 1) & 0xffff));
+
+beforeAll(async () => {
+  relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift: weriftEsm, token: undefined, maxViewers: 8 });
+  base = `http://127.0.0.1:${relay.httpPort}`;
+});
+
+afterAll(async () => {
+  await Promise.all(viewers.map((v) => v.pc.close().catch(() => {})));
+  await relay?.stop();
+});
+
+describe('rtp-relay with werift viewers over WHEP', () => {
+  it('several viewers each receive video from a keyframe on, in order, and audio; fan-out leaves batched', async () => {
+    const vs = await Promise.all([join(), join(), join()]);
+    expect(await until(() => vs.every((v) => v.video.length > 150 && v.audio.length > 50), 15_000)).toBe(true);
+    for (const v of vs) {
+      expect(v.video[0].mark).toBe(KeyframeMark.Sps); // starts at a keyframe: SPS first
+      expect(contiguous(v.video.map((p) => p.seq))).toBe(true);
+      expect(contiguous(v.audio)).toBe(true);
+    }
+    const udp = relay.udpStats()!;
+    expect(udp.failed + udp.dropped).toBe(0);
+    // Three viewers on one shared port: fan-out of one ingest packet shares a sendmmsg.
+    expect(udp.syscalls).toBeLessThan(udp.sent / 2);
+    expect(relay.webrtcPort()).toBeGreaterThan(0);
+  });
+
+  it('a viewer joining mid-stream starts at the next keyframe', async () => {
+    await new Promise((r) => setTimeout(r, 500)); // somewhere inside a GOP
+    const late = await join();
+    expect(await until(() => late.video.length > 30, 10_000)).toBe(true);
+    expect(late.video[0].mark).toBe(KeyframeMark.Sps);
+    expect(contiguous(late.video.map((p) => p.seq))).toBe(true);
+    const waits = relay.streams.get('demo')!.counters.keyframeWaits;
+    expect(waits).toBeGreaterThanOrEqual(4);
+  });
+
+  it('DELETE leaves: the viewer is gone, others keep receiving', async () => {
+    const [a, b] = viewers;
+    const before = relay.streams.get('demo')!.viewers.size;
+    const res = await fetch(`${base}${a.location}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(relay.streams.get('demo')!.viewers.size).toBe(before - 1);
+    const again = await fetch(`${base}${a.location}`, { method: 'DELETE' });
+    expect(again.status).toBe(404);
+    const n = b.video.length;
+    expect(await until(() => b.video.length > n + 30, 5000)).toBe(true);
+  });
+
+  it('/metrics exposes the relay counters in Prometheus text format', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const name of [
+      'rtp_relay_ingest_datagrams_total{stream="demo",kind="video"}',
+      'rtp_relay_viewers{stream="demo"}',
+      'rtp_relay_egress_datagrams_total{stream="demo",kind="video"}',
+      'rtp_relay_keyframe_waits_total{stream="demo"}',
+      'rtp_relay_pli_total{stream="demo"}',
+      'rtp_relay_udp_send_syscalls_total',
+      'rtp_relay_udp_batch_size_mean',
+    ]) {
+      expect(text).toContain(name);
+    }
+    const sent = Number(/^rtp_relay_udp_datagrams_sent_total (\d+)/m.exec(text)?.[1]);
+    expect(sent).toBeGreaterThan(0);
+  });
+
+  it('GET / serves the player page', async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('/whep/');
+  });
+});
+
+describe('rtp-relay rejects bad requests with clear 4xx', () => {
+  const post = (path: string, body: string, headers: Record<string, string> = { 'Content-Type': 'application/sdp' }) =>
+    fetch(`${base}${path}`, { method: 'POST', headers, body });
+
+  it('unknown stream 404, bad SDP 400, wrong content type 415, oversized body 413, PATCH 405, OPTIONS 204', async () => {
+    const { sdp, pc } = await offer();
+    await pc.close();
+    const r404 = await post('/whep/nope', sdp);
+    expect(r404.status).toBe(404);
+    expect(await r404.text()).toContain('unknown stream');
+    expect((await post('/whep/demo', 'hello')).status).toBe(400);
+    const garbled = await post('/whep/demo', 'v=0\r\nm=video 9 RTP/AVP 96\r\ngarbage');
+    expect(garbled.status).toBe(400);
+    expect((await post('/whep/demo', sdp, { 'Content-Type': 'text/plain' })).status).toBe(415);
+    expect((await post('/whep/demo', 'v=0' + 'x'.repeat(70_000))).status).toBe(413);
+    expect((await fetch(`${base}/whep/demo/abc`, { method: 'PATCH', body: 'a=candidate' })).status).toBe(405);
+    expect((await fetch(`${base}/whep/demo`, { method: 'OPTIONS' })).status).toBe(204);
+    expect((await fetch(`${base}/nothing`)).status).toBe(404);
+    // None of these created a viewer.
+    expect(relay.streams.get('demo')!.viewers.size).toBe(viewers.length - 1);
+  });
+
+  it('the viewer limit answers 503 and creates nothing', async () => {
+    const room = 8 - relay.streams.get('demo')!.viewers.size;
+    const extra: TestViewer[] = [];
+    for (let i = 0; i < room; i++) extra.push(await join());
+    const { sdp, pc } = await offer();
+    const res = await post('/whep/demo', sdp);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    await pc.close();
+    for (const v of extra) expect((await fetch(`${base}${v.location}`, { method: 'DELETE' })).status).toBe(200);
+  });
+});
+
+describe('rtp-relay with a Bearer token', () => {
+  it('401 without or with a wrong token, 201 with the right one', async () => {
+    const secured = await startRelay({ httpPort: 0, webrtcPort: 0, werift: weriftEsm, token: 's3cret', batching: false });
+    try {
+      const url = `http://127.0.0.1:${secured.httpPort}/whep/demo`;
+      const { sdp, pc } = await offer();
+      const none = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer');
+      const wrong = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer nope' }, body: sdp });
+      expect(wrong.status).toBe(401);
+      const ok = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer s3cret' }, body: sdp });
+      expect(ok.status).toBe(201);
+      const loc = ok.headers.get('location')!;
+      expect((await fetch(`http://127.0.0.1:${secured.httpPort}${loc}`, { method: 'DELETE' })).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${secured.httpPort}${loc}`, { method: 'DELETE', headers: { Authorization: 'Bearer s3cret' } })).status).toBe(200);
+      await pc.close();
+    } finally {
+      await secured.stop();
+    }
+  });
+});
