@@ -6,7 +6,8 @@
  *
  * Options: --quick | --smoke | --full (default), --only id,id, --out DIR,
  *   --no-install (do not apt-get missing tools), --no-netns (run on the host loopback),
- *   --no-build (use dist/ as it is), --wait-quiet[=MINUTES] (wait for load1 < 0.3 first).
+ *   --no-build (use dist/ as it is), --wait-quiet[=MINUTES] (first wait, up to MINUTES
+ *   (default 10), for the 1-minute load average to fall below 0.25 per core).
  *
  * Steps: install missing tools (scripts/install-bench-deps.sh, host namespace), then
  * re-execute inside a private network namespace (unshare -n) with only loopback; build
@@ -219,14 +220,15 @@ function readSysctl(path) {
   }
 }
 
-/** Waits (up to `minutes`) for the 1-minute load average to drop below 0.3. */
+/** Waits (up to `minutes`) for the 1-minute load average to drop below 0.25 per core. */
 async function waitQuiet(minutes) {
   const end = Date.now() + minutes * 60_000;
   const first = loadavg();
+  const threshold = 0.25 * os.cpus().length;
   while (Date.now() < end) {
     const l = loadavg();
-    if (l.load1 < 0.3) return { waitedS: Math.round((Date.now() - (end - minutes * 60_000)) / 1000), first, reached: l, quiet: true };
-    log(`waiting for a quiet machine: load1 ${l.load1.toFixed(2)}`);
+    if (l.load1 < threshold) return { waitedS: Math.round((Date.now() - (end - minutes * 60_000)) / 1000), first, reached: l, quiet: true };
+    log(`waiting for a quiet machine: load1 ${l.load1.toFixed(2)} (want < ${threshold})`);
     await sleep(15_000);
   }
   return { waitedS: minutes * 60, first, reached: loadavg(), quiet: false };

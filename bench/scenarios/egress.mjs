@@ -50,6 +50,7 @@ export async function run(ctx) {
   const P = PARAMS[ctx.profile];
   const missing = [];
   const notes = [];
+  let skipped = false;
   let configs = P.configs;
   if (!ctx.cref.ok) {
     missing.push({ what: 'C reference sender (ceiling)', reason: ctx.cref.reason });
@@ -96,7 +97,10 @@ export async function run(ctx) {
         const list = rate === 0 ? configs : configs.filter((c) => P.fixedConfigs.includes(c));
         ctx.log(`egress ${size} B, ${rate ? rate / 1000 + 'k/s' : 'max rate'}: ${list.length} configs × ${P.reps} runs`);
         for (let rep = 0; rep < P.reps; rep++) {
-          if (ctx.overBudget()) break;
+          if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
           for (const c of rotate(list, rep)) await one(runs, c, size, rate, rep, false);
         }
       }
@@ -107,7 +111,10 @@ export async function run(ctx) {
           const list = rate === 0 ? configs : configs.filter((c) => P.fixedConfigs.includes(c));
           ctx.log(`egress perf pass ${size} B, ${rate ? rate / 1000 + 'k/s' : 'max rate'}: ${list.length} configs × ${P.perfReps} runs`);
           for (let rep = 0; rep < P.perfReps; rep++) {
-            if (ctx.overBudget()) break;
+            if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
             for (const c of rotate(list, rep)) await one(perfRuns, c, size, rate, rep, true);
           }
         }
@@ -116,8 +123,8 @@ export async function run(ctx) {
   } finally {
     await sink.stop();
   }
-  if (ctx.overBudget()) notes.push('The time budget of this profile ran out: some repetitions were skipped (see n per figure).');
 
+  if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = [...runs, ...perfRuns].filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; their errors are in data.runs[].error.`);
   const data = summarizeEgress(runs, perfRuns, P);

@@ -111,6 +111,7 @@ export async function run(ctx) {
   const P = PARAMS[ctx.profile];
   const missing = [];
   const notes = [];
+  let skipped = false;
   const tools = P.tools.filter((t) => {
     const need = TOOLS[t].needs;
     if (need === 'batch' && !ctx.batch.ok) {
@@ -127,7 +128,10 @@ export async function run(ctx) {
   for (const size of P.sizes) {
     ctx.log(`peers ${size} B: ${tools.join(', ')} × ${P.reps} runs of ${P.seconds} s`);
     for (let rep = 0; rep < P.reps; rep++) {
-      if (ctx.overBudget()) break;
+      if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
       for (const t of rotate(tools, rep)) {
         const entry = { tool: t, size, rep };
         const before = readUdp();
@@ -142,6 +146,7 @@ export async function run(ctx) {
       }
     }
   }
+  if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
   notes.push('Sender and receiver of every tool share the 2 cores; at maximum rate the receiver falls behind and loopback drops the excess (RcvbufErrors): "delivered" is what the receiving process counted.');

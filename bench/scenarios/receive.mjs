@@ -44,6 +44,7 @@ export async function run(ctx) {
   const P = PARAMS[ctx.profile];
   const missing = [];
   const notes = [];
+  let skipped = false;
   if (!ctx.cref.ok) return { status: 'missing', missing: [{ what: 'C reference sender (source)', reason: ctx.cref.reason }], notes, params: P, data: null };
   let modes = P.modes;
   if (!ctx.batch.ok) {
@@ -57,7 +58,10 @@ export async function run(ctx) {
   for (const size of P.sizes) {
     ctx.log(`receive ${size} B: ${modes.length} paths × ${P.reps} runs × ${P.steps} bisection steps of ${P.probeS} s`);
     for (let rep = 0; rep < P.reps; rep++) {
-      if (ctx.overBudget()) break;
+      if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
       const state = {};
       for (const m of modes) {
         const w = new Child(ctx.nodeBin, [worker, '--mode', m, '--rcvbuf', String(RCVBUF)], { stdin: true });

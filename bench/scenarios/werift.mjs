@@ -111,6 +111,7 @@ export async function run(ctx) {
   const P = PARAMS[ctx.profile];
   const missing = [];
   const notes = [];
+  let skipped = false;
   if (!ctx.weriftVersion) return { status: 'missing', missing: [{ what: 'werift', reason: 'werift is not installed (npm install: it is a devDependency)' }], notes, params: P, data: null };
   let configs = Object.keys(CONFIGS);
   if (!ctx.batch.ok) {
@@ -124,7 +125,10 @@ export async function run(ctx) {
     await Promise.all([sender.ready, receiver.ready]);
     ctx.log(`werift: ${configs.join(', ')} × ${P.reps} runs; ${P.connections} connections × ${P.packetsPerFrame} packets × ${P.fps} frames/s for ${P.seconds} s`);
     for (let rep = 0; rep < P.reps; rep++) {
-      if (ctx.overBudget()) break;
+      if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
       for (const c of rotate(configs, rep)) {
         const entry = { config: c, rep };
         try {
@@ -142,6 +146,7 @@ export async function run(ctx) {
 
   // CPU profile of the sender, one fresh process per configuration.
   const profiles = {};
+  if (P.profile.length && ctx.overBudget()) notes.push(`CPU profiles skipped: the time budget of this profile (${budgetS[ctx.profile]} s) ran out.`);
   if (P.profile.length && !ctx.overBudget()) {
     const dir = join(ctx.tmpDir, 'cpuprof');
     for (const c of configs.filter((x) => P.profile.includes(x))) {
@@ -166,6 +171,7 @@ export async function run(ctx) {
     await rm(dir, { recursive: true, force: true });
   }
 
+  if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
   const ser = (c, f) => {

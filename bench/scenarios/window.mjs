@@ -48,6 +48,7 @@ export async function run(ctx) {
   const P = PARAMS[ctx.profile];
   const missing = [];
   const notes = [];
+  let skipped = false;
   if (!ctx.cref.ok) return { status: 'missing', missing: [{ what: 'C reference sender (paced source)', reason: ctx.cref.reason }], notes, params: P, data: null };
   let configs = Object.keys(CONFIGS);
   if (!ctx.batch.ok) {
@@ -61,7 +62,10 @@ export async function run(ctx) {
   const forwarder = join(ctx.root, 'bench', 'workers', 'forwarder.mjs');
   ctx.log(`window: ${configs.length} policies × ${P.reps} runs, ${count} datagrams each (${FLOWS} flows × ${PER_FLOW}/s, ${SIZE} B)`);
   for (let rep = 0; rep < P.reps; rep++) {
-    if (ctx.overBudget()) break;
+    if (ctx.overBudget()) {
+            skipped = true;
+            break;
+          }
     for (const c of rotate(configs, rep)) {
       const cfg = CONFIGS[c];
       const entry = { config: c, rep, count };
@@ -96,6 +100,7 @@ export async function run(ctx) {
       runs.push(entry);
     }
   }
+  if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
   notes.push('The window timer is a libuv timer (1 ms granularity): window 250 µs is armed as setTimeout(1 ms); libuv fires timers at the start of a loop iteration, measured from the cached loop time, so a 1 ms timer can hold up to ~2 ms.');
