@@ -218,7 +218,8 @@ export interface NativeUdpSocket {
    * Limits: 1 <= slots <= UIO_MAXIOV, slotSize >= 1, arena.length >= slots*slotSize,
    * addrs.length >= slots*32, flags.length >= slots, budget >= 1 (else RangeError).
    * `segSizes` (optional, Uint32Array(>= slots)) receives each slot's GRO segment size
-   * (0 = one datagram); {@link setGro} needs it. The budget counts datagrams.
+   * (0 = one datagram); {@link setGro} needs it. The budget counts datagrams (with GRO the
+   * last recvmmsg call of a wake-up may overshoot it by what its coalesced buffers hold).
    * While GRO is on, registering without `segSizes` or with `slotSize < 65527` throws
    * `ERR_INVALID_STATE`.
    */

@@ -71,7 +71,14 @@ export class NativeBatchSocket extends BaseSocket {
     // GSO/GRO where the kernel has them (probed per socket; see README "GSO and GRO").
     // GRO only with slots that hold any coalesced buffer whole.
     if (opts.gso) native.setGso(true);
-    if (opts.gro && opts.recvSlotSize >= GRO_MIN_SLOT) native.setGro(true);
+    if (opts.gro && opts.recvSlotSize >= GRO_MIN_SLOT) {
+      try {
+        native.setGro(true); // false where the kernel lacks UDP_GRO
+      } catch {
+        // An unexpected setsockopt errno: GRO is an optimisation, the socket works without it
+        // (stats().gro stays false).
+      }
+    }
     if (opts.sendBufferSize !== undefined) native.setBufferSize(SNDBUF, opts.sendBufferSize);
     if (opts.recvBufferSize !== undefined) native.setBufferSize(RCVBUF, opts.recvBufferSize);
   }
