@@ -12,7 +12,7 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const CONFIG = {
   font: 'DejaVu Sans, Helvetica, Arial, sans-serif',
   axis: { labelFontSize: 11, titleFontSize: 12 },
-  legend: { labelFontSize: 11, labelLimit: 260 },
+  legend: { labelFontSize: 11, labelLimit: 400 },
   title: { fontSize: 14, anchor: 'start' },
   background: 'white',
 };
@@ -61,7 +61,7 @@ export class Charts {
       width: { step: Math.max(12, Math.min(28, Math.floor(360 / Math.max(1, series.length)))) },
       height: 260,
       encoding: {
-        x: { field: 'group', type: 'nominal', sort: groups, title: null, axis: { labelAngle: longLabels ? -30 : 0, labelLimit: 160 } },
+        x: { field: 'group', type: 'nominal', sort: groups, title: null, axis: { labelAngle: longLabels ? -30 : 0, labelLimit: 400 } },
         xOffset: { field: 'series', type: 'nominal', sort: series },
         color: { field: 'series', type: 'nominal', sort: series, title: null, legend: { orient: 'bottom', columns: Math.min(4, series.length) }, scale: { scheme: 'tableau10' } },
       },
@@ -114,9 +114,9 @@ export class Charts {
       height: { step: 28 },
       mark: 'bar',
       encoding: {
-        y: { field: 'group', type: 'nominal', title: null, axis: { labelLimit: 200 } },
+        y: { field: 'group', type: 'nominal', title: null, axis: { labelLimit: 400 } },
         x: { field: 'value', type: 'quantitative', title: xTitle, stack: 'zero' },
-        color: { field: 'part', type: 'nominal', sort: parts, title: null, legend: { orient: 'bottom', columns: 4 }, scale: { scheme: 'tableau10' } },
+        color: { field: 'part', type: 'nominal', sort: parts, title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 }, scale: { scheme: 'tableau10' } },
         order: { field: 'order', type: 'quantitative' },
       },
     };
