@@ -287,12 +287,28 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   /** Backends may react to consumers coming and going. */
   protected onIteratorsChanged(): void {}
 
-  /** dgram-style `'message'` for each datagram of a batch. */
+  /**
+   * dgram-style `'message'` for each datagram of a batch. A listener that throws must not
+   * cost the datagrams after it in the batch (with node:dgram each datagram is its own
+   * event): the rest are still emitted, the first error is rethrown at the end (it becomes
+   * an 'uncaughtException', as with dgram) and any further ones are raised on the next tick.
+   */
   protected emitMessages(batch: RecvBatch): void {
+    let first: { error: unknown } | undefined;
     for (let i = 0; i < batch.count; i++) {
       const src = batch.datagram(i);
-      this.emit('message', Buffer.from(src), batch.remote(i) as RemoteInfo);
-      if (this.closed) return;
+      try {
+        this.emit('message', Buffer.from(src), batch.remote(i) as RemoteInfo);
+      } catch (error) {
+        if (first === undefined) first = { error };
+        else process.nextTick(rethrow, error);
+      }
+      if (this.closed) break;
     }
+    if (first !== undefined) throw first.error;
   }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }
