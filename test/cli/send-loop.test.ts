@@ -80,7 +80,7 @@ const { runSend } = await import('../../src/cli/send.js');
 function options(over: Partial<SendOptions>): SendOptions {
   return {
     command: 'send', to: { host: '127.0.0.1', port: 9, family: 4 }, count: 10_000, durationS: null, size: 100, rate: 0, flows: 1,
-    backend: 'dgram', batch: null, windowUs: null, sendBufferSize: null, json: true, allowRemote: false, ...over,
+    backend: 'dgram', batch: null, windowUs: null, sendBufferSize: null, gso: true, json: true, allowRemote: false, ...over,
   };
 }
 

@@ -51,7 +51,7 @@ describe('RingBatch.load', () => {
     for (let i = 0; i < 7; i++) {
       expectDatagram(batch.datagram(i), i, sizes[i]);
       expect(batch.length(i)).toBe(sizes[i]);
-      expect(batch.bytes.subarray(batch.offset(i), batch.offset(i) + batch.length(i)).equals(batch.datagram(i))).toBe(true);
+      expect(Buffer.from(batch.bytes.subarray(batch.offset(i), batch.offset(i) + batch.length(i))).equals(batch.datagram(i))).toBe(true);
       expect(batch.remote(i)).toEqual({ address: `127.0.0.${ports[i] / 1000}`, family: 'IPv4', port: ports[i], size: sizes[i] });
       expect(batch.truncated(i)).toBe(false);
     }
