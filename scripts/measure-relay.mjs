@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// Measures rtp-relay under N WHEP viewers: the relay and the viewers run as separate
+// processes on loopback; once every viewer is connected, for --seconds the relay process
+// is measured: CPU (utime+stime from /proc/PID/stat), send system calls (perf stat
+// tracepoints on the relay's PID, when perf works), and the relay's own counters from
+// /metrics (RTP packets forwarded, datagrams the batched sockets sent).
+//
+//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--cpu-prof DIR] [-- relay flags, e.g. --no-batching]
+//
+// Prints one JSON object. Needs the built package (npm run build).
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Run in a private network namespace (root + unshare) so /proc/net/snmp counts only this run.
+if (!process.env.MEASURE_RELAY_NETNS && process.getuid?.() === 0 && spawnSync('unshare', ['-n', 'true']).status === 0) {
+  const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, MEASURE_RELAY_NETNS: '1' } });
+  process.exit(r.status ?? 1);
+}
+const snmp = () => {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0].split(/\s+/).slice(1);
+  const vals = lines[1].split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, vals[i]]));
+};
+const sep = process.argv.indexOf('--');
+const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
+const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' } } });
+const N = Number(values.viewers);
+const S = Number(values.seconds);
+const httpPort = Number(values['http-port']);
+const CLK_TCK = 100;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+const relay = spawn(process.execPath, [...nodeArgs, join(root, 'dist/relay/cli.js'), '--http-port', String(httpPort), '--webrtc-port', values['webrtc-port'], '--max-viewers', String(N + 8), ...relayFlags], { stdio: ['ignore', 'pipe', 'inherit'] });
+let viewers;
+const stopAll = () => {
+  viewers?.kill('SIGKILL');
+  relay.kill('SIGINT');
+};
+process.on('exit', stopAll);
+
+async function metrics() {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const get = (re) => {
+    let sum = 0;
+    for (const m of text.matchAll(re)) sum += Number(m[1]);
+    return sum;
+  };
+  return {
+    viewers: get(/^rtp_relay_viewers\{[^}]*\} (\S+)$/gm),
+    waiting: get(/^rtp_relay_viewers_waiting_keyframe\{[^}]*\} (\S+)$/gm),
+    egress: get(/^rtp_relay_egress_datagrams_total\{[^}]*\} (\S+)$/gm),
+    udpSent: get(/^rtp_relay_udp_datagrams_sent_total (\S+)$/gm),
+    udpSyscalls: get(/^rtp_relay_udp_send_syscalls_total (\S+)$/gm),
+    udpBatches: get(/^rtp_relay_udp_batches_total (\S+)$/gm),
+    udpDropped: get(/^rtp_relay_udp_dropped_total (\S+)$/gm),
+  };
+}
+const cpuMs = () => {
+  const f = readFileSync(`/proc/${relay.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+};
+const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${relay.pid}/status`, 'utf8'))[1]) / 1024;
+
+// Wait for the relay to listen.
+for (let i = 0; i < 100; i++) {
+  try {
+    await metrics();
+    break;
+  } catch {
+    await sleep(100);
+  }
+}
+// Viewers in several processes: one werift process cannot decrypt 64 SRTP streams in real time.
+const P = Math.max(1, Math.min(N, Number(values.processes)));
+const viewerProcs = [];
+const viewerOuts = [];
+for (let p = 0; p < P; p++) {
+  const n = Math.floor(N / P) + (p < N % P ? 1 : 0);
+  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', `http://127.0.0.1:${httpPort}/whep/demo`, '--viewers', String(n), '--seconds', String(S + 15)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  viewerOuts[p] = '';
+  child.stdout.on('data', (d) => (viewerOuts[p] += d));
+  viewerProcs.push(child);
+}
+viewers = { kill: (sig) => viewerProcs.forEach((c) => c.kill(sig)) };
+const viewersDone = Promise.all(viewerProcs.map((c) => new Promise((r) => c.on('exit', r))));
+
+// Steady state: every viewer connected and past its first keyframe.
+const deadline = Date.now() + 60_000;
+let m = await metrics();
+while (Date.now() < deadline && !(m.viewers === N && m.waiting === 0 && m.egress > 0)) {
+  await sleep(250);
+  m = await metrics();
+}
+if (m.viewers !== N) throw new Error(`only ${m.viewers} of ${N} viewers joined`);
+await sleep(1000);
+
+const perfOk = spawnSync('perf', ['stat', '-e', 'syscalls:sys_enter_sendmmsg', '--', 'true']).status === 0;
+const m0 = await metrics();
+const c0 = cpuMs();
+const k0 = snmp();
+let perf = null;
+if (perfOk) {
+  const events = 'syscalls:sys_enter_sendmmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto';
+  const r = spawnSync('perf', ['stat', '-x,', '-e', events, '-p', String(relay.pid), '--', 'sleep', String(S)], { encoding: 'utf8' });
+  perf = {};
+  for (const line of r.stderr.split('\n')) {
+    const f = line.split(',');
+    if (f.length > 3 && f[2].startsWith('syscalls:')) perf[f[2].replace('syscalls:sys_enter_', '')] = Number(f[0]);
+  }
+} else {
+  await sleep(S * 1000);
+}
+const c1 = cpuMs();
+const m1 = await metrics();
+const k1 = snmp();
+const rss = rssMb();
+await viewersDone;
+const parts = viewerOuts.map((o) => JSON.parse(o.trim().split('\n').at(-1)));
+const viewerResult = {
+  processes: P,
+  viewers: parts.reduce((a, r) => a + r.viewers, 0),
+  connected: parts.reduce((a, r) => a + r.connected, 0),
+  videoPackets: { total: parts.reduce((a, r) => a + r.videoPackets.total, 0), min: Math.min(...parts.map((r) => r.videoPackets.min)), max: Math.max(...parts.map((r) => r.videoPackets.max)) },
+  audioPackets: parts.reduce((a, r) => a + r.audioPackets, 0),
+  allStartAtKeyframe: parts.every((r) => r.allStartAtKeyframe),
+  allInOrder: parts.every((r) => r.allInOrder),
+  gaps: parts.reduce((a, r) => a + r.gaps, 0),
+};
+relay.kill('SIGINT');
+await new Promise((r) => relay.on('exit', r));
+
+const forwarded = m1.egress - m0.egress;
+const sendSyscalls = perf ? perf.sendmmsg + perf.sendmsg + perf.sendto : null;
+const udpSent = m1.udpSent - m0.udpSent;
+const out = {
+  relayFlags,
+  viewers: N,
+  seconds: S,
+  rtpForwarded: forwarded,
+  rtpForwardedPerS: Math.round(forwarded / S),
+  relayCpuMs: Math.round(c1 - c0),
+  relayCpuUsPerForwarded: Number((((c1 - c0) * 1000) / forwarded).toFixed(2)),
+  relayRssMb: Math.round(rss),
+  sendSyscalls: perf,
+  batchedUdpSent: udpSent || null,
+  syscallsPerDatagram: sendSyscalls !== null ? Number((sendSyscalls / (udpSent || forwarded)).toFixed(4)) : null,
+  ownCounters: { udpSyscalls: m1.udpSyscalls - m0.udpSyscalls, udpBatches: m1.udpBatches - m0.udpBatches, udpDropped: m1.udpDropped - m0.udpDropped },
+  // Kernel UDP counters over the measured window (whole private namespace: relay and viewers).
+  snmp: process.env.MEASURE_RELAY_NETNS ? Object.fromEntries(['OutDatagrams', 'InDatagrams', 'RcvbufErrors', 'SndbufErrors'].map((k) => [k, k1[k] - k0[k]])) : 'not isolated (needs root and unshare)',
+  viewersResult: viewerResult,
+};
+console.log(JSON.stringify(out, null, 2));
+process.exit(0);

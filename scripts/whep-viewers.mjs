@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// WHEP load: N werift viewers of one relay stream in this process (werift's own UDP
+// sockets — no batching on the viewer side), for a bounded time; prints one JSON object:
+// how many connected, RTP packets received per viewer (min/median/max), whether every
+// viewer's video started at a keyframe (SPS, alone or in a STAP-A) and arrived in order
+// (contiguous sequence numbers), then DELETEs every viewer.
+//
+//   node scripts/whep-viewers.mjs --url http://127.0.0.1:8080/whep/demo --viewers 64 --seconds 10
+//
+// Loopback only: refuses a non-loopback URL.
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const werift = require('werift');
+const { keyframeMark } = await import(join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'relay', 'h264.js'));
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://127.0.0.1:8080/whep/demo' },
+    viewers: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '10' },
+    token: { type: 'string' },
+    'join-ms': { type: 'string', default: '20' },
+  },
+});
+const url = new URL(values.url);
+if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`refusing non-loopback URL ${url}`);
+const N = Number(values.viewers);
+const seconds = Number(values.seconds);
+if (!(N >= 1 && N <= 512) || !(seconds > 0 && seconds <= 600)) throw new Error('--viewers in [1, 512], --seconds in (0, 600]');
+const headers = { 'Content-Type': 'application/sdp', ...(values.token ? { Authorization: `Bearer ${values.token}` } : {}) };
+
+async function viewer() {
+  const pc = new werift.RTCPeerConnection({
+    iceServers: [], iceUseIpv4: false, iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    codecs: { video: [werift.useH264()], audio: [werift.useOPUS()] },
+  });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const v = { pc, video: 0, audio: 0, firstNal: -1, firstIsKeyframe: false, gaps: 0, lastSeq: -1, connected: false, location: null };
+  pc.connectionStateChange.subscribe((s) => { if (s === 'connected') v.connected = true; });
+  pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => {
+    if (t.kind !== 'video') { v.audio++; return; }
+    if (v.video === 0) {
+      v.firstNal = p.payload[0] & 0x1f;
+      v.firstIsKeyframe = keyframeMark(p.payload) === 1; // SPS, alone or in a STAP-A
+    } else if (p.header.sequenceNumber !== ((v.lastSeq + 1) & 0xffff)) v.gaps++;
+    v.lastSeq = p.header.sequenceNumber;
+    v.video++;
+  }));
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && r()); });
+  const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription.sdp });
+  if (res.status !== 201) throw new Error(`WHEP POST ${res.status}: ${await res.text()}`);
+  v.location = new URL(res.headers.get('location'), url).href;
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  return v;
+}
+
+const vs = [];
+for (let i = 0; i < N; i++) {
+  vs.push(await viewer());
+  await new Promise((r) => setTimeout(r, Number(values['join-ms'])));
+}
+const t0 = Date.now();
+await new Promise((r) => setTimeout(r, seconds * 1000));
+const videos = vs.map((v) => v.video).sort((a, b) => a - b);
+const out = {
+  viewers: N,
+  connected: vs.filter((v) => v.connected).length,
+  seconds: (Date.now() - t0) / 1000,
+  videoPackets: { total: videos.reduce((a, b) => a + b, 0), min: videos[0], median: videos[videos.length >> 1], max: videos.at(-1) },
+  audioPackets: vs.reduce((a, v) => a + v.audio, 0),
+  allStartAtKeyframe: vs.every((v) => v.firstIsKeyframe),
+  // NAL type of each viewer's first video packet (7 SPS, 24 STAP-A), counted.
+  firstNal: vs.reduce((h, v) => ((h[v.firstNal] = (h[v.firstNal] ?? 0) + 1), h), {}),
+  allInOrder: vs.every((v) => v.gaps === 0),
+  // Sequence discontinuities seen by viewers (a loss or reorder each), summed.
+  gaps: vs.reduce((a, v) => a + v.gaps, 0),
+};
+for (const v of vs) {
+  await fetch(v.location, { method: 'DELETE', headers }).catch(() => {});
+  await v.pc.close().catch(() => {});
+}
+console.log(JSON.stringify(out));
+process.exit(0);
