@@ -85,6 +85,13 @@ const EINTR = 4;
 const TRANSIENT = new Set([EAGAIN, ENOBUFS, EINTR]);
 /** After this many ENOBUFS in a row with no progress, back off with a timer instead of writability (which may already be true). */
 const ENOBUFS_BACKOFF_AFTER = 2;
+/**
+ * After this many ENOBUFS in a row with no progress (about 0.5 s of back-off), the
+ * datagram at the head is taken to be one that can never get buffer space (e.g. a
+ * fragmenting datagram on a device whose queue cannot hold its fragments): it fails
+ * alone with ENOBUFS and the datagrams behind it go on.
+ */
+const ENOBUFS_FAIL_AFTER = 12;
 const ENOBUFS_BACKOFF_MAX_MS = 64;
 
 const INITIAL_SLOTS = 256;
@@ -256,6 +263,13 @@ export class SendScheduler {
         }
         this.partialSends += taken > 0 ? 1 : 0;
         const errno = this.backend.lastErrno() || EAGAIN;
+        if (errno === ENOBUFS && this.enobufsStreak >= ENOBUFS_FAIL_AFTER) {
+          // Permanent ENOBUFS: stop retrying this datagram (see ENOBUFS_FAIL_AFTER).
+          this.enobufsStreak = 0;
+          this.record(requested, taken, errno, 'failed', holdUs, reason);
+          this.failHead(errno);
+          continue;
+        }
         if (TRANSIENT.has(errno)) {
           this.record(requested, taken, errno, 'retry', holdUs, reason);
           this.eagain++;
@@ -446,12 +460,19 @@ export class SendScheduler {
     this.doneErrs = [];
     this.doneBytes = [];
     this.doneEvents = [];
-    let thrown: unknown;
+    // A throwing user callback must not cost the others: every callback, event and drain
+    // runs; the first error is rethrown here, later ones on the next tick — each surfaces
+    // as an uncaught exception, as each of node:dgram's callbacks would.
+    let first: { error: unknown } | undefined;
+    const caught = (error: unknown): void => {
+      if (first === undefined) first = { error };
+      else process.nextTick(rethrow, error);
+    };
     for (let i = 0; i < cbs.length; i++) {
       try {
         cbs[i](errs[i], bytes[i]);
       } catch (e) {
-        thrown ??= e;
+        caught(e);
       }
     }
     const onFlush = this.opts.onFlush;
@@ -460,7 +481,7 @@ export class SendScheduler {
         try {
           onFlush(ev);
         } catch (e) {
-          thrown ??= e;
+          caught(e);
         }
       }
     }
@@ -469,11 +490,10 @@ export class SendScheduler {
       try {
         this.opts.onDrain?.();
       } catch (e) {
-        thrown ??= e;
+        caught(e);
       }
     }
-    // A throwing user callback must not swallow the others; rethrow the first, as an uncaught exception would.
-    if (thrown !== undefined) throw thrown;
+    if (first !== undefined) throw first.error;
   };
 
   /** Byte offset where `length` bytes fit in the arena ring, or -1. */
@@ -672,4 +692,8 @@ export class SendScheduler {
     this.arenaTail = off;
     this.reattach();
   }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }

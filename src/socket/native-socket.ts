@@ -176,11 +176,28 @@ export class NativeBatchSocket extends BaseSocket {
   private onRecv(slots: number): void {
     const batch = this.batchView;
     batch.load(slots); // one entry per datagram: GRO buffers are split here
-    if (this.listenerCount('batch') > 0) this.emit('batch', batch);
-    if (this.closed) return;
-    if (this.hasIterators) this.deliverToIterators(batch.copy());
-    if (this.closed) return;
-    if (this.listenerCount('message') > 0) this.emitMessages(batch);
+    // Every consumer gets the batch even when one throws; the first error is rethrown
+    // afterwards (the addon raises it as an uncaught exception), a second one next tick.
+    let first: { error: unknown } | undefined;
+    if (this.listenerCount('batch') > 0) {
+      try {
+        this.emit('batch', batch);
+      } catch (error) {
+        first = { error };
+      }
+    }
+    if (!this.closed && this.hasIterators) this.deliverToIterators(batch.copy());
+    if (!this.closed && this.listenerCount('message') > 0) {
+      try {
+        this.emitMessages(batch);
+      } catch (error) {
+        if (first === undefined) first = { error };
+        else process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+    if (first !== undefined) throw first.error;
   }
 
   private onRecvError(errno: number): void {

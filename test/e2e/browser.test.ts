@@ -55,10 +55,12 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
     let state = '';
     while (Date.now() < deadline && frames < 30) {
       const r = await page.evaluate(async () => {
-        const w = (window as unknown as { __whep?: { pc: RTCPeerConnection; error: string | null } }).__whep;
+        // Runs in the page: the player's window.__whep (typed structurally; no DOM lib here).
+        type Stats = { forEach(cb: (s: { type: string; kind?: string; framesDecoded?: number }) => void): void };
+        const w = (globalThis as unknown as { __whep?: { pc: { getStats(): Promise<Stats>; connectionState: string }; error: string | null } }).__whep;
         if (!w) return { frames: 0, state: 'no player', error: null };
         let f = 0;
-        (await w.pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number }) => {
+        (await w.pc.getStats()).forEach((s) => {
           if (s.type === 'inbound-rtp' && s.kind === 'video') f = s.framesDecoded ?? 0;
         });
         return { frames: f, state: w.pc.connectionState, error: w.error };

@@ -351,12 +351,9 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
       expectClean(out);
     });
 
-    // BUG (batch backend; src/scheduler/send-scheduler.ts, runCompletions): all callbacks that
-    // complete in one tick run in one loop that keeps only the FIRST exception (`thrown ??= e`)
-    // and rethrows it; every later exception of that run is silently discarded. node:dgram
-    // (and the dgram backend) raise each one as an 'uncaughtException'. Expected: every throw
-    // surfaces (e.g. rethrow the rest via process.nextTick). Remove `.fails` once fixed.
-    (backend === 'batch' ? it.fails : it)('every error thrown from a send callback surfaces (none is swallowed)', () => {
+    // Each throw from a send callback is its own uncaught exception, as with node:dgram
+    // (the scheduler rethrows the first and the rest on the next tick).
+    it('every error thrown from a send callback surfaces (none is swallowed)', () => {
       const out = scenario(backend, throwingCallbacks);
       expect(out.uncaught).toEqual(['send callback 103', 'send callback 203', 'send callback 3', 'send callback 303']);
     });
@@ -465,12 +462,9 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
       expect((out.id as { ok: boolean }).ok).toBe(true);
       expectClean(out);
     });
-    // BUG (src/socket/native-socket.ts, onRecv): the batch is emitted to 'batch' listeners
-    // first and nothing guards that call, so when a 'batch' listener throws, the same batch
-    // never reaches the async iterators nor the 'message' listeners (those datagrams are
-    // counted as received yet delivered to nobody). Expected: like emitMessages, deliver to
-    // every consumer and rethrow afterwards. Remove `.fails` once fixed.
-    it.fails("a throwing 'batch' listener does not cost the 'message' listeners that batch", () => {
+    // A throwing 'batch' listener must not cost the other consumers that batch (they all get
+    // it; the error is rethrown afterwards).
+    it("a throwing 'batch' listener does not cost the 'message' listeners that batch", () => {
       const out = scenario(
         'batch',
         `
@@ -683,29 +677,22 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
       await finish({ early, cpuMs: (cpu.user + cpu.system) / 1000, flushCodes: [...new Set(codes)], retries: codes.length, calls: t.calls, codes: t.codes, got, id });
     `;
 
-    it('[batch] permanent ENOBUFS (fragmented datagram > 2 x tiny SO_SNDBUF): retried with a back-off (bounded CPU), nothing reordered; close() releases it with every callback once', () => {
+    // A datagram that can never get buffer space (it fragments into more than the tiny
+    // SO_SNDBUF can hold) is retried with a back-off timer (bounded CPU, not a spin), then
+    // fails alone with ENOBUFS after bounded retries (about 0.25 s); the datagrams behind it
+    // are sent, in order.
+    it('[batch] permanent ENOBUFS (fragmented datagram > 2 x tiny SO_SNDBUF): back-off, then that datagram alone fails; the rest are sent in order', () => {
       const out = scenario('batch', permanentEnobufs, { netns: fragmenting });
-      const early = out.early as { calls: number[]; got: number[]; st: { queued: number } };
+      const early = out.early as { calls: number[]; codes: Record<string, number>; got: number[]; st: { queued: number } };
       expect(out.flushCodes).toEqual(['ENOBUFS']);
-      expect(early.got).toEqual([1000, 3000]); // the head-of-line datagram blocks the two behind it
-      expect(early.st.queued).toBe(3);
-      expect(out.cpuMs).toBeLessThan(300); // back-off timer, not a spin (about 25 retries in 1.5 s)
-      expectOnce(out.calls as number[]);
-      expect(out.codes).toEqual({ ok: 2, ERR_SOCKET_CLOSED: 3 });
-      expect((out.id as { ok: boolean }).ok).toBe(true);
-      expectClean(out);
-    });
-
-    // BUG (src/scheduler/send-scheduler.ts, waitForRoom/flush): ENOBUFS is always treated as
-    // transient, so a datagram that can never get buffer space is retried forever and blocks
-    // every datagram queued behind it (head-of-line livelock until close()). Expected: after a
-    // bounded number of back-offs with no progress, fail that datagram alone with ENOBUFS and
-    // let the rest go on. Remove `.fails` when the scheduler does that.
-    it.fails('[batch] permanent ENOBUFS fails that datagram alone after bounded retries; the datagrams behind it are sent', () => {
-      const out = scenario('batch', permanentEnobufs, { netns: fragmenting });
-      const early = out.early as { codes: Record<string, number>; got: number[] };
       expect(early.codes).toEqual({ ok: 4, ENOBUFS: 1 });
       expect(early.got).toEqual([1000, 3000, 1000, 1200]);
+      expect(early.st.queued).toBe(0);
+      expect(out.cpuMs).toBeLessThan(300); // back-off timer, not a spin
+      expectOnce(out.calls as number[]);
+      expect(out.codes).toEqual({ ok: 4, ENOBUFS: 1 });
+      expect((out.id as { ok: boolean }).ok).toBe(true);
+      expectClean(out);
     });
 
     it('[dgram] permanent ENOBUFS: node:dgram (libuv) retries on every writable wake-up — a busy loop — until close() cancels it', () => {

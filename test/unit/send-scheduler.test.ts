@@ -163,6 +163,29 @@ describe('partial sends and transient errors', () => {
   });
 });
 
+describe('permanent ENOBUFS', () => {
+  test('after bounded back-offs with no progress the head datagram fails alone; the rest go on in order', async () => {
+    const steps = Array.from({ length: 40 }, (_, k) => (k < 13 ? { take: 0, errno: ENOBUFS } : { take: 1 << 20 }));
+    const { s, b } = rig({ maxBatch: 3 }, steps);
+    const codes: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) s.enqueue(datagram(i), 0, 4, 0, (e) => codes.push(e ? (e as NodeJS.ErrnoException).code! : null));
+    // Two writability waits, then back-off timers (1, 2, 4 … 64 ms), never a spin.
+    for (let k = 0; k < 40 && s.queued > 0; k++) {
+      if (b.writableArmed) {
+        b.writableArmed = false; // readiness is one-shot, as in the addon
+        s.onWritable();
+      } else vi.advanceTimersByTime(64);
+    }
+    expect(s.queued).toBe(0);
+    expect(b.delivered.map(seqOf)).toEqual([1, 2]);
+    expect(s.failures).toEqual({ ENOBUFS: 1 });
+    expect(b.calls.length).toBeLessThanOrEqual(14);
+    await tick();
+    expect(codes).toEqual(['ENOBUFS', null, null]);
+    expectIdentity(s);
+  });
+});
+
 describe('per-datagram errors', () => {
   test('an error in the middle of a batch fails that datagram alone; the rest go on, in order', async () => {
     const { s, b, events } = rig({ maxBatch: 6 }, [{ take: 2, errno: EMSGSIZE }]);
