@@ -11,6 +11,7 @@ import { installWeriftBatching, type WeriftBatching } from '../werift/index.js';
 import { DemoSource } from './demo-source.js';
 import { createRelayServer, HttpError, type WhepBackend } from './http.js';
 import { openIngest } from './ingest.js';
+import { offerProblem } from './offer.js';
 import { createMetrics } from './metrics.js';
 import { RelayStream } from './stream.js';
 import { Viewer, type WeriftModule } from './viewer.js';
@@ -45,6 +46,8 @@ export interface RelayOptions {
   /** Flush policy of the WebRTC sockets (default: the plug's 'tick'). */
   mode?: FlushMode;
   windowUs?: number;
+  /** Reap viewers that have not connected (ICE + DTLS) after this long, ms (default 30000). */
+  connectTimeoutMs?: number;
   /** The werift module to use (default: `import('werift')`). */
   werift?: WeriftModule;
 }
@@ -135,7 +138,9 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       hasStream: (name) => streams.has(name),
       async createViewer(name, offer) {
         if (viewersById.size >= maxViewers) throw new HttpError(503, `viewer limit (${maxViewers}) reached`, { 'Retry-After': '5' });
-        const viewer = new Viewer(werift, { host });
+        const problem = offerProblem(werift, offer);
+        if (problem) throw new HttpError(400, `cannot answer this offer: ${problem}`);
+        const viewer = new Viewer(werift, { host, connectTimeoutMs: opts.connectTimeoutMs });
         viewersById.set(viewer.id, viewer);
         viewer.on((e, v) => {
           if (e === 'closed') viewersById.delete(v.id);

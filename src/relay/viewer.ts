@@ -26,6 +26,8 @@ export const MAX_IN_FLIGHT = 512;
 export interface ViewerNetwork {
   /** Address announced in host candidates and bound by werift's sockets (IP literal). */
   host: string;
+  /** Reap a viewer that has not connected (ICE + DTLS) after this long, ms (default {@link CONNECT_TIMEOUT_MS}). */
+  connectTimeoutMs?: number;
 }
 
 export type ViewerEvent = 'connected' | 'closed';
@@ -82,7 +84,7 @@ export class Viewer {
       },
     });
     this.pc.connectionStateChange.subscribe((state) => this.onState(state));
-    this.after(CONNECT_TIMEOUT_MS, () => {
+    this.after(net.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, () => {
       if (!this.connected) void this.close();
     });
   }
