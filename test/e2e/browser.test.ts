@@ -22,8 +22,12 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
     relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift });
     const { chromium } = await import('playwright-core');
     // playwright gives the browser a fresh empty profile (a temporary user-data-dir) itself.
+    // The sanitizer pass (npm run test:asan) preloads libasan into this process; Chromium
+    // must not inherit it.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('ASAN_') && !k.startsWith('UBSAN_'))) as Record<string, string>;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
+      env,
       args: [
         '--no-sandbox',
         '--disable-gpu',

@@ -667,7 +667,8 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
       const t = tracker(sizes.length);
       const c0 = process.cpuUsage();
       sizes.forEach((n, i) => tx.send(seq(i, n), port, '127.0.0.1', t.cb(i)));
-      await until(() => t.calls.every((n) => n === 1), 1500);
+      // Until every callback ran and the receiver read what was sent (or 1.5 s).
+      await until(() => t.calls.every((n) => n === 1) && got.length >= (t.codes.ok ?? 0), 1500);
       const cpu = process.cpuUsage(c0);
       const early = { calls: [...t.calls], codes: { ...t.codes }, got: [...got], st: tx.stats() };
       tx.close();
