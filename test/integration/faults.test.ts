@@ -180,14 +180,15 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
         `
         const N = 3000;
         const got = [];
-        let rx = open(); rx.on('message', (m) => got.push(m.readUInt32BE(0)));
+        // 4 MiB receive buffers: under CI load a default one overflows (real UDP loss, not what this tests).
+        let rx = open({ recvBufferSize: 4 << 20 }); rx.on('message', (m) => got.push(m.readUInt32BE(0)));
         const port = await bind(rx);
         const tx = open();
         const t = tracker(N);
         for (let i = 0; i < N; i++) {
           // Phase changes wait until what was sent before has landed (dgram sends are asynchronous).
           if (i === 1000) { await until(() => t.calls.slice(0, 1000).every((n) => n === 1) && got.length >= 1000, 3000); await closeAll(rx); }
-          if (i === 2000) { await until(() => t.calls.slice(0, 2000).every((n) => n === 1), 3000); rx = open(); rx.on('message', (m) => got.push(m.readUInt32BE(0))); await bind(rx, '127.0.0.1', port); }
+          if (i === 2000) { await until(() => t.calls.slice(0, 2000).every((n) => n === 1), 3000); rx = open({ recvBufferSize: 4 << 20 }); rx.on('message', (m) => got.push(m.readUInt32BE(0))); await bind(rx, '127.0.0.1', port); }
           tx.send(seq(i), port, '127.0.0.1', t.cb(i));
           if (i % 50 === 49) await sleep(1);
         }
