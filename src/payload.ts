@@ -55,12 +55,14 @@ export function toPayload(msg: unknown, offset: number | undefined, length: numb
       throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', 'offset and length are supported only with a Buffer, TypedArray or DataView payload');
     }
     start = offset ?? 0;
-    len = length ?? bytes.length - start;
+    // Check the offset before using it: a BigInt (or other non-number) offset would make
+    // the arithmetic below throw a TypeError without a code.
     if (!Number.isInteger(start) || start < 0 || start > bytes.length) {
-      throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "offset" is out of range. It must be >= 0 and <= ${bytes.length}. Received ${start}`);
+      throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "offset" is out of range. It must be >= 0 and <= ${bytes.length}. Received ${String(start)}`);
     }
+    len = length ?? bytes.length - start;
     if (!Number.isInteger(len) || len < 0 || start + len > bytes.length) {
-      throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "length" is out of range. It must be >= 0 and <= ${bytes.length - start}. Received ${len}`);
+      throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "length" is out of range. It must be >= 0 and <= ${bytes.length - start}. Received ${String(len)}`);
     }
   }
   if (len === 0) {

@@ -182,7 +182,9 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
         cb = a;
         port = undefined;
         address = undefined;
-        if (typeof a !== 'function' && a !== undefined && a !== null) {
+        // send(msg, port, address, cb) with a port or an address given: dgram throws
+        // ERR_SOCKET_DGRAM_IS_CONNECTED (below) rather than send and drop the callback.
+        if (typeof a !== 'function' && ((a !== undefined && a !== null) || typeof b === 'string')) {
           port = a;
           address = b;
           cb = c;

@@ -33,6 +33,13 @@ export class DgramBatchSocket extends BaseSocket {
   private failed = 0;
   private bytesSent = 0;
   private droppedQueueFull = 0;
+  private droppedClosed = 0;
+  /**
+   * Sends handed to dgram whose callback has not run yet, each with the function that
+   * settles it as dropped at close. node:dgram never calls back a send that was still
+   * waiting for the implicit bind (or its address lookup) when the socket closed.
+   */
+  private readonly pending = new Map<(err: Error | null) => void, () => void>();
   private handedToLibuv = 0;
   private received = 0;
   private bytesReceived = 0;
@@ -82,6 +89,13 @@ export class DgramBatchSocket extends BaseSocket {
       // never bound: nothing to keep
     }
     this.sock.close();
+    // Whatever dgram will not call back is dropped as closed: libuv's ECANCELED callbacks
+    // run in the loop's closing phase, after 'close' (a nextTick), so look one timer later.
+    this.sock.once('close', () => {
+      setTimeout(() => {
+        for (const abandon of [...this.pending.values()]) abandon();
+      }, 1);
+    });
   }
 
   protected doSend(view: PayloadView, port: number | undefined, address: string | undefined, cb: SendCallback | undefined): boolean {
@@ -100,6 +114,7 @@ export class DgramBatchSocket extends BaseSocket {
     this.inflightBytes += len;
     this.handedToLibuv++;
     const done = (err: Error | null): void => {
+      if (!this.pending.delete(done)) return; // already settled (dropped at close)
       this.inflight--;
       this.inflightBytes -= len;
       if (err) {
@@ -116,8 +131,27 @@ export class DgramBatchSocket extends BaseSocket {
       }
       if (cb) cb(err, err ? 0 : len);
     };
-    if (port === undefined) this.sock.send(copy, done);
-    else this.sock.send(copy, port, this.mapped(address!), done);
+    this.pending.set(done, () => {
+      if (!this.pending.delete(done)) return;
+      this.inflight--;
+      this.inflightBytes -= len;
+      this.droppedClosed++;
+      if (cb) cb(new BatchSocketError('ERR_SOCKET_CLOSED', 'The socket was closed before the datagram was sent'), 0);
+    });
+    try {
+      if (port === undefined) this.sock.send(copy, done);
+      else this.sock.send(copy, port, this.mapped(address!), done);
+    } catch (err) {
+      // dgram refused synchronously (e.g. ERR_SOCKET_DGRAM_IS_CONNECTED for a peer handle's
+      // send on a connected socket): nothing was queued, so undo the accounting and throw,
+      // as for any other bad input. Left counted, the datagram stayed `queued` forever.
+      this.pending.delete(done);
+      this.enqueued--;
+      this.inflight--;
+      this.inflightBytes -= len;
+      this.handedToLibuv--;
+      throw err;
+    }
     return true;
   }
 
@@ -173,7 +207,7 @@ export class DgramBatchSocket extends BaseSocket {
       enqueued: this.enqueued,
       sent: this.sent,
       failed: this.failed,
-      dropped: this.droppedQueueFull,
+      dropped: this.droppedQueueFull + this.droppedClosed,
       queued: this.inflight,
       queuedBytes: this.inflightBytes,
       bytesSent: this.bytesSent,
@@ -182,8 +216,9 @@ export class DgramBatchSocket extends BaseSocket {
       eagain: 0,
       batches: 0,
       failures: { ...this.failures },
-      // Datagrams in flight at close() are cancelled by libuv and counted as failed (ECANCELED).
-      drops: { queueFull: this.droppedQueueFull, closed: 0 },
+      // Datagrams in flight at close() are cancelled by libuv (failed, ECANCELED); those dgram never
+      // handed to libuv (still waiting for the implicit bind) are dropped as closed.
+      drops: { queueFull: this.droppedQueueFull, closed: this.droppedClosed },
       holdUs: { p50: 0, p99: 0, max: 0, count: 0 },
       received: this.received,
       bytesReceived: this.bytesReceived,
@@ -233,7 +268,7 @@ export class DgramBatchSocket extends BaseSocket {
 
 function checkSize(bytes: number): number {
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
-    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${bytes}`);
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${String(bytes)}`);
   }
   return bytes;
 }
