@@ -53,6 +53,12 @@ export async function writeReport(result, { mdPath, chartsDir, chartsRel }) {
     `Profile **${result.profile}**${result.profile === 'smoke' ? ' (a CI smoke run: 1 tiny run per figure — these numbers are NOT measurements)' : ''}, ` +
       `\`${result.command}\`, ${fmtNum(result.durationS, 0)} s, started ${result.startedAt}. Raw data: [${basename(result.files?.json ?? 'json')}](./${basename(result.files?.json ?? '')}).\n`,
   );
+  const quietLimit = 0.25 * result.env.machine.cores;
+  if (result.load.start.load1 > quietLimit || result.load.end.load1 > quietLimit || result.load.quietWait?.quiet === false) {
+    out.push(
+      `> ⚠️ **The machine was not quiet**: load average ${fmtLoad(result.load.start)} at the start and ${fmtLoad(result.load.end)} at the end (quiet = below ${quietLimit} on ${result.env.machine.cores} cores)${result.load.quietWait ? `; the bench waited ${result.load.quietWait.waitedS} s for it to drop and ${result.load.quietWait.quiet ? 'it did' : 'it did not'}` : ''}. Other work shared the CPUs, so absolute figures are pessimistic and their min–max ranges wide; the interleaved ratios are the robust part. Per-scenario load is shown in each section.\n`,
+    );
+  }
   out.push(`## Machine\n\n${machineTable(result)}\n`);
   out.push(`## Summary\n`);
   out.push(
