@@ -112,3 +112,18 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     order,
   };
 }
+
+/**
+ * Validates a SO_SNDBUF/SO_RCVBUF request (bytes) for `setSendBufferSize`/`setRecvBufferSize`.
+ * @throws ERR_INVALID_ARG_TYPE (TypeError) for a non-number, ERR_OUT_OF_RANGE (RangeError)
+ * unless an integer in [1, 2147483647].
+ */
+export function validateBufferSize(bytes: unknown): number {
+  if (typeof bytes !== 'number') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "size" argument must be of type number. Received ${describe(bytes)}`);
+  }
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${String(bytes)}`);
+  }
+  return bytes;
+}

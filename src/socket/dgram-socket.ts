@@ -13,8 +13,8 @@ import dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { validateAddress, validatePort } from '../address.js';
-import { BatchSocketError, BatchSocketRangeError, errnoName } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import { BatchSocketError, errnoName } from '../errors.js';
+import { validateBufferSize, type ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
 import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
@@ -242,11 +242,11 @@ export class DgramBatchSocket extends BaseSocket {
 
   setSendBufferSize(bytes: number): void {
     this.assertOpen();
-    this.sock.setSendBufferSize(checkSize(bytes));
+    this.sock.setSendBufferSize(validateBufferSize(bytes));
   }
   setRecvBufferSize(bytes: number): void {
     this.assertOpen();
-    this.sock.setRecvBufferSize(checkSize(bytes));
+    this.sock.setRecvBufferSize(validateBufferSize(bytes));
   }
   getSendBufferSize(): number {
     this.assertOpen();
@@ -266,9 +266,3 @@ export class DgramBatchSocket extends BaseSocket {
   }
 }
 
-function checkSize(bytes: number): number {
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
-    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${String(bytes)}`);
-  }
-  return bytes;
-}

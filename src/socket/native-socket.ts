@@ -5,8 +5,8 @@
  */
 import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
-import { BatchSocketError, BatchSocketRangeError, systemError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import { BatchSocketError, systemError } from '../errors.js';
+import { validateBufferSize, type ResolvedOptions } from '../options.js';
 import type { PayloadView } from '../payload.js';
 import { toPayload } from '../payload.js';
 import { SendScheduler, type SendRing } from '../scheduler/send-scheduler.js';
@@ -279,11 +279,11 @@ export class NativeBatchSocket extends BaseSocket {
 
   setSendBufferSize(bytes: number): void {
     this.assertOpen();
-    this.native.setBufferSize(SNDBUF, bufferSize(bytes));
+    this.native.setBufferSize(SNDBUF, validateBufferSize(bytes));
   }
   setRecvBufferSize(bytes: number): void {
     this.assertOpen();
-    this.native.setBufferSize(RCVBUF, bufferSize(bytes));
+    this.native.setBufferSize(RCVBUF, validateBufferSize(bytes));
   }
   getSendBufferSize(): number {
     this.assertOpen();
@@ -306,12 +306,6 @@ export class NativeBatchSocket extends BaseSocket {
 /** Smallest receive slot GRO is enabled with: the largest UDP payload (65535 - 8), so no coalesced buffer is cut. */
 const GRO_MIN_SLOT = 65527;
 
-function bufferSize(bytes: number): number {
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
-    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${bytes}`);
-  }
-  return bytes;
-}
 
 /** Handle returned by {@link NativeBatchSocket.peer}. */
 class NativePeer implements Peer {

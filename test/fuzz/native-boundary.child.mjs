@@ -449,10 +449,6 @@ async function runApi() {
         case 'bindAgain': guarded('bind', () => sock.bind(0)); break;
         case 'address': guarded('address', () => sock.address()); break;
         case 'setSendBufferSize':
-          // KNOWN BUG (src/socket/native-socket.ts, bufferSize): a Symbol makes the message's
-          // template literal throw a plain TypeError without `code`; test/fuzz/boundary.test.ts
-          // holds the it.fails case. Not fed here until fixed.
-          if (typeof o.bytes === 'symbol' && kase.backend === 'batch') break;
           guarded('setSendBufferSize', () => sock.setSendBufferSize(o.bytes));
           break;
       }
