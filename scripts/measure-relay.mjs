@@ -29,7 +29,7 @@ const snmp = () => {
 const sep = process.argv.indexOf('--');
 const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
 const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
-const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' } } });
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' } } });
 const N = Number(values.viewers);
 const S = Number(values.seconds);
 const httpPort = Number(values['http-port']);
@@ -37,10 +37,17 @@ const CLK_TCK = 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
-const relay = spawn(process.execPath, [...nodeArgs, join(root, 'dist/relay/cli.js'), '--http-port', String(httpPort), '--webrtc-port', values['webrtc-port'], '--max-viewers', String(N + 8), ...relayFlags], { stdio: ['ignore', 'pipe', 'inherit'] });
+// --streams K: K live ingest streams s0..s{K-1} fed by a separate process (the recording
+// with distinct SSRCs and ports); 0: the relay's own demo stream (its player runs in-process).
+const K = Number(values.streams);
+const ingestBase = Number(values['ingest-base']);
+const ingestFlags = K > 0 ? Array.from({ length: K }, (_, i) => ['--ingest', `s${i}=${ingestBase + i}`]).flat() : [];
+const relay = spawn(process.execPath, [...nodeArgs, join(root, 'dist/relay/cli.js'), '--http-port', String(httpPort), '--webrtc-port', values['webrtc-port'], '--max-viewers', String(N + 8), ...ingestFlags, ...relayFlags], { stdio: ['ignore', 'pipe', 'inherit'] });
+const feeder = K > 0 ? spawn(process.execPath, [join(root, 'scripts/rtp-feeder.mjs'), '--streams', String(K), '--base-port', String(ingestBase), '--seconds', String(S + 120)], { stdio: ['ignore', 'ignore', 'inherit'] }) : undefined;
 let viewers;
 const stopAll = () => {
   viewers?.kill('SIGKILL');
+  feeder?.kill('SIGTERM');
   relay.kill('SIGINT');
 };
 process.on('exit', stopAll);
@@ -83,7 +90,10 @@ const viewerProcs = [];
 const viewerOuts = [];
 for (let p = 0; p < P; p++) {
   const n = Math.floor(N / P) + (p < N % P ? 1 : 0);
-  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', `http://127.0.0.1:${httpPort}/whep/demo`, '--viewers', String(n), '--seconds', String(S + 15)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = viewerProcs.reduce((a, c) => a + c.viewerCount, 0);
+  const url = K > 0 ? `http://127.0.0.1:${httpPort}/whep/s{i}` : `http://127.0.0.1:${httpPort}/whep/demo`;
+  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', url, '--streams', String(Math.max(1, K)), '--first', String(first), '--viewers', String(n), '--seconds', String(S + 15)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.viewerCount = n;
   viewerOuts[p] = '';
   child.stdout.on('data', (d) => (viewerOuts[p] += d));
   viewerProcs.push(child);
@@ -133,6 +143,7 @@ const viewerResult = {
   allInOrder: parts.every((r) => r.allInOrder),
   gaps: parts.reduce((a, r) => a + r.gaps, 0),
 };
+feeder?.kill('SIGTERM');
 relay.kill('SIGINT');
 await new Promise((r) => relay.on('exit', r));
 
@@ -141,6 +152,7 @@ const sendSyscalls = perf ? perf.sendmmsg + perf.sendmsg + perf.sendto : null;
 const udpSent = m1.udpSent - m0.udpSent;
 const out = {
   relayFlags,
+  streams: K > 0 ? K : 'demo (in-process player)',
   viewers: N,
   seconds: S,
   rtpForwarded: forwarded,

@@ -23,16 +23,21 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     token: { type: 'string' },
     'join-ms': { type: 'string', default: '20' },
+    // With a URL containing {i}: viewer j (numbered from --first) watches stream (j mod --streams).
+    streams: { type: 'string', default: '1' },
+    first: { type: 'string', default: '0' },
   },
 });
-const url = new URL(values.url);
+const urlFor = (j) => new URL(values.url.replace('{i}', String(j % Number(values.streams))));
+const url = urlFor(0);
 if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`refusing non-loopback URL ${url}`);
 const N = Number(values.viewers);
 const seconds = Number(values.seconds);
 if (!(N >= 1 && N <= 512) || !(seconds > 0 && seconds <= 600)) throw new Error('--viewers in [1, 512], --seconds in (0, 600]');
 const headers = { 'Content-Type': 'application/sdp', ...(values.token ? { Authorization: `Bearer ${values.token}` } : {}) };
 
-async function viewer() {
+async function viewer(j) {
+  const url = urlFor(j);
   const pc = new werift.RTCPeerConnection({
     iceServers: [], iceUseIpv4: false, iceUseIpv6: false,
     iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' },
@@ -62,7 +67,7 @@ async function viewer() {
 
 const vs = [];
 for (let i = 0; i < N; i++) {
-  vs.push(await viewer());
+  vs.push(await viewer(Number(values.first) + i));
   await new Promise((r) => setTimeout(r, Number(values['join-ms'])));
 }
 const t0 = Date.now();

@@ -1,20 +1,34 @@
 /**
  * Issue 4 item 7 — the relay at 64 streams: 64 ingest streams (the bundled recording
- * replayed with distinct SSRCs/ports at real-time pace) × werift WHEP viewers in separate
- * processes; relay CPU per forwarded datagram, syscalls and memory, with and without
- * batching (`--no-batching`).
+ * replayed in real time with distinct SSRCs and ports, by scripts/rtp-feeder.mjs in its
+ * own process) × werift WHEP viewers (scripts/whep-viewers.mjs, several processes, one
+ * viewer per stream); relay CPU per forwarded RTP packet, send system calls per datagram
+ * (`perf stat` on the relay's PID), relay memory, and what the viewers received — with the
+ * batching plug on one shared port against `--no-batching`, interleaved.
  *
- * Not measurable yet: it needs `rtp-relay` (issue 3), which is being written. This module
- * only detects it and reports, in the result and the report, exactly what is missing. It
- * produces no numbers until the measurement itself is written here; when rtp-relay lands,
- * the detection below says "present but scenario not written" rather than pretending.
+ * Each run is one `node scripts/measure-relay.mjs` (relay, feeder and viewers started
+ * fresh; measured once every viewer is connected and past its first keyframe).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Child } from '../lib/proc.mjs';
+import { pairedRatio, rotate, summarize } from '../lib/stats.mjs';
+import { fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'relay';
 export const title = 'Relay: 64 ingest streams × WHEP viewers';
 export const item = 7;
+
+const CONFIGS = {
+  batched: { flags: [], label: 'batched, shared port (default)' },
+  stock: { flags: ['--no-batching'], label: "--no-batching (werift's sockets)" },
+};
+const PARAMS = {
+  smoke: { reps: 1, streams: 2, viewers: 2, processes: 1, seconds: 2, configs: ['batched'] },
+  quick: { reps: 1, streams: 16, viewers: 16, processes: 2, seconds: 5, configs: ['batched', 'stock'] },
+  full: { reps: 5, streams: 64, viewers: 64, processes: 4, seconds: 10, configs: ['batched', 'stock'] },
+};
+export const budgetS = { smoke: 90, quick: 150, full: 900 };
 
 /** Where rtp-relay is expected: the `rtp-relay` bin of package.json, built into dist/. */
 export function detectRelay(root) {
@@ -24,32 +38,117 @@ export function detectRelay(root) {
   } catch {
     // no package.json: reported below
   }
-  const built = bin !== null && existsSync(join(root, bin));
-  const sources = existsSync(join(root, 'src', 'relay'));
-  return { bin, built, sources };
+  return { bin, built: bin !== null && existsSync(join(root, bin)) };
+}
+
+async function oneRun(ctx, cfg, P, rep) {
+  const port = 18400 + (rep % 20) * 10;
+  const args = [
+    join(ctx.root, 'scripts', 'measure-relay.mjs'),
+    '--streams', String(P.streams),
+    '--viewers', String(P.viewers),
+    '--processes', String(P.processes),
+    '--seconds', String(P.seconds),
+    '--http-port', String(port),
+    '--webrtc-port', String(port + 1),
+    '--ingest-base', String(20000 + (rep % 20) * 100),
+    '--', ...cfg.flags,
+  ];
+  // The runner's own network namespace already isolates /proc/net/snmp.
+  const env = ctx.netns ? { ...process.env, MEASURE_RELAY_NETNS: '1' } : process.env;
+  const child = new Child(ctx.nodeBin, args, { env });
+  const code = await child.wait(P.seconds * 1000 + 150_000);
+  if (code !== 0) throw new Error(`measure-relay exited ${code}: ${child.tail()}`);
+  return JSON.parse(child.stdout.slice(child.stdout.indexOf('{')));
 }
 
 export async function run(ctx) {
+  const P = PARAMS[ctx.profile];
   const d = detectRelay(ctx.root);
   if (!d.built) {
-    const where = d.bin
-      ? `package.json declares bin rtp-relay → ${d.bin}, but that file does not exist (build it: npm run build)`
-      : d.sources
-        ? 'src/relay/ exists but package.json has no rtp-relay bin yet (issue 3 in progress)'
-        : 'no src/relay/ and no rtp-relay bin in package.json (issue 3 in progress)';
-    return {
-      status: 'missing',
-      missing: [{ what: 'rtp-relay', reason: `not yet available: rtp-relay not built — ${where}` }],
-      notes: ['No relay numbers are reported: nothing here is estimated or simulated.'],
-      params: null,
-      data: null,
-    };
+    return { status: 'missing', missing: [{ what: 'rtp-relay', reason: `rtp-relay is not built (${d.bin ?? 'no bin in package.json'}): npm run build` }], notes: [], params: P, data: null };
   }
-  return {
-    status: 'missing',
-    missing: [{ what: 'relay scenario', reason: `rtp-relay is built (${d.bin}) but this scenario (issue 4 item 7) is not written yet: bench/scenarios/relay.mjs` }],
-    notes: [],
-    params: null,
-    data: null,
+  if (!ctx.weriftVersion) return { status: 'missing', missing: [{ what: 'werift', reason: 'werift is not installed (npm install: it is a devDependency)' }], notes: [], params: P, data: null };
+  const missing = [];
+  const notes = [];
+  let configs = P.configs;
+  if (!ctx.batch.ok) {
+    missing.push({ what: 'batch backend for the plug', reason: ctx.batch.reason });
+    configs = configs.filter((c) => c !== 'batched');
+  }
+  if (!ctx.perf.ok) missing.push({ what: 'perf (kernel-counted send syscalls)', reason: ctx.perf.reason });
+  ctx.log(`relay: ${configs.join(', ')} × ${P.reps} runs; ${P.streams} streams × ${P.viewers} viewers (${P.processes} viewer processes), ${P.seconds} s measured`);
+  const runs = [];
+  let skipped = false;
+  for (let rep = 0; rep < P.reps; rep++) {
+    if (ctx.overBudget()) {
+      skipped = true;
+      break;
+    }
+    for (const c of rotate(configs, rep)) {
+      const entry = { config: c, rep };
+      try {
+        Object.assign(entry, await oneRun(ctx, CONFIGS[c], P, rep * configs.length + configs.indexOf(c)));
+      } catch (err) {
+        entry.error = String(err.message ?? err);
+        ctx.log(`  ${c} rep ${rep}: ${entry.error.split('\n')[0]}`);
+      }
+      runs.push(entry);
+    }
+  }
+  if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
+  const failed = runs.filter((r) => r.error);
+  if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
+  const ser = (c, f) => {
+    const out = [];
+    for (const r of runs) if (r.config === c) out[r.rep] = r.error ? null : f(r);
+    return out;
   };
+  const summary = configs.map((c) => ({
+    config: c,
+    label: CONFIGS[c].label,
+    cpuUsPerForwarded: summarize(ser(c, (r) => r.relayCpuUsPerForwarded)),
+    syscallsPerDatagram: summarize(ser(c, (r) => r.syscallsPerDatagram)),
+    rssMb: summarize(ser(c, (r) => r.relayRssMb)),
+    forwardedPerS: summarize(ser(c, (r) => r.rtpForwardedPerS)),
+    viewerGaps: summarize(ser(c, (r) => r.viewersResult.gaps)),
+    rcvbufErrors: summarize(ser(c, (r) => (typeof r.snmp === 'object' ? r.snmp.RcvbufErrors : null))),
+    startedAtKeyframe: ser(c, (r) => (r.viewersResult.allStartAtKeyframe ? 1 : 0)).every((x) => x !== 0),
+  }));
+  const ratios = configs.includes('batched') && configs.includes('stock') ? [{ a: 'batched', b: 'stock', metric: 'cpuUsPerForwarded', ratio: pairedRatio(ser('batched', (r) => r.relayCpuUsPerForwarded), ser('stock', (r) => r.relayCpuUsPerForwarded)) }] : [];
+  const status = missing.length || failed.length ? 'partial' : 'ok';
+  return { status, missing, notes, params: P, data: { summary, ratios, runs, reps: P.reps } };
+}
+
+export function headline(res) {
+  const s = res.data?.summary ?? [];
+  const b = s.find((x) => x.config === 'batched');
+  const st = s.find((x) => x.config === 'stock');
+  const r = res.data?.ratios?.[0];
+  if (!b) return '';
+  return `relay CPU per forwarded RTP packet: batched ${fmtSummary(b.cpuUsPerForwarded, 1)} µs${st ? `, --no-batching ${fmtSummary(st.cpuUsPerForwarded, 1)} µs` : ''}${r ? ` → ×${fmtSummary(r.ratio, 2)}` : ''}; send syscalls per datagram ${fmtSummary(b.syscallsPerDatagram, 4)}`;
+}
+
+export async function report(res, R) {
+  const d = res.data;
+  const p = res.params;
+  const out = [];
+  out.push(
+    `rtp-relay with ${p.streams} live ingest streams (the bundled 6 s H.264 + Opus recording replayed in real time by a separate feeder process, distinct SSRCs and ports) and ${p.viewers} werift WHEP viewers in ${p.processes} other processes, one per stream; measured for ${p.seconds} s once every viewer was connected and past its first keyframe. Relay CPU from /proc/PID/stat, send syscalls by \`perf stat\` on the relay's PID, RSS at the end. Median [min–max] of ${d.reps} runs, configurations interleaved.\n`,
+  );
+  out.push(
+    mdTable(
+      ['relay egress', 'CPU µs per forwarded RTP packet', 'send syscalls per datagram (perf)', 'RTP forwarded /s', 'relay RSS MB', 'viewer sequence gaps ¹', 'kernel RcvbufErrors ¹'],
+      d.summary.map((s) => [s.label, fmtSummary(s.cpuUsPerForwarded, 1), fmtSummary(s.syscallsPerDatagram, 4), fmtSummary(s.forwardedPerS, 0), fmtSummary(s.rssMb, 0), fmtSummary(s.viewerGaps, 0), fmtSummary(s.rcvbufErrors, 0)]),
+    ),
+  );
+  out.push(
+    `\n¹ Losses on the receiving side of loopback: viewer sockets (or the relay's ingest) overflowing while the 2-core machine runs the relay, the feeder and ${p.processes} werift viewer processes at once. The relay's own queues dropped nothing unless noted.\n`,
+  );
+  if (d.ratios.length) {
+    out.push(`\nInterleaved ratio, relay CPU per forwarded RTP packet (batched ÷ --no-batching, <1 = cheaper):\n`);
+    out.push(mdTable(['', '÷ --no-batching'], d.ratios.map((r) => [CONFIGS[r.a].label, fmtSummary(r.ratio, 2)])));
+  }
+  out.push(await R.barChart({ name: 'relay-cpu', title: 'rtp-relay CPU per forwarded RTP packet (µs, lower is better)', rows: d.summary.map((s) => ({ group: s.label, series: 'CPU µs per forwarded RTP packet', ...s.cpuUsPerForwarded })), yTitle: 'µs per forwarded packet' }));
+  return out.join('\n');
 }
