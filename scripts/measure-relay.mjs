@@ -142,6 +142,7 @@ const viewerResult = {
   allStartAtKeyframe: parts.every((r) => r.allStartAtKeyframe),
   allInOrder: parts.every((r) => r.allInOrder),
   gaps: parts.reduce((a, r) => a + r.gaps, 0),
+  joinErrors: parts.flatMap((r) => r.joinErrors ?? []),
 };
 feeder?.kill('SIGTERM');
 relay.kill('SIGINT');

@@ -57,8 +57,13 @@ async function viewer(j) {
     v.video++;
   }));
   await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && r()); });
-  const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription.sdp });
+  // Bounded: gathering (host candidates only) and the WHEP POST each get a deadline.
+  await new Promise((r) => {
+    if (pc.iceGatheringState === 'complete') r();
+    const t = setTimeout(r, 5000);
+    pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && (clearTimeout(t), r()));
+  });
+  const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription.sdp, signal: AbortSignal.timeout(20_000) });
   if (res.status !== 201) throw new Error(`WHEP POST ${res.status}: ${await res.text()}`);
   v.location = new URL(res.headers.get('location'), url).href;
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
@@ -66,15 +71,25 @@ async function viewer(j) {
 }
 
 const vs = [];
+const joinErrors = [];
 for (let i = 0; i < N; i++) {
-  vs.push(await viewer(Number(values.first) + i));
+  // Up to 3 attempts per viewer; what failed is reported, never hidden.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      vs.push(await viewer(Number(values.first) + i));
+      break;
+    } catch (err) {
+      joinErrors.push(`viewer ${Number(values.first) + i} attempt ${attempt + 1}: ${err.message}`);
+    }
+  }
   await new Promise((r) => setTimeout(r, Number(values['join-ms'])));
 }
 const t0 = Date.now();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const videos = vs.map((v) => v.video).sort((a, b) => a - b);
 const out = {
-  viewers: N,
+  viewers: vs.length,
+  joinErrors,
   connected: vs.filter((v) => v.connected).length,
   seconds: (Date.now() - t0) / 1000,
   videoPackets: { total: videos.reduce((a, b) => a + b, 0), min: videos[0], median: videos[videos.length >> 1], max: videos.at(-1) },

@@ -30,11 +30,14 @@ const MODES = {
   dgram: { label: "node:dgram 'message'", needsBatch: false },
   batch: { label: "batch path ('batch' event)", needsBatch: true },
   'batch-message': { label: "batch backend, 'message' event", needsBatch: true },
+  // GRO only coalesces what arrives as GSO on loopback: these two are fed by the C GSO sender.
+  'gso-gro': { label: "batch path, GSO source, GRO on", needsBatch: true, worker: 'batch', gro: 'on', source: 'gso' },
+  'gso-nogro': { label: "batch path, GSO source, GRO off", needsBatch: true, worker: 'batch', gro: 'off', source: 'gso' },
 };
 const PARAMS = {
   smoke: { reps: 1, sizes: [200], steps: 2, probeS: 0.05, start: 20_000, modes: ['dgram', 'batch'] },
   quick: { reps: 5, sizes: [200], steps: 4, probeS: 0.2, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
-  full: { reps: 5, sizes: [200, 1200], steps: 6, probeS: 0.5, start: 100_000, modes: ['dgram', 'batch', 'batch-message'] },
+  full: { reps: 5, sizes: [200, 1200], steps: 6, probeS: 0.5, start: 100_000, modes: ['dgram', 'batch', 'batch-message', 'gso-gro', 'gso-nogro'] },
 };
 export const budgetS = { smoke: 60, quick: 25, full: 400 };
 const RCVBUF = 1 << 20;
@@ -64,7 +67,7 @@ export async function run(ctx) {
           }
       const state = {};
       for (const m of modes) {
-        const w = new Child(ctx.nodeBin, [worker, '--mode', m, '--rcvbuf', String(RCVBUF)], { stdin: true });
+        const w = new Child(ctx.nodeBin, [worker, '--mode', MODES[m].worker ?? m, '--gro', MODES[m].gro ?? 'on', '--rcvbuf', String(RCVBUF)], { stdin: true });
         state[m] = { w, port: await w.listeningPort(15_000), lo: 0, hi: Infinity, next: P.start, rcvbuf: null };
       }
       try {
@@ -75,7 +78,7 @@ export async function run(ctx) {
             const f = flow++;
             const count = Math.max(1, Math.round(rate * P.probeS));
             const before = readUdp();
-            const src = await runSender(ctx, { kind: 'c', mode: 'sendmmsg', batch: 64, port: st.port, size, count, rate, flowBase: f });
+            const src = await runSender(ctx, { kind: 'c', mode: MODES[m].source === 'gso' ? 'gso' : 'sendmmsg', batch: 64, port: st.port, size, count, rate, flowBase: f });
             st.w.write(`report ${f}\n`);
             const m2 = await st.w.waitFor(new RegExp(`\\{"flow":${f},[^\\n]*\\}\\n`), 30_000, 'stdout');
             const rep2 = JSON.parse(m2[0]);
@@ -138,7 +141,7 @@ export async function report(res, R) {
   const p = res.params;
   const out = [];
   out.push(
-    `Source: C reference, sendmmsg ×64 paced in 1 ms ticks, ${p.probeS} s per probe; ${p.steps} geometric bisection steps from ${p.start.toLocaleString('en-US')}/s per run; median [min–max] of ${d.reps} runs (paths interleaved step by step). ` +
+    `Source: C reference, sendmmsg ×64 paced in 1 ms ticks (the "GSO source" paths: the C UDP GSO sender, ≤ 64 segments per send, so GRO has something to coalesce), ${p.probeS} s per probe; ${p.steps} geometric bisection steps from ${p.start.toLocaleString('en-US')}/s per run; median [min–max] of ${d.reps} runs (paths interleaved step by step). ` +
       `Loss-free = every datagram the source sent was counted by the receiver${res.data.probes.some((x) => x.rcvbufErrors !== null) ? ' and the kernel RcvbufErrors counter stayed put' : ''}. SO_RCVBUF requested ${p.rcvbufRequested.toLocaleString('en-US')} B for every path (real size in the table). Bisection resolution: the last bracket is the figure's lower bound.\n`,
   );
   out.push(mdTable(['size', 'receive path', 'highest loss-free datagrams/s', 'runs bounded by the source', 'real SO_RCVBUF'], d.summary.map((s) => [`${s.size} B`, s.label, fmtSummary(s.lossFreePps, 0), `${s.sourceLimitedRuns} of ${s.lossFreePps.n}`, s.rcvbuf ? s.rcvbuf.toLocaleString('en-US') + ' B' : '–'])));

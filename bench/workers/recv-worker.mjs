@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createBatchSocket } from '../../dist/index.js';
 
-const { values: a } = parseArgs({ options: { mode: { type: 'string' }, rcvbuf: { type: 'string', default: String(1 << 20) }, 'max-s': { type: 'string', default: '900' } } });
+const { values: a } = parseArgs({ options: { mode: { type: 'string' }, gro: { type: 'string', default: 'on' }, rcvbuf: { type: 'string', default: String(1 << 20) }, 'max-s': { type: 'string', default: '900' } } });
 const rcvbuf = Number(a.rcvbuf);
 const counts = new Map();
 let last = process.hrtime.bigint();
@@ -36,7 +36,7 @@ if (a.mode === 'dgram') {
   });
   recvBufferSize = () => sock.getRecvBufferSize();
 } else if (a.mode === 'batch' || a.mode === 'batch-message') {
-  sock = createBatchSocket({ type: 'udp4', backend: 'batch', recvBufferSize: rcvbuf });
+  sock = createBatchSocket({ type: 'udp4', backend: 'batch', recvBufferSize: rcvbuf, gro: a.gro === 'off' ? false : 'auto' });
   if (a.mode === 'batch') {
     let ring;
     let view;
