@@ -41,3 +41,14 @@ export function pick(obj, path) {
   }
   return typeof o === 'number' ? o : null;
 }
+
+/**
+ * The figure `f(run)` of configuration `config` indexed by repetition (null where that
+ * run failed), ready for {@link summarize} or {@link pairedRatio}.
+ * @param {{ config: string, rep: number, error?: string }[]} runs
+ */
+export function seriesOf(runs, config, f) {
+  const out = [];
+  for (const r of runs) if (r.config === config) out[r.rep] = r.error ? null : f(r);
+  return out;
+}

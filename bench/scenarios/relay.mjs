@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child } from '../lib/proc.mjs';
-import { pairedRatio, rotate, summarize } from '../lib/stats.mjs';
+import { pairedRatio, rotate, summarize, seriesOf } from '../lib/stats.mjs';
 import { fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'relay';
@@ -99,11 +99,7 @@ export async function run(ctx) {
   if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
-  const ser = (c, f) => {
-    const out = [];
-    for (const r of runs) if (r.config === c) out[r.rep] = r.error ? null : f(r);
-    return out;
-  };
+  const ser = (c, f) => seriesOf(runs, c, f);
   const summary = configs.map((c) => ({
     config: c,
     label: CONFIGS[c].label,

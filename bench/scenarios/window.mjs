@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Child } from '../lib/proc.mjs';
 import { perfPrefix, readPerf, sendSyscalls } from '../lib/perf.mjs';
 import { runSender, startSink } from '../lib/senders.mjs';
-import { pairedRatio, rotate, summarize } from '../lib/stats.mjs';
+import { pairedRatio, rotate, summarize, seriesOf } from '../lib/stats.mjs';
 import { fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'window';
@@ -109,11 +109,7 @@ export async function run(ctx) {
 }
 
 function summarizeWindow(runs, configs, P) {
-  const ser = (c, f) => {
-    const out = [];
-    for (const r of runs) if (r.config === c) out[r.rep] = r.error ? null : f(r);
-    return out;
-  };
+  const ser = (c, f) => seriesOf(runs, c, f);
   const summary = configs.map((c) => ({
     config: c,
     label: CONFIGS[c].label,

@@ -5,40 +5,19 @@
  * state, no crash, and a connected viewer keeps receiving in order.
  * Loopback only; every flood is bounded in count and time.
  */
-import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 
-type Werift = typeof weriftEsm;
-const weriftCjs = createRequire(import.meta.url)('werift') as Werift;
+import { makeOffer, type ViewerPc } from './whep-client.js';
 
 const MAX_VIEWERS = 6;
 const CONNECT_TIMEOUT_MS = 1500;
 let relay: Relay;
 let base: string;
 let offerSdp: string;
-let watcher: { pc: InstanceType<Werift['RTCPeerConnection']>; seqs: number[]; location: string };
-
-async function makeOffer(): Promise<{ pc: InstanceType<Werift['RTCPeerConnection']>; sdp: string }> {
-  const pc = new weriftCjs.RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    codecs: { video: [weriftCjs.useH264()], audio: [weriftCjs.useOPUS()] },
-  });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-  });
-  return { pc, sdp: pc.localDescription!.sdp };
-}
+let watcher: { pc: ViewerPc; seqs: number[]; location: string };
 
 const post = (body: string, headers: Record<string, string> = { 'Content-Type': 'application/sdp' }) =>
   fetch(`${base}/whep/demo`, { method: 'POST', headers, body });

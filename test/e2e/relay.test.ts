@@ -4,17 +4,15 @@
  * other (CJS) werift build, so they keep werift's own sockets and never sit on the
  * relay's mux. Each viewer speaks WHEP over HTTP like a browser would.
  */
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
 
-type Werift = typeof weriftEsm;
-const weriftCjs = createRequire(import.meta.url)('werift') as Werift;
+import { makeOffer, type ViewerPc } from './whep-client.js';
 
 interface TestViewer {
-  pc: InstanceType<Werift['RTCPeerConnection']>;
+  pc: ViewerPc;
   location: string;
   video: { seq: number; nal: number; mark: KeyframeMark }[];
   audio: number[];
@@ -25,16 +23,7 @@ let base: string;
 const viewers: TestViewer[] = [];
 
 async function offer(): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestViewer }> {
-  const pc = new weriftCjs.RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    codecs: { video: [weriftCjs.useH264()], audio: [weriftCjs.useOPUS()] },
-  });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const { pc, sdp } = await makeOffer();
   const v: TestViewer = { pc, location: '', video: [], audio: [] };
   pc.onTrack.subscribe((t) =>
     t.onReceiveRtp.subscribe((p) => {
@@ -42,12 +31,7 @@ async function offer(): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestView
       else v.audio.push(p.header.sequenceNumber);
     }),
   );
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-  });
-  return { pc, sdp: pc.localDescription!.sdp, v };
+  return { pc, sdp, v };
 }
 
 async function join(stream = 'demo', headers: Record<string, string> = {}): Promise<TestViewer> {
