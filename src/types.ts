@@ -205,7 +205,9 @@ export type SendCallback = (err: Error | null, bytes?: number) => void;
  * `'batch'` events and async iteration.
  *
  * Events: `'listening'`, `'message'` `(msg, rinfo)`, `'batch'` `(batch)`, `'flush'`
- * `(FlushEvent)`, `'drain'`, `'error'` `(err)`, `'close'`.
+ * `(FlushEvent)`, `'drain'` (room again after a drop), `'idle'` (the send queue became
+ * empty: every datagram enqueued so far was sent, failed or dropped; emitted after that
+ * flush's callbacks), `'error'` `(err)`, `'close'`.
  */
 export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
   readonly backend: BackendName;

@@ -131,20 +131,17 @@ function waitDrain(socket: BatchSocket, timeoutMs: number, signal?: AbortSignal)
   });
 }
 
-/** Resolves once `stats().queued` is 0 (checked on every 'flush' event and every 5 ms), or after `timeoutMs`. */
+/** Resolves on the socket's `'idle'` event (send queue empty), or after `timeoutMs`. */
 function waitQueueEmpty(socket: BatchSocket, timeoutMs: number): Promise<void> {
   if (socket.stats().queued === 0) return Promise.resolve();
   return new Promise((resolve) => {
-    const deadline = Date.now() + timeoutMs;
-    const iv = setInterval(check, 5);
-    function check(): void {
-      if (socket.stats().queued === 0 || Date.now() >= deadline) {
-        clearInterval(iv);
-        socket.off('flush', check);
-        resolve();
-      }
+    const t = setTimeout(done, timeoutMs);
+    function done(): void {
+      clearTimeout(t);
+      socket.off('idle', done);
+      resolve();
     }
-    socket.on('flush', check);
+    socket.once('idle', done);
   });
 }
 

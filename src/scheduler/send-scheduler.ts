@@ -74,6 +74,8 @@ export interface SchedulerOptions {
   onFlush?: (event: FlushEvent) => void;
   /** Called when room returns after a drop. */
   onDrain?: () => void;
+  /** Called when a flush leaves the queue empty (every datagram enqueued so far is sent, failed or dropped). */
+  onIdle?: () => void;
   /** Address/port to attach to per-datagram errors. */
   describePeer?: (peerId: number) => { address?: string; port?: number };
 }
@@ -155,6 +157,7 @@ export class SendScheduler {
   private doneBytes: number[] = [];
   private doneEvents: FlushEvent[] = [];
   private drainDue = false;
+  private idleDue = false;
   private completionScheduled = false;
 
   // Counters (datagrams unless named otherwise).
@@ -285,7 +288,13 @@ export class SendScheduler {
     }
     // No user code runs inside the loop (callbacks and events are deferred), so it ends
     // with the queue empty or blocked on writability.
-    if (this.count === 0) this.arenaTail = 0;
+    if (this.count === 0) {
+      this.arenaTail = 0;
+      if (this.opts.onIdle) {
+        this.idleDue = true;
+        this.scheduleCompletion();
+      }
+    }
     this.checkDrain();
   }
 
@@ -449,7 +458,7 @@ export class SendScheduler {
     process.nextTick(this.runCompletions);
   }
 
-  /** Runs deferred callbacks, then flush events, then drain — each exactly once, in order. */
+  /** Runs deferred callbacks, then flush events, then drain, then idle — each exactly once, in order. */
   private readonly runCompletions = (): void => {
     this.completionScheduled = false;
     const cbs = this.doneCbs;
@@ -491,6 +500,17 @@ export class SendScheduler {
         this.opts.onDrain?.();
       } catch (e) {
         caught(e);
+      }
+    }
+    // Still empty after the callbacks (which may have queued more): the socket is idle.
+    if (this.idleDue) {
+      this.idleDue = false;
+      if (this.count === 0) {
+        try {
+          this.opts.onIdle?.();
+        } catch (e) {
+          caught(e);
+        }
       }
     }
     if (first !== undefined) throw first.error;

@@ -130,6 +130,7 @@ export class DgramBatchSocket extends BaseSocket {
         this.emit('drain');
       }
       if (cb) cb(err, err ? 0 : len);
+      if (this.inflight === 0) this.emit('idle');
     };
     this.pending.set(done, () => {
       if (!this.pending.delete(done)) return;

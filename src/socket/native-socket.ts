@@ -60,6 +60,9 @@ export class NativeBatchSocket extends BaseSocket {
           if (this.listenerCount('flush') > 0) this.emit('flush', ev);
         },
         onDrain: () => this.emit('drain'),
+        onIdle: () => {
+          if (this.listenerCount('idle') > 0) this.emit('idle');
+        },
         describePeer: (id) => (id < 0 ? {} : { address: this.peers.address(id), port: this.peers.port(id) }),
       },
       this.peers,

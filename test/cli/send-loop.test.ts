@@ -31,12 +31,14 @@ vi.mock('../../src/index.js', () => ({
     const kernel = (): void => {
       if (!open) return;
       s.ticks++;
+      const wasQueued = queued;
       sent += queued;
       queued = 0;
       if (needDrain) {
         needDrain = false;
         s.emit('drain');
       }
+      if (wasQueued > 0) s.emit('idle'); // as the library: the queue just became empty
       setImmediate(kernel);
     };
     Object.assign(s, {

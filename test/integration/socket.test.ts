@@ -42,6 +42,18 @@ describe.each(backends)('%s backend', (backend) => {
     if (backend === 'batch') expect(st.syscalls).toBeLessThan(N / 10);
   });
 
+  test("'idle' fires when every datagram enqueued so far has left", async () => {
+    const rx = track(open(backend, { recvBufferSize: 4 << 20 }));
+    const tx = track(open(backend, { windowUs: 5000 }));
+    const port = await bindLocal(rx);
+    const idle = new Promise<number>((resolve) => tx.once('idle', () => resolve(tx.stats().queued)));
+    for (let i = 0; i < 500; i++) tx.send(seqDatagram(i), port, '127.0.0.1');
+    const queuedAtIdle = await Promise.race([idle, new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
+    expect(queuedAtIdle).toBe(0);
+    expect(tx.stats().sent).toBe(500);
+    expectIdentity(tx);
+  });
+
   test('udp6 on ::1: send, receive, sender address', async () => {
     const rx = track(createBatchSocket({ type: 'udp6', backend }));
     const tx = track(createBatchSocket({ type: 'udp6', backend }));

@@ -13,12 +13,13 @@ interface Rig {
   b: FakeBackend;
   events: FlushEvent[];
   drains: number;
+  idles: number;
   refs: { refs: Int32Array };
 }
 
 function rig(opts: Partial<SchedulerOptions> = {}, script: FakeBackend['script'] = []): Rig {
   const b = new FakeBackend(script);
-  const r: Rig = { s: undefined as unknown as SendScheduler, b, events: [], drains: 0, refs: { refs: new Int32Array(16) } };
+  const r: Rig = { s: undefined as unknown as SendScheduler, b, events: [], drains: 0, idles: 0, refs: { refs: new Int32Array(16) } };
   r.s = new SendScheduler(
     b,
     {
@@ -29,6 +30,7 @@ function rig(opts: Partial<SchedulerOptions> = {}, script: FakeBackend['script']
       maxQueueBytes: 1 << 20,
       onFlush: (e) => r.events.push(e),
       onDrain: () => r.drains++,
+      onIdle: () => r.idles++,
       ...opts,
     },
     r.refs,
@@ -160,6 +162,30 @@ describe('partial sends and transient errors', () => {
     expect(b.delivered.map(seqOf)).toEqual([0]);
     expect(s.blocked).toBe(false);
     expectIdentity(s);
+  });
+});
+
+describe('idle', () => {
+  test('fires once the queue is empty, after the callbacks; not while a send waits for writability', async () => {
+    const r = rig({ maxBatch: 3 }, [{ take: 1, errno: EAGAIN }]);
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) r.s.enqueue(datagram(i), 0, 4, 0, () => order.push(`cb${i}`));
+    await tick();
+    expect(r.idles).toBe(0); // two datagrams still queued, waiting for writability
+    r.s.onWritable();
+    await tick();
+    expect(r.idles).toBe(1);
+    expect(r.s.queued).toBe(0);
+    expect(order).toEqual(['cb0', 'cb1', 'cb2']);
+  });
+
+  test('a callback that queues more defers idle to the flush that empties the queue', async () => {
+    const r = rig({ maxBatch: 1 });
+    r.s.enqueue(datagram(0), 0, 4, 0, () => r.s.enqueue(datagram(1), 0, 4, 0));
+    await tick();
+    expect(r.b.delivered.map(seqOf)).toEqual([0, 1]);
+    await tick();
+    expect(r.idles).toBe(1);
   });
 });
 
