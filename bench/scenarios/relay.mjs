@@ -12,7 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child } from '../lib/proc.mjs';
-import { pairedRatio, rotate, summarize, seriesOf } from '../lib/stats.mjs';
+import { pairedRatio, summarize, seriesOf } from '../lib/stats.mjs';
+import { runInterleaved } from '../lib/interleave.mjs';
 import { fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'relay';
@@ -78,24 +79,7 @@ export async function run(ctx) {
   }
   if (!ctx.perf.ok) missing.push({ what: 'perf (kernel-counted send syscalls)', reason: ctx.perf.reason });
   ctx.log(`relay: ${configs.join(', ')} × ${P.reps} runs; ${P.streams} streams × ${P.viewers} viewers (${P.processes} viewer processes), ${P.seconds} s measured`);
-  const runs = [];
-  let skipped = false;
-  for (let rep = 0; rep < P.reps; rep++) {
-    if (ctx.overBudget()) {
-      skipped = true;
-      break;
-    }
-    for (const c of rotate(configs, rep)) {
-      const entry = { config: c, rep };
-      try {
-        Object.assign(entry, await oneRun(ctx, CONFIGS[c], P, rep * configs.length + configs.indexOf(c)));
-      } catch (err) {
-        entry.error = String(err.message ?? err);
-        ctx.log(`  ${c} rep ${rep}: ${entry.error.split('\n')[0]}`);
-      }
-      runs.push(entry);
-    }
-  }
+  const { runs, skipped } = await runInterleaved(ctx, configs, P.reps, (c, rep) => oneRun(ctx, CONFIGS[c], P, rep * configs.length + configs.indexOf(c)));
   if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);

@@ -15,7 +15,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Child } from '../lib/proc.mjs';
 import { breakdown, CATEGORIES } from '../lib/cpuprofile.mjs';
-import { pairedRatio, rotate, summarize, seriesOf } from '../lib/stats.mjs';
+import { pairedRatio, summarize, seriesOf } from '../lib/stats.mjs';
+import { runInterleaved } from '../lib/interleave.mjs';
 import { fmtNum, fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'werift';
@@ -124,22 +125,9 @@ export async function run(ctx) {
   try {
     await Promise.all([sender.ready, receiver.ready]);
     ctx.log(`werift: ${configs.join(', ')} × ${P.reps} runs; ${P.connections} connections × ${P.packetsPerFrame} packets × ${P.fps} frames/s for ${P.seconds} s`);
-    for (let rep = 0; rep < P.reps; rep++) {
-      if (ctx.overBudget()) {
-            skipped = true;
-            break;
-          }
-      for (const c of rotate(configs, rep)) {
-        const entry = { config: c, rep };
-        try {
-          Object.assign(entry, await oneRun(sender, receiver, CONFIGS[c], P));
-        } catch (err) {
-          entry.error = String(err.message ?? err);
-          ctx.log(`  ${c} rep ${rep}: ${entry.error.split('\n')[0]}`);
-        }
-        runs.push(entry);
-      }
-    }
+    const r = await runInterleaved(ctx, configs, P.reps, (c) => oneRun(sender, receiver, CONFIGS[c], P));
+    runs.push(...r.runs);
+    skipped = r.skipped;
   } finally {
     await Promise.all([sender.stop(), receiver.stop()]);
   }

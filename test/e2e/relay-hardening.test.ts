@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 
-import { makeOffer, type ViewerPc } from './whep-client.js';
+import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
 
 const MAX_VIEWERS = 6;
 const CONNECT_TIMEOUT_MS = 1500;
@@ -22,16 +22,7 @@ let watcher: { pc: ViewerPc; seqs: number[]; location: string };
 const post = (body: string, headers: Record<string, string> = { 'Content-Type': 'application/sdp' }) =>
   fetch(`${base}/whep/demo`, { method: 'POST', headers, body });
 
-const until = async (pred: () => boolean, ms: number): Promise<boolean> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return pred();
-};
 
-const contiguous = (seqs: number[]): boolean => seqs.every((s, i) => i === 0 || s === ((seqs[i - 1] + 1) & 0xffff));
 const demo = () => relay.streams.get('demo')!;
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
 
-import { makeOffer, type ViewerPc } from './whep-client.js';
+import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
 
 interface TestViewer {
   pc: ViewerPc;
@@ -46,17 +46,7 @@ async function join(stream = 'demo', headers: Record<string, string> = {}): Prom
   return v;
 }
 
-const until = async (pred: () => boolean, ms: number): Promise<boolean> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return pred();
-};
 
-/** True when `seqs` increase by exactly 1 (mod 2^16) throughout. */
-const contiguous = (seqs: number[]): boolean => seqs.every((s, i) => i === 0 || s === ((seqs[i - 1] + 1) & 0xffff));
 
 beforeAll(async () => {
   relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift: weriftEsm, token: undefined, maxViewers: 8 });
