@@ -9,6 +9,7 @@ import { validateAddress, validatePort, maxPayload, describe } from '../address.
 import { BatchSocketError, BatchSocketTypeError, notRunning } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
+import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
 import type { BackendName, BatchSocket, BatchSocketStats, Peer, RecvBatch, SendCallback, SendPayload, SocketType } from '../types.js';
 import type { CopiedBatch } from './recv-batch.js';
 
@@ -296,21 +297,16 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
    * an 'uncaughtException', as with dgram) and any further ones are raised on the next tick.
    */
   protected emitMessages(batch: RecvBatch): void {
-    let first: { error: unknown } | undefined;
+    let first: FirstError;
     for (let i = 0; i < batch.count; i++) {
       const src = batch.datagram(i);
       try {
         this.emit('message', Buffer.from(src), batch.remote(i) as RemoteInfo);
       } catch (error) {
-        if (first === undefined) first = { error };
-        else process.nextTick(rethrow, error);
+        first = keepFirst(first, error);
       }
       if (this.closed) break;
     }
-    if (first !== undefined) throw first.error;
+    throwFirst(first);
   }
-}
-
-function rethrow(error: unknown): never {
-  throw error;
 }

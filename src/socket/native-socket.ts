@@ -9,6 +9,7 @@ import { BatchSocketError, systemError } from '../errors.js';
 import { validateBufferSize, type ResolvedOptions } from '../options.js';
 import type { PayloadView } from '../payload.js';
 import { toPayload } from '../payload.js';
+import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
 import { SendScheduler, type SendRing } from '../scheduler/send-scheduler.js';
 import type { BatchSocketStats, FlushEvent, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
@@ -181,12 +182,12 @@ export class NativeBatchSocket extends BaseSocket {
     batch.load(slots); // one entry per datagram: GRO buffers are split here
     // Every consumer gets the batch even when one throws; the first error is rethrown
     // afterwards (the addon raises it as an uncaught exception), a second one next tick.
-    let first: { error: unknown } | undefined;
+    let first: FirstError;
     if (this.listenerCount('batch') > 0) {
       try {
         this.emit('batch', batch);
       } catch (error) {
-        first = { error };
+        first = keepFirst(first, error);
       }
     }
     if (!this.closed && this.hasIterators) this.deliverToIterators(batch.copy());
@@ -194,13 +195,10 @@ export class NativeBatchSocket extends BaseSocket {
       try {
         this.emitMessages(batch);
       } catch (error) {
-        if (first === undefined) first = { error };
-        else process.nextTick(() => {
-          throw error;
-        });
+        first = keepFirst(first, error);
       }
     }
-    if (first !== undefined) throw first.error;
+    throwFirst(first);
   }
 
   private onRecvError(errno: number): void {

@@ -1,0 +1,168 @@
+/**
+ * Storage of the send queue: a ring of slots (offset, length, peer id, callback) over a
+ * ring arena of bytes. Both grow by doubling up to their limits, so an idle or lightly
+ * used socket stays small. The caller's bytes are copied at {@link SlotRing.push}, so it
+ * may reuse its buffer at once.
+ *
+ * Invariant the allocator relies on: slot order = byte order in the arena ring (the
+ * queued bytes run from the head slot's offset to `arenaTail`, wrapping at most once).
+ * Whoever permutes slots (the per-peer regrouping) restores it before the next push.
+ */
+import { Buffer } from 'node:buffer';
+import type { SendCallback } from '../types.js';
+
+/** The ring the backend reads from. Slot s: `lengths[s]` bytes at `arena[offsets[s]]` to peer `peers[s]` (-1 = connected). */
+export interface SendRing {
+  arena: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  peers: Int32Array;
+}
+
+/** Per-peer reference counts, so a peer table can evict entries no queued datagram uses. */
+export interface PeerRefs {
+  refs: Int32Array;
+}
+
+const INITIAL_SLOTS = 256;
+const INITIAL_ARENA = 64 * 1024;
+/** Arena slack above maxBytes: the ring wastes less than one largest datagram at its end. */
+const ARENA_SLACK = 65536;
+
+export class SlotRing {
+  /** Slots allocated now (grows up to `maxSlots`). */
+  cap = 0;
+  offsets!: Uint32Array;
+  lengths!: Uint32Array;
+  peers!: Int32Array;
+  callbacks: (SendCallback | undefined)[] = [];
+  /** Slot of the oldest queued datagram. */
+  head = 0;
+  /** Datagrams queued. */
+  count = 0;
+  /** Payload bytes queued. */
+  bytes = 0;
+  /** A Buffer so strings can be written in place. */
+  arena!: Buffer;
+  /** Arena offset just past the newest queued datagram. */
+  private arenaTail = 0;
+  private readonly arenaMax: number;
+
+  /** `onResize` runs whenever the arrays are (re)allocated: the backend must see the new ones. */
+  constructor(
+    private readonly maxSlots: number,
+    maxBytes: number,
+    private readonly onResize: (ring: SendRing) => void,
+    private readonly peerRefs?: PeerRefs,
+  ) {
+    this.arenaMax = maxBytes + ARENA_SLACK;
+    this.allocate(Math.min(INITIAL_SLOTS, maxSlots), Math.min(INITIAL_ARENA, this.arenaMax));
+  }
+
+  /** The arrays as the backend reads them. */
+  view(): SendRing {
+    return { arena: this.arena, offsets: this.offsets, lengths: this.lengths, peers: this.peers };
+  }
+
+  /** Appends `bytes[start .. start+length)` (copied now) for `peerId`. The caller checked the limits. */
+  push(bytes: Uint8Array, start: number, length: number, peerId: number, cb: SendCallback | undefined): void {
+    if (this.count === this.cap) this.growSlots();
+    let off = this.place(length);
+    if (off < 0) {
+      this.growArena(length);
+      off = this.place(length);
+    }
+    if (start === 0 && length === bytes.length) this.arena.set(bytes, off);
+    else this.arena.set(bytes.subarray(start, start + length), off);
+    this.arenaTail = off + length;
+    const slot = (this.head + this.count) % this.cap;
+    this.offsets[slot] = off;
+    this.lengths[slot] = length;
+    this.peers[slot] = peerId;
+    this.callbacks[slot] = cb;
+    if (peerId >= 0 && this.peerRefs) this.peerRefs.refs[peerId]++;
+    this.bytes += length;
+    this.count++;
+  }
+
+  /** Removes the head slot; returns its callback. */
+  shift(): SendCallback | undefined {
+    const h = this.head;
+    const cb = this.callbacks[h];
+    this.callbacks[h] = undefined;
+    const peer = this.peers[h];
+    if (peer >= 0 && this.peerRefs) this.peerRefs.refs[peer]--;
+    this.bytes -= this.lengths[h];
+    this.head = (h + 1) % this.cap;
+    this.count--;
+    return cb;
+  }
+
+  /** Byte offset where `length` bytes fit in the arena ring, or -1. */
+  private place(length: number): number {
+    const size = this.arena.length;
+    if (this.count === 0) return length <= size ? 0 : -1;
+    const headOff = this.offsets[this.head];
+    const tail = this.arenaTail;
+    if (tail > headOff) {
+      if (size - tail >= length) return tail;
+      return headOff > length ? 0 : -1;
+    }
+    // Wrapped: free space is [tail, headOff); keep a gap so tail never meets head.
+    return headOff - tail > length ? tail : -1;
+  }
+
+  private allocate(slots: number, arenaBytes: number): void {
+    this.cap = slots;
+    this.offsets = new Uint32Array(slots);
+    this.lengths = new Uint32Array(slots);
+    this.peers = new Int32Array(slots);
+    this.callbacks = new Array(slots).fill(undefined);
+    this.arena = Buffer.allocUnsafeSlow(arenaBytes);
+    this.onResize(this.view());
+  }
+
+  private growSlots(): void {
+    const cap = Math.min(this.maxSlots, this.cap * 2);
+    const offsets = new Uint32Array(cap);
+    const lengths = new Uint32Array(cap);
+    const peers = new Int32Array(cap);
+    const callbacks: (SendCallback | undefined)[] = new Array(cap).fill(undefined);
+    for (let i = 0; i < this.count; i++) {
+      const s = (this.head + i) % this.cap;
+      offsets[i] = this.offsets[s];
+      lengths[i] = this.lengths[s];
+      peers[i] = this.peers[s];
+      callbacks[i] = this.callbacks[s];
+    }
+    this.cap = cap;
+    this.offsets = offsets;
+    this.lengths = lengths;
+    this.peers = peers;
+    this.callbacks = callbacks;
+    this.head = 0;
+    this.onResize(this.view());
+  }
+
+  /** Doubles the arena (at least enough for `length` more bytes), compacting the queue to its start. */
+  private growArena(length: number): void {
+    // At arenaMax the ring always has room for anything within maxBytes (the slack
+    // covers the end gap), so this only compacts there.
+    const need = this.bytes + length;
+    let size = this.arena.length * 2;
+    while (size < need) size *= 2;
+    size = Math.max(need, Math.min(size, this.arenaMax));
+    const arena = Buffer.allocUnsafeSlow(size);
+    let off = 0;
+    for (let i = 0; i < this.count; i++) {
+      const s = (this.head + i) % this.cap;
+      const len = this.lengths[s];
+      this.arena.copy(arena, off, this.offsets[s], this.offsets[s] + len);
+      this.offsets[s] = off;
+      off += len;
+    }
+    this.arena = arena;
+    this.arenaTail = off;
+    this.onResize(this.view());
+  }
+}
