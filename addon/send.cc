@@ -48,8 +48,8 @@
 
 namespace dsn {
 
-namespace {
-
+// Where the ring's arrays are for one send() call (JS may detach or shrink a buffer
+// between calls, so this is resolved anew each time).
 struct SendRing {
   std::uint8_t* arena = nullptr;
   std::size_t arena_len = 0;
@@ -59,9 +59,27 @@ struct SendRing {
   std::uint8_t* table = nullptr;
   std::size_t table_len = 0;
   std::size_t capacity = 0;
+
+  // Ring slot of the datagram `i` places after slot `start`.
+  std::size_t Slot(std::size_t start, std::size_t i) const {
+    std::size_t s = start + i;
+    return s >= capacity ? s - capacity : s;
+  }
+  // The 32-byte peer-table entry of slot s, or nullptr for the connected peer (-1).
+  std::uint8_t* Entry(std::size_t s) const {
+    return peers[s] == -1 ? nullptr : table + static_cast<std::size_t>(peers[s]) * kSockaddrStride;
+  }
 };
 
+namespace {
+
 bool IsTransient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+sa_family_t EntryFamily(const std::uint8_t* entry) {
+  sa_family_t fam = 0;
+  if (entry != nullptr) std::memcpy(&fam, entry, sizeof fam);
+  return fam;
+}
 
 // sockaddr length for a peer-table entry of `entry_family` on a socket of `family`, or 0
 // when that entry cannot be used on this socket.
@@ -69,6 +87,54 @@ socklen_t PeerLength(int family, sa_family_t entry_family) {
   if (family == AF_INET && entry_family == AF_INET) return sizeof(sockaddr_in);
   if (family == AF_INET6 && entry_family == AF_INET6) return sizeof(sockaddr_in6);
   return 0;
+}
+
+// What is wrong with ring slot s, or nullptr when it is inside its arrays.
+const char* SlotProblem(const SendRing& ring, std::size_t s, int family) {
+  if (static_cast<std::uint64_t>(ring.offsets[s]) + ring.lengths[s] > ring.arena_len) {
+    return "offsets[s] + lengths[s] exceeds the arena";
+  }
+  const std::int32_t p = ring.peers[s];
+  if (p == -1) return nullptr;
+  if (p < 0 || static_cast<std::uint64_t>(p) * kSockaddrStride + kSockaddrStride > ring.table_len) {
+    return "peers[s] is outside the peer table";
+  }
+  if (PeerLength(family, EntryFamily(ring.Entry(s))) == 0) {
+    return "peer table entry peers[s] has no address of the socket's family";
+  }
+  return nullptr;
+}
+
+// How many datagrams from slot s (at most `limit`) form one GSO message: same peer id,
+// same length (a shorter, non-empty one ends the run), within the segment and
+// total-payload limits of udp_send_skb/__ip_append_data.
+std::size_t GsoRunLength(const SendRing& ring, std::size_t s, std::size_t limit, std::size_t max_payload) {
+  const std::int32_t peer = ring.peers[s];
+  const std::size_t seg = ring.lengths[s];
+  std::size_t bytes = seg;
+  std::size_t run = 1;
+  while (run < kGsoMaxSegments && run < limit) {
+    const std::size_t s2 = ring.Slot(s, run);
+    if (ring.peers[s2] != peer) break;
+    const std::size_t len2 = ring.lengths[s2];
+    if (len2 == 0 || len2 > seg || bytes + len2 > max_payload) break;
+    bytes += len2;
+    ++run;
+    if (len2 < seg) break;  // the short last segment closes the run
+  }
+  return run;
+}
+
+// Counts a send() that stops on `err` and leaves it in LAST_ERRNO for the scheduler.
+void RecordSendErrno(double* counters, int err) {
+  counters[kLastErrno] = err;
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    counters[kSendEagain] += 1;
+  } else if (err == ENOBUFS) {
+    counters[kSendEnobufs] += 1;
+  } else {
+    counters[kSendErrors] += 1;
+  }
 }
 
 }  // namespace
@@ -139,188 +205,170 @@ Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
   std::int64_t count_arg = 0;
   if (!ArgInt(info, 0, "start", 0, UINT32_MAX, &start_arg)) return env.Undefined();
   if (!ArgInt(info, 1, "count", 0, UINT32_MAX, &count_arg)) return env.Undefined();
+  SendRing ring;
+  if (!ResolveSendRing(env, &ring)) return env.Undefined();
+  const std::size_t start = static_cast<std::size_t>(start_arg);
+  const std::size_t count = static_cast<std::size_t>(count_arg);
+  if (!ValidateSlots(env, ring, start, count)) return env.Undefined();
+  const std::size_t taken = SendSlots(Counters(env), ring, start, count);
+  return Napi::Number::New(env, static_cast<double>(taken));
+}
+
+// Reads where the registered ring's arrays are now; throws (and returns false) before
+// setSendRing or when JS detached or resized one of them.
+bool UdpSocket::ResolveSendRing(Napi::Env env, SendRing* ring) {
   if (send_offsets_.IsEmpty()) {
     ThrowInvalidState(env, "send() before setSendRing()");
-    return env.Undefined();
+    return false;
   }
-
-  // Where the ring's arrays are now (JS may have detached or shrunk a buffer since).
-  SendRing ring;
   ArrayView arena, offsets, lengths, peers, table;
   if (!send_arena_.Get(env, &arena) || !send_offsets_.Get(env, &offsets) || !send_lengths_.Get(env, &lengths) ||
       !send_peers_.Get(env, &peers) || !peer_table_.Get(env, &table) || offsets.length == 0 ||
       lengths.length != offsets.length || peers.length != offsets.length) {
     ThrowRangeError(env, "the registered send ring is no longer valid (detached or resized arrays)");
-    return env.Undefined();
+    return false;
   }
-  ring.arena = static_cast<std::uint8_t*>(arena.data);
-  ring.arena_len = arena.length;
-  ring.offsets = static_cast<const std::uint32_t*>(offsets.data);
-  ring.lengths = static_cast<const std::uint32_t*>(lengths.data);
-  ring.peers = static_cast<const std::int32_t*>(peers.data);
-  ring.table = static_cast<std::uint8_t*>(table.data);
-  ring.table_len = table.length;
-  ring.capacity = offsets.length;
+  ring->arena = static_cast<std::uint8_t*>(arena.data);
+  ring->arena_len = arena.length;
+  ring->offsets = static_cast<const std::uint32_t*>(offsets.data);
+  ring->lengths = static_cast<const std::uint32_t*>(lengths.data);
+  ring->peers = static_cast<const std::int32_t*>(peers.data);
+  ring->table = static_cast<std::uint8_t*>(table.data);
+  ring->table_len = table.length;
+  ring->capacity = offsets.length;
+  return true;
+}
 
-  const std::size_t start = static_cast<std::size_t>(start_arg);
-  const std::size_t count = static_cast<std::size_t>(count_arg);
+// Nothing is sent unless the range and every slot in it are inside their arrays; throws
+// RangeError (and returns false) naming the first violation.
+bool UdpSocket::ValidateSlots(Napi::Env env, const SendRing& ring, std::size_t start, std::size_t count) const {
+  char message[160];
   if (start >= ring.capacity || count > ring.capacity || send_batch_ == 0) {
-    char message[160];
     std::snprintf(message, sizeof message, "send(start=%zu, count=%zu) outside the ring of capacity %zu", start, count,
                   ring.capacity);
     ThrowRangeError(env, message);
-    return env.Undefined();
+    return false;
   }
-
-  // Validation pass: nothing is sent unless every slot is inside its arrays.
   for (std::size_t i = 0; i < count; ++i) {
-    std::size_t s = start + i;
-    if (s >= ring.capacity) s -= ring.capacity;
-    const char* problem = nullptr;
-    if (static_cast<std::uint64_t>(ring.offsets[s]) + ring.lengths[s] > ring.arena_len) {
-      problem = "offsets[s] + lengths[s] exceeds the arena";
-    } else if (ring.peers[s] != -1) {
-      std::int32_t p = ring.peers[s];
-      if (p < 0 || static_cast<std::uint64_t>(p) * kSockaddrStride + kSockaddrStride > ring.table_len) {
-        problem = "peers[s] is outside the peer table";
-      } else {
-        sa_family_t fam;
-        std::memcpy(&fam, ring.table + static_cast<std::size_t>(p) * kSockaddrStride, sizeof fam);
-        if (PeerLength(family_, fam) == 0) problem = "peer table entry peers[s] has no address of the socket's family";
-      }
-    }
+    const std::size_t s = ring.Slot(start, i);
+    const char* problem = SlotProblem(ring, s, family_);
     if (problem != nullptr) {
-      char message[160];
       std::snprintf(message, sizeof message, "send ring slot %zu: %s", s, problem);
       ThrowRangeError(env, message);
-      return env.Undefined();
+      return false;
     }
   }
+  return true;
+}
 
-  double* counters = Counters(env);
+// The send loop over validated slots: one sendmmsg per chunk of at most send_batch_
+// datagrams, until all are taken or an errno stops it. Returns the datagrams taken.
+std::size_t UdpSocket::SendSlots(double* counters, const SendRing& ring, std::size_t start, std::size_t count) {
   counters[kLastErrno] = 0;
   std::size_t total = 0;        // datagrams taken so far
   std::size_t plain_until = 0;  // datagrams [total, plain_until) go without GSO (resend)
+  while (total < count) {
+    const std::size_t end = count - total > send_batch_ ? total + send_batch_ : count;
+    const std::size_t m = BuildMessages(ring, start, total, end, plain_until);
+    const int r = SendmmsgOnce(counters, send_msgs_.get(), static_cast<unsigned int>(m), send_segments_[0] > 1);
+    if (r < 0) {
+      const SendRetry next = OnSendError(counters, ring, ring.Slot(start, total), errno);
+      if (next == SendRetry::kStop) break;
+      if (next == SendRetry::kPlain) plain_until = total + send_segments_[0];
+      continue;
+    }
+    if (r == 0) {
+      // Not produced by Linux for n >= 1; treat as "try again when writable" rather than loop.
+      RecordSendErrno(counters, EAGAIN);
+      break;
+    }
+    total += AccountTaken(counters, m, static_cast<std::size_t>(r));
+  }
+  return total;
+}
+
+// Builds the messages of one sendmmsg call from datagrams [first, end) (counted from
+// `start`; end - first <= send_batch_): with GSO on, each run of datagrams from
+// plain_until on that GsoRunLength allows becomes one message with a UDP_SEGMENT control
+// message and one iovec per datagram (no copy); the rest go one per message.
+// send_segments_[j] = datagrams in message j. Returns the number of messages.
+std::size_t UdpSocket::BuildMessages(const SendRing& ring, std::size_t start, std::size_t first, std::size_t end,
+                                     std::size_t plain_until) {
   mmsghdr* msgs = send_msgs_.get();
   iovec* iov = send_iov_.get();
   auto* control = reinterpret_cast<unsigned char*>(send_control_.get());
-  std::uint32_t* segments = send_segments_.get();
-  while (total < count) {
-    // Build one call: at most send_batch_ messages and send_batch_ datagrams (iovecs).
-    std::size_t d = total;  // next datagram (index from `start`)
-    std::size_t m = 0;      // messages built
-    const std::size_t d_end = count - total > send_batch_ ? total + send_batch_ : count;
-    while (d < d_end) {
-      std::size_t s = start + d;
-      if (s >= ring.capacity) s -= ring.capacity;
-      const std::int32_t peer = ring.peers[s];
-      std::uint8_t* entry = nullptr;
-      sa_family_t fam = 0;
-      if (peer != -1) {
-        entry = ring.table + static_cast<std::size_t>(peer) * kSockaddrStride;
-        std::memcpy(&fam, entry, sizeof fam);
-      }
-      const std::size_t seg = ring.lengths[s];
-      std::size_t run = 1;
-      if (gso_on_ && d >= plain_until && seg > 0) {
-        // Extend the run: same peer id, same length (a shorter, non-empty one ends it),
-        // within the segment and total-payload limits of udp_send_skb/__ip_append_data.
-        const std::size_t max_payload = GsoMaxPayload(entry, fam);
-        std::size_t bytes = seg;
-        while (run < kGsoMaxSegments && d + run < d_end) {
-          std::size_t s2 = s + run;
-          if (s2 >= ring.capacity) s2 -= ring.capacity;
-          if (ring.peers[s2] != peer) break;
-          const std::size_t len2 = ring.lengths[s2];
-          if (len2 == 0 || len2 > seg || bytes + len2 > max_payload) break;
-          bytes += len2;
-          ++run;
-          if (len2 < seg) break;  // the short last segment closes the run
-        }
-      }
-      for (std::size_t k = 0; k < run; ++k) {
-        std::size_t sk = s + k;
-        if (sk >= ring.capacity) sk -= ring.capacity;
-        iov[d - total + k].iov_base = ring.arena + ring.offsets[sk];
-        iov[d - total + k].iov_len = ring.lengths[sk];
-      }
-      msghdr& h = msgs[m].msg_hdr;
-      h.msg_name = entry;
-      h.msg_namelen = entry == nullptr ? 0 : PeerLength(family_, fam);
-      h.msg_iov = &iov[d - total];
-      h.msg_iovlen = run;
-      if (run > 1) {
-        unsigned char* c = control + m * kGsoCmsgSpace;
-        h.msg_control = c;
-        h.msg_controllen = WriteGsoCmsg(c, static_cast<std::uint16_t>(seg));
-      } else {
-        h.msg_control = nullptr;
-        h.msg_controllen = 0;
-      }
-      h.msg_flags = 0;
-      msgs[m].msg_len = 0;
-      segments[m] = static_cast<std::uint32_t>(run);
-      ++m;
-      d += run;
+  std::size_t m = 0;
+  for (std::size_t d = first; d < end; ++m) {
+    const std::size_t s = ring.Slot(start, d);
+    std::uint8_t* entry = ring.Entry(s);
+    const sa_family_t fam = EntryFamily(entry);
+    const std::size_t seg = ring.lengths[s];
+    const bool gso = gso_on_ && d >= plain_until && seg > 0;
+    const std::size_t run = gso ? GsoRunLength(ring, s, end - d, GsoMaxPayload(entry, fam)) : 1;
+    iovec* v = &iov[d - first];
+    for (std::size_t k = 0; k < run; ++k) {
+      const std::size_t sk = ring.Slot(s, k);
+      v[k].iov_base = ring.arena + ring.offsets[sk];
+      v[k].iov_len = ring.lengths[sk];
     }
-
-    const bool first_is_gso = segments[0] > 1;
-    int r = SendmmsgOnce(counters, msgs, static_cast<unsigned int>(m), first_is_gso);
-    if (r < 0) {
-      int err = errno;
-      if (err == EINTR) continue;
-      if (first_is_gso && !IsTransient(err)) {
-        if (err == EIO || err == EINVAL) {
-          // The device/route cannot segment: GSO off for this socket, same datagrams again.
-          gso_on_ = false;
-          counters[kGsoActive] = 0;
-          counters[kGsoFallbacks] += 1;
-          continue;
-        }
-        std::size_t first = start + total;
-        if (first >= ring.capacity) first -= ring.capacity;
-        if (ring.peers[first] != -1) {
-          // Unconnected: the errno may belong to any datagram of the run; resend it plain.
-          plain_until = total + segments[0];
-          counters[kGsoResends] += 1;
-          continue;
-        }
-        // Connected: possibly the consumed pending ICMP error; charge the first datagram.
-      }
-      counters[kLastErrno] = err;
-      if (err == EAGAIN || err == EWOULDBLOCK) {
-        counters[kSendEagain] += 1;
-      } else if (err == ENOBUFS) {
-        counters[kSendEnobufs] += 1;
-      } else {
-        counters[kSendErrors] += 1;
-      }
-      break;
-    }
-    if (r == 0) {
-      // Not produced by Linux for n >= 1; treat as "try again when writable" rather
-      // than loop.
-      counters[kLastErrno] = EAGAIN;
-      counters[kSendEagain] += 1;
-      break;
-    }
-    const std::size_t taken = static_cast<std::size_t>(r) < m ? static_cast<std::size_t>(r) : m;
-    std::size_t datagrams = 0;
-    double bytes = 0;
-    for (std::size_t j = 0; j < taken; ++j) {
-      datagrams += segments[j];
-      bytes += msgs[j].msg_len;
-      if (segments[j] > 1) {
-        counters[kGsoMessages] += 1;
-        counters[kGsoSegments] += segments[j];
-      }
-    }
-    counters[kSendDatagrams] += static_cast<double>(datagrams);
-    counters[kSendBytes] += bytes;
-    total += datagrams;
-    if (taken < m) counters[kSendPartial] += 1;
+    msghdr& h = msgs[m].msg_hdr;
+    h.msg_name = entry;
+    h.msg_namelen = entry == nullptr ? 0 : PeerLength(family_, fam);
+    h.msg_iov = v;
+    h.msg_iovlen = run;
+    h.msg_control = run > 1 ? control + m * kGsoCmsgSpace : nullptr;
+    h.msg_controllen = run > 1 ? WriteGsoCmsg(h.msg_control, static_cast<std::uint16_t>(seg)) : 0;
+    h.msg_flags = 0;
+    msgs[m].msg_len = 0;
+    send_segments_[m] = static_cast<std::uint32_t>(run);
+    d += run;
   }
-  return Napi::Number::New(env, static_cast<double>(total));
+  return m;
+}
+
+// sendmmsg returned -1/err for the first message of the call (first datagram in ring
+// slot `first_slot`); the GSO cases are the ones listed at the top of this file.
+// kAgain: build and send again (EINTR; a GSO message the device cannot segment, after
+// turning GSO off). kPlain: resend the run as plain messages (a GSO message on an
+// unconnected socket). kStop: err recorded in LAST_ERRNO, send() returns.
+UdpSocket::SendRetry UdpSocket::OnSendError(double* counters, const SendRing& ring, std::size_t first_slot, int err) {
+  if (err == EINTR) return SendRetry::kAgain;
+  if (send_segments_[0] > 1 && !IsTransient(err)) {
+    if (err == EIO || err == EINVAL) {
+      gso_on_ = false;
+      counters[kGsoActive] = 0;
+      counters[kGsoFallbacks] += 1;
+      return SendRetry::kAgain;
+    }
+    if (ring.peers[first_slot] != -1) {
+      counters[kGsoResends] += 1;
+      return SendRetry::kPlain;
+    }
+    // Connected: possibly the consumed pending ICMP error; charge the first datagram.
+  }
+  RecordSendErrno(counters, err);
+  return SendRetry::kStop;
+}
+
+// The kernel took the first `r` (>= 1) of `m` messages: counts them and returns how many
+// datagrams that is (a GSO message counts its segments).
+std::size_t UdpSocket::AccountTaken(double* counters, std::size_t m, std::size_t r) {
+  const std::size_t taken = r < m ? r : m;
+  std::size_t datagrams = 0;
+  double bytes = 0;
+  for (std::size_t j = 0; j < taken; ++j) {
+    const std::uint32_t segs = send_segments_[j];
+    datagrams += segs;
+    bytes += send_msgs_[j].msg_len;
+    if (segs > 1) {
+      counters[kGsoMessages] += 1;
+      counters[kGsoSegments] += segs;
+    }
+  }
+  counters[kSendDatagrams] += static_cast<double>(datagrams);
+  counters[kSendBytes] += bytes;
+  if (taken < m) counters[kSendPartial] += 1;
+  return datagrams;
 }
 
 }  // namespace dsn

@@ -43,6 +43,7 @@
 namespace dsn {
 
 struct PollBlock;  // watcher.cc: the heap block holding the uv_poll_t
+struct SendRing;   // send.cc: where the send ring's arrays are for one send() call
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -108,6 +109,16 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value DebugInjectSendErrno(const Napi::CallbackInfo& info);
   // One sendmmsg(2) of messages built by Send; applies a pending test injection.
   int SendmmsgOnce(double* counters, mmsghdr* msgs, unsigned int n, bool first_is_gso);
+  // The steps of Send (send.cc): resolve the ring, validate the slots, then the loop of
+  // build messages (GSO runs) → SendmmsgOnce → classify the errno or account what was taken.
+  enum class SendRetry { kStop, kAgain, kPlain };
+  bool ResolveSendRing(Napi::Env env, SendRing* ring);
+  bool ValidateSlots(Napi::Env env, const SendRing& ring, std::size_t start, std::size_t count) const;
+  std::size_t SendSlots(double* counters, const SendRing& ring, std::size_t start, std::size_t count);
+  std::size_t BuildMessages(const SendRing& ring, std::size_t start, std::size_t first, std::size_t end,
+                            std::size_t plain_until);
+  SendRetry OnSendError(double* counters, const SendRing& ring, std::size_t first_slot, int err);
+  std::size_t AccountTaken(double* counters, std::size_t m, std::size_t r);
 
   // ---- recv.cc ----
   Napi::Value SetRecvRing(const Napi::CallbackInfo& info);
