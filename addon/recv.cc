@@ -37,11 +37,24 @@ constexpr std::size_t kMaxRecvSlots = kUioMaxIov;
 constexpr std::int64_t kMaxBudget = 0x7fffffff;
 constexpr std::int64_t kMaxSlotSize = 1 << 24;
 
-struct RecvRing {
-  std::uint32_t* lengths = nullptr;
-  std::uint8_t* flags = nullptr;
+
+// Per recvmmsg call: what it adds to the counters.
+struct RecvTally {
+  std::size_t datagrams = 0;  // GRO buffers count their segments
+  double bytes = 0;
+  double truncated = 0;
+  double gro_buffers = 0;
+  double gro_datagrams = 0;
+  double malformed = 0;  // unreadable UDP_GRO control messages
 };
 }  // namespace
+
+// Where the receive ring's arrays are for one recvmmsg call (the previous onRecv may have
+// re-registered the ring or detached one of its buffers).
+struct RecvRing {
+  ArrayView arena, lengths, addrs, flags, seg_sizes;
+  bool has_segs = false;
+};
 
 // setRecvRing(arena: Uint8Array, slotSize: number, lengths: Uint32Array, addrs: Uint8Array,
 //             flags: Uint8Array, budget: number, segSizes?: Uint32Array): void
@@ -184,16 +197,8 @@ bool UdpSocket::OnReadable(Napi::Env env) {
   std::size_t got = 0;
   for (;;) {
     if (closed_ || !receiving_) return false;
-    // Re-read where the ring is: the previous onRecv may have re-registered it or
-    // detached one of its buffers.
-    ArrayView arena, lengths_v, addrs, flags_v, segs_v;
-    const bool has_segs = !recv_seg_sizes_.IsEmpty();
-    bool ok = recv_arena_.Get(env, &arena) && recv_lengths_.Get(env, &lengths_v) && recv_addrs_.Get(env, &addrs) &&
-              recv_flags_.Get(env, &flags_v) && arena.length >= recv_slots_ * recv_slot_size_ &&
-              lengths_v.length >= recv_slots_ && addrs.length >= recv_slots_ * kSockaddrStride &&
-              flags_v.length >= recv_slots_ &&
-              (!has_segs || (recv_seg_sizes_.Get(env, &segs_v) && segs_v.length >= recv_slots_));
-    if (!ok) {
+    RecvRing ring;
+    if (!ResolveRecvRing(env, &ring)) {
       // Memory we were given is gone: stop receiving rather than write anywhere.
       receiving_ = false;
       UpdatePoll();
@@ -201,40 +206,13 @@ bool UdpSocket::OnReadable(Napi::Env env) {
       CallJs(on_recv_error_, {Napi::Number::New(env, EFAULT)});
       return false;
     }
-    mmsghdr* msgs = recv_msgs_.get();
-    if (arena.data != recv_built_arena_ || addrs.data != recv_built_addrs_) {
-      auto* base = static_cast<std::uint8_t*>(arena.data);
-      auto* names = static_cast<std::uint8_t*>(addrs.data);
-      for (std::size_t i = 0; i < recv_slots_; ++i) {
-        recv_iov_[i].iov_base = base + i * recv_slot_size_;
-        recv_iov_[i].iov_len = recv_slot_size_;
-        msghdr& h = msgs[i].msg_hdr;
-        h.msg_name = names + i * kSockaddrStride;
-        h.msg_iov = &recv_iov_[i];
-        h.msg_iovlen = 1;
-        h.msg_control = nullptr;
-        h.msg_controllen = 0;
-      }
-      recv_built_arena_ = arena.data;
-      recv_built_addrs_ = addrs.data;
-    }
-    std::size_t want = recv_budget_ - got;
-    if (want > recv_slots_) want = recv_slots_;
-    auto* control = reinterpret_cast<unsigned char*>(recv_control_.get());
-    for (std::size_t i = 0; i < want; ++i) {
-      msghdr& h = msgs[i].msg_hdr;
-      h.msg_namelen = sizeof(sockaddr_in6);  // value-result: reset every call
-      h.msg_flags = 0;
-      // Control data only where GRO sizes can be reported (value-result as well).
-      h.msg_control = has_segs ? control + i * kRecvCmsgSpace : nullptr;
-      h.msg_controllen = has_segs ? kRecvCmsgSpace : 0;
-      msgs[i].msg_len = 0;
-    }
-    int r = recvmmsg(fd_, msgs, static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
+    const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
+    PrepareRecvHeaders(ring, want);
+    const int r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
     double* counters = Counters(env);
     counters[kRecvSyscalls] += 1;
     if (r < 0) {
-      int err = errno;
+      const int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) return false;
       // Any other errno (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH on a connected socket
@@ -244,47 +222,8 @@ bool UdpSocket::OnReadable(Napi::Env env) {
       return true;
     }
     if (r == 0) return false;  // not produced by Linux for vlen >= 1
-    std::size_t n = static_cast<std::size_t>(r);
-    auto* lengths = static_cast<std::uint32_t*>(lengths_v.data);
-    auto* flags = static_cast<std::uint8_t*>(flags_v.data);
-    auto* seg_sizes = static_cast<std::uint32_t*>(segs_v.data);
-    double bytes = 0;
-    double truncated = 0;
-    std::size_t datagrams = 0;
-    double gro_buffers = 0;
-    double gro_datagrams = 0;
-    double malformed = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t len = msgs[i].msg_len;
-      lengths[i] = msgs[i].msg_len;
-      bytes += msgs[i].msg_len;
-      bool trunc = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-      flags[i] = trunc ? 1 : 0;
-      truncated += trunc ? 1 : 0;
-      std::size_t segs = 1;
-      if (has_segs) {
-        int g = ParseGroCmsg(msgs[i].msg_hdr.msg_control, msgs[i].msg_hdr.msg_controllen);
-        // MSG_CTRUNC cannot happen with the room reserved (only UDP_GRO is enabled); a
-        // malformed size is counted and the buffer delivered as one datagram.
-        if (g < 0 || (msgs[i].msg_hdr.msg_flags & MSG_CTRUNC) != 0) malformed += 1;
-        std::size_t size = g > 0 ? static_cast<std::size_t>(g) : 0;
-        segs = GroSegmentCount(len, size);
-        seg_sizes[i] = segs > 1 ? static_cast<std::uint32_t>(size) : 0;
-        if (segs > 1) {
-          gro_buffers += 1;
-          gro_datagrams += static_cast<double>(segs);
-        }
-      }
-      datagrams += segs;
-    }
-    counters[kRecvDatagrams] += static_cast<double>(datagrams);
-    counters[kRecvBytes] += bytes;
-    counters[kRecvTruncated] += truncated;
-    counters[kRecvBatches] += 1;
-    counters[kGroBuffers] += gro_buffers;
-    counters[kGroDatagrams] += gro_datagrams;
-    counters[kRecvErrors] += malformed;
-    got += datagrams;
+    const std::size_t n = static_cast<std::size_t>(r);
+    got += AccountReceived(counters, ring, n);
     if (!CallJs(on_recv_, {Napi::Number::New(env, static_cast<double>(n))})) return false;
     if (closed_ || !receiving_) return false;
     if (got >= recv_budget_) {  // counted in datagrams: the last GRO buffer may overshoot it
@@ -294,6 +233,89 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     }
     if (n < want) return false;  // queue drained; new data wakes the watcher again
   }
+}
+
+// Reads where the registered ring's arrays are now; false when one was detached or shrunk
+// below what setRecvRing checked.
+bool UdpSocket::ResolveRecvRing(Napi::Env env, RecvRing* ring) {
+  ring->has_segs = !recv_seg_sizes_.IsEmpty();
+  return recv_arena_.Get(env, &ring->arena) && recv_lengths_.Get(env, &ring->lengths) &&
+         recv_addrs_.Get(env, &ring->addrs) && recv_flags_.Get(env, &ring->flags) &&
+         ring->arena.length >= recv_slots_ * recv_slot_size_ && ring->lengths.length >= recv_slots_ &&
+         ring->addrs.length >= recv_slots_ * kSockaddrStride && ring->flags.length >= recv_slots_ &&
+         (!ring->has_segs || (recv_seg_sizes_.Get(env, &ring->seg_sizes) && ring->seg_sizes.length >= recv_slots_));
+}
+
+// Points the mmsghdr/iovec arrays at the ring's slots (again, when its memory moved) and
+// resets the value-result fields of the first `want` headers for the next call.
+void UdpSocket::PrepareRecvHeaders(const RecvRing& ring, std::size_t want) {
+  mmsghdr* msgs = recv_msgs_.get();
+  if (ring.arena.data != recv_built_arena_ || ring.addrs.data != recv_built_addrs_) {
+    auto* base = static_cast<std::uint8_t*>(ring.arena.data);
+    auto* names = static_cast<std::uint8_t*>(ring.addrs.data);
+    for (std::size_t i = 0; i < recv_slots_; ++i) {
+      recv_iov_[i].iov_base = base + i * recv_slot_size_;
+      recv_iov_[i].iov_len = recv_slot_size_;
+      msghdr& h = msgs[i].msg_hdr;
+      h.msg_name = names + i * kSockaddrStride;
+      h.msg_iov = &recv_iov_[i];
+      h.msg_iovlen = 1;
+    }
+    recv_built_arena_ = ring.arena.data;
+    recv_built_addrs_ = ring.addrs.data;
+  }
+  auto* control = reinterpret_cast<unsigned char*>(recv_control_.get());
+  for (std::size_t i = 0; i < want; ++i) {
+    msghdr& h = msgs[i].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_in6);
+    h.msg_flags = 0;
+    // Control data only where GRO sizes can be reported.
+    h.msg_control = ring.has_segs ? control + i * kRecvCmsgSpace : nullptr;
+    h.msg_controllen = ring.has_segs ? kRecvCmsgSpace : 0;
+    msgs[i].msg_len = 0;
+  }
+}
+
+// Writes lengths, flags and GRO segment sizes of the `n` slots recvmmsg filled and adds
+// them to the counters. Returns the datagrams received (GRO buffers count their segments).
+std::size_t UdpSocket::AccountReceived(double* counters, const RecvRing& ring, std::size_t n) {
+  const mmsghdr* msgs = recv_msgs_.get();
+  auto* lengths = static_cast<std::uint32_t*>(ring.lengths.data);
+  auto* flags = static_cast<std::uint8_t*>(ring.flags.data);
+  auto* seg_sizes = static_cast<std::uint32_t*>(ring.seg_sizes.data);
+  RecvTally t;
+  for (std::size_t i = 0; i < n; ++i) {
+    const msghdr& h = msgs[i].msg_hdr;
+    const std::size_t len = msgs[i].msg_len;
+    lengths[i] = msgs[i].msg_len;
+    t.bytes += msgs[i].msg_len;
+    const bool trunc = (h.msg_flags & MSG_TRUNC) != 0;
+    flags[i] = trunc ? 1 : 0;
+    t.truncated += trunc ? 1 : 0;
+    std::size_t segs = 1;
+    if (ring.has_segs) {
+      const int g = ParseGroCmsg(h.msg_control, h.msg_controllen);
+      // MSG_CTRUNC cannot happen with the room reserved (only UDP_GRO is enabled); a
+      // malformed size is counted and the buffer delivered as one datagram.
+      if (g < 0 || (h.msg_flags & MSG_CTRUNC) != 0) t.malformed += 1;
+      const std::size_t size = g > 0 ? static_cast<std::size_t>(g) : 0;
+      segs = GroSegmentCount(len, size);
+      seg_sizes[i] = segs > 1 ? static_cast<std::uint32_t>(size) : 0;
+      if (segs > 1) {
+        t.gro_buffers += 1;
+        t.gro_datagrams += static_cast<double>(segs);
+      }
+    }
+    t.datagrams += segs;
+  }
+  counters[kRecvDatagrams] += static_cast<double>(t.datagrams);
+  counters[kRecvBytes] += t.bytes;
+  counters[kRecvTruncated] += t.truncated;
+  counters[kRecvBatches] += 1;
+  counters[kGroBuffers] += t.gro_buffers;
+  counters[kGroDatagrams] += t.gro_datagrams;
+  counters[kRecvErrors] += t.malformed;
+  return t.datagrams;
 }
 
 }  // namespace dsn

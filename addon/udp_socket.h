@@ -44,6 +44,7 @@ namespace dsn {
 
 struct PollBlock;  // watcher.cc: the heap block holding the uv_poll_t
 struct SendRing;   // send.cc: where the send ring's arrays are for one send() call
+struct RecvRing;   // recv.cc: where the receive ring's arrays are for one recvmmsg call
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -129,6 +130,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
   // Returns true if recvmmsg reported an error (which consumes a pending socket error).
   bool OnReadable(Napi::Env env);
+  // The steps of OnReadable (recv.cc).
+  bool ResolveRecvRing(Napi::Env env, RecvRing* ring);
+  void PrepareRecvHeaders(const RecvRing& ring, std::size_t want);
+  std::size_t AccountReceived(double* counters, const RecvRing& ring, std::size_t n);
 
   int family_ = 0;  // AF_INET or AF_INET6
   int fd_ = -1;
