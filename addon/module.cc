@@ -1,15 +1,17 @@
-// Module init: exports { UdpSocket, UIO_MAXIOV, errno } (src/native/binding.ts,
+// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno } (src/native/binding.ts,
 // NativeBinding). N-API version 8, context-aware (usable from worker threads).
 #include <napi.h>
 
 #include <cerrno>
 
+#include "srtp_table.h"
 #include "udp_socket.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dsn::UdpSocket::Define(env));
+  exports.Set("SrtpTable", dsn::DefineSrtpTable(env));  // SRTP/SRTCP contexts (addon/srtp_table.h)
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
 
   // errno values the TypeScript side needs, by name (positive, as in counters[LAST_ERRNO]

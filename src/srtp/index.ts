@@ -1,0 +1,8 @@
+/**
+ * Native SRTP/SRTCP (RFC 3711, RFC 7714) with OpenSSL's EVP as linked into Node.
+ * See {@link SrtpContextTable} and {@link SrtpBatch}.
+ */
+export { SrtpContextTable, SrtpBatch, srtpOverhead, SRTP_MAX_OVERHEAD } from './table.js';
+export type { SrtpKeyMaterial, SrtpProfile } from './table.js';
+export { SrtpError, SrtpTypeError, SrtpRangeError, statusError } from './errors.js';
+export type { SrtpErrorCode } from './errors.js';
