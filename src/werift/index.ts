@@ -19,3 +19,4 @@ export type {
   WeriftInterfaceAddresses,
   WeriftModuleLike,
 } from './types.js';
+export type { WeriftSrtpCounters } from './srtp-egress.js';

@@ -31,6 +31,7 @@ import type { BatchSocketOptions, SocketType } from '../types.js';
 import { SocketLedger } from './ledger.js';
 import { UdpMux } from './mux.js';
 import { BatchUdpTransport } from './transport.js';
+import { checkSrtpHookable, NativeSrtpEgress } from './srtp-egress.js';
 import type {
   UdpTransportInitOptions,
   WeriftBatching,
@@ -70,7 +71,14 @@ class Installation implements WeriftBatching {
     this.ledger = new SocketLedger(socketOptions);
     this.hookInit();
     if (this.topology === 'shared-port') this.hookEnsureProtocol();
+    if (options.srtp === 'native') {
+      this.srtp = new NativeSrtpEgress(werift);
+      this.restore.push(() => this.srtp!.uninstall());
+    }
   }
+
+  /** With `srtp: 'native'`: the hook on werift's RTCDtlsTransport#sendRtp/sendRtcp. */
+  private srtp: NativeSrtpEgress | undefined;
 
   // ---- hooks ------------------------------------------------------------------------------
 
@@ -168,7 +176,9 @@ class Installation implements WeriftBatching {
         // not bound yet
       }
     }
-    return this.ledger.snapshot(ports);
+    const stats = this.ledger.snapshot(ports);
+    if (this.srtp) stats.srtp = this.srtp.stats();
+    return stats;
   }
 }
 
@@ -202,6 +212,10 @@ function validate(werift: unknown, options: WeriftBatchingOptions): Omit<BatchSo
       throw new BatchSocketError('ERR_INVALID_ARG_VALUE', 'sharedPort needs werift\'s Connection#ensureProtocol and StunProtocol, which this werift module does not export');
     }
   }
+  if (options.srtp !== undefined && options.srtp !== 'werift' && options.srtp !== 'native') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `options.srtp must be 'werift' or 'native'. Received ${describe(options.srtp)}`);
+  }
+  if (options.srtp === 'native') checkSrtpHookable(werift);
   const sa = options.sharedAddress;
   if (sa !== undefined && typeof sa !== 'string' && (sa === null || typeof sa !== 'object')) {
     throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `options.sharedAddress must be an IP literal or { udp4, udp6 }. Received ${describe(sa)}`);
@@ -245,8 +259,11 @@ function validate(werift: unknown, options: WeriftBatchingOptions): Omit<BatchSo
  * @param werift the werift module the app loaded (`import * as werift from 'werift'` or
  *   `require('werift')`; the two are different classes, so pass the one your app uses).
  * @param options topology and socket options.
+ * With `srtp: 'native'`, werift's per-packet SRTP/SRTCP protect runs in the addon instead,
+ * one native call per event-loop turn's RTP packets (see `srtp-egress.ts`).
+ *
  * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a non-werift argument or bad
- *   options, ERR_SOCKET_BAD_PORT for a bad `sharedPort`, ERR_PLUG_ALREADY_INSTALLED when
+ *   options, ERR_SRTP_UNAVAILABLE for `srtp: 'native'` without the native addon, ERR_SOCKET_BAD_PORT for a bad `sharedPort`, ERR_PLUG_ALREADY_INSTALLED when
  *   this werift module already has an active install.
  */
 export function installWeriftBatching(werift: unknown, options: WeriftBatchingOptions = {}): WeriftBatching {

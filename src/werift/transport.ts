@@ -70,8 +70,9 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
   };
 
   private async sendResolving(data: Buffer, port: number | undefined, host: string): Promise<void> {
+    const bytes = Buffer.from(data); // send() copies before it returns on every path: the caller may reuse `data`
     const { address } = await lookup(host, { family: this.socketType === 'udp4' ? 4 : 6 });
-    this.enqueue(data, port as number, address);
+    this.enqueue(bytes, port as number, address);
   }
 
   get address(): { address: string; family: string; port: number } {

@@ -7,6 +7,7 @@
  * packages/ice/src/stun/protocol.ts (`StunProtocol`), packages/ice/src/ice.ts (`Connection`).
  */
 import type { BackendName, BatchSocketOptions, BatchSocketStats, FlushMode } from '../types.js';
+import type { WeriftSrtpCounters } from './srtp-egress.js';
 
 /** werift's `Address`: `[host, port]`. */
 export type WeriftAddress = Readonly<[string, number]>;
@@ -59,6 +60,8 @@ export interface WeriftModuleLike {
   UdpTransport: WeriftUdpTransportClass;
   Connection?: { prototype: { ensureProtocol?: (protocol: unknown) => void } };
   StunProtocol?: abstract new (...args: never[]) => unknown;
+  /** Needed for `srtp: 'native'` (its `sendRtp`/`sendRtcp` are hooked; packages/webrtc/src/transport/dtls.ts). */
+  RTCDtlsTransport?: { prototype: { sendRtp?: unknown; sendRtcp?: unknown } };
 }
 
 /** Options of {@link installWeriftBatching}. */
@@ -87,6 +90,14 @@ export interface WeriftBatchingOptions {
   maxBatch?: number;
   /** Backend of the plug's sockets (default: `'batch'` where the addon loads). */
   backend?: BackendName;
+  /**
+   * Who protects outgoing RTP/RTCP. `'werift'` (default): werift's own JS SRTP, untouched.
+   * `'native'`: the addon's SRTP (OpenSSL EVP as linked into Node) protects each event-loop
+   * turn's RTP packets of every connection in one native call, by hooking
+   * `RTCDtlsTransport#sendRtp`/`sendRtcp` (see `srtp-egress.ts`). Needs the native addon
+   * (ERR_SRTP_UNAVAILABLE otherwise).
+   */
+  srtp?: 'werift' | 'native';
   /** Any other socket options (buffer sizes, queue bounds, receive ring…). */
   socketOptions?: Omit<BatchSocketOptions, 'type' | 'mode' | 'windowUs' | 'maxBatch' | 'backend'>;
 }
@@ -125,6 +136,8 @@ export interface WeriftBatchingStats extends Omit<BatchSocketStats, 'backend'> {
   plug: WeriftPlugCounters;
   /** Bound ports of the shared sockets now open, by family. */
   sharedPorts: { udp4?: number; udp6?: number };
+  /** With `srtp: 'native'`: the native SRTP egress's counters. */
+  srtp?: WeriftSrtpCounters;
 }
 
 /** Handle returned by {@link installWeriftBatching}. */
