@@ -24,7 +24,7 @@ function classify(frame) {
   if (name === '(garbage collector)') return 'GC';
   if (name === '(idle)') return 'idle';
   if (name === '(program)' || name === '(root)') return 'Node/V8 other';
-  if (url.includes('/werift/lib/rtp/src/srtp/') || url.startsWith('node:internal/crypto')) return 'SRTP (encrypt + auth)';
+  if (url.includes('/werift/lib/rtp/src/srtp/') || url.startsWith('node:internal/crypto') || url.includes('/dist/srtp/') || url.includes('/dist/werift/srtp-egress')) return 'SRTP (encrypt + auth)';
   if (url.includes('/werift/lib/common/src/transport') || url === 'node:dgram' || url.startsWith('node:internal/dgram') || url.includes('/dist/socket/') || url.includes('/dist/scheduler/') || url.includes('/dist/native/') || url.includes('/dist/werift/')) return 'UDP send (socket layer)';
   if (url.includes('/werift/lib/rtp/') || url.includes('/werift/lib/webrtc/')) return 'RTP handling (werift rtp/webrtc)';
   if (url.includes('/werift/lib/ice/') || url.includes('/werift/lib/dtls/')) return 'DTLS/ICE (werift)';

@@ -20,20 +20,23 @@ import { runInterleaved } from '../lib/interleave.mjs';
 import { fmtNum, fmtSummary, mdTable } from '../lib/format.mjs';
 
 export const id = 'werift';
-export const title = 'werift egress: stock vs plug';
+export const title = "werift egress: stock vs plug vs srtp: 'native'";
 export const item = 6;
 
 const CONFIGS = {
   stock: { plug: null, label: 'stock werift (node:dgram)' },
   plug: { plug: {}, label: 'plug, per connection (tick)' },
   'plug-shared': { plug: { sharedPort: true, sharedAddress: '127.0.0.1' }, label: 'plug, shared port (tick)' },
+  // Issue 10 item 6: werift's per-packet SRTP protect moved into the addon (one native call per turn).
+  'plug-srtp': { plug: { srtp: 'native' }, label: "plug, per connection + srtp: 'native'" },
+  'plug-shared-srtp': { plug: { sharedPort: true, sharedAddress: '127.0.0.1', srtp: 'native' }, label: "plug, shared port + srtp: 'native'" },
 };
 const PARAMS = {
   smoke: { reps: 1, connections: 2, packetsPerFrame: 4, fps: 50, seconds: 0.2, payload: 1100, profile: [] },
-  quick: { reps: 5, connections: 4, packetsPerFrame: 10, fps: 300, seconds: 0.5, payload: 1100, profile: ['stock', 'plug-shared'] },
-  full: { reps: 5, connections: 4, packetsPerFrame: 10, fps: 300, seconds: 2, payload: 1100, profile: ['stock', 'plug', 'plug-shared'] },
+  quick: { reps: 5, connections: 4, packetsPerFrame: 10, fps: 300, seconds: 0.5, payload: 1100, profile: ['stock', 'plug-shared-srtp'] },
+  full: { reps: 5, connections: 4, packetsPerFrame: 10, fps: 300, seconds: 2, payload: 1100, profile: ['stock', 'plug', 'plug-shared', 'plug-shared-srtp'] },
 };
-export const budgetS = { smoke: 90, quick: 35, full: 400 };
+export const budgetS = { smoke: 90, quick: 55, full: 600 };
 
 class Peer {
   constructor(ctx, role, nodeArgs = []) {
@@ -115,6 +118,7 @@ export async function run(ctx) {
   let skipped = false;
   if (!ctx.weriftVersion) return { status: 'missing', missing: [{ what: 'werift', reason: 'werift is not installed (npm install: it is a devDependency)' }], notes, params: P, data: null };
   let configs = Object.keys(CONFIGS);
+  if (process.env.BENCH_WERIFT_CONFIGS) configs = configs.filter((c) => process.env.BENCH_WERIFT_CONFIGS.split(',').includes(c));
   if (!ctx.batch.ok) {
     missing.push({ what: 'batch backend for the plug', reason: ctx.batch.reason });
     configs = ['stock'];
@@ -182,7 +186,10 @@ export function headline(res) {
   const pl = s.find((x) => x.config === 'plug-shared') ?? s.find((x) => x.config === 'plug');
   const r = res.data?.ratios?.find((x) => x.a === pl?.config);
   if (!st || !pl || !r) return '';
-  return `CPU per RTP packet: stock ${fmtSummary(st.cpuUsPerPacket, 1)} µs, ${pl.label} ${fmtSummary(pl.cpuUsPerPacket, 1)} µs → ×${fmtSummary(r.ratio, 2)}`;
+  const nat = s.find((x) => x.config === 'plug-shared-srtp') ?? s.find((x) => x.config === 'plug-srtp');
+  const rn = res.data?.ratios?.find((x) => x.a === nat?.config);
+  const natPart = nat && rn ? `; ${nat.label} ${fmtSummary(nat.cpuUsPerPacket, 1)} µs → ×${fmtSummary(rn.ratio, 2)}` : '';
+  return `CPU per RTP packet: stock ${fmtSummary(st.cpuUsPerPacket, 1)} µs, ${pl.label} ${fmtSummary(pl.cpuUsPerPacket, 1)} µs → ×${fmtSummary(r.ratio, 2)}${natPart}`;
 }
 
 export async function report(res, R) {
@@ -199,6 +206,7 @@ export async function report(res, R) {
     ),
   );
   out.push(`\n¹ RTP packets the receiving peers counted ÷ packets written; werift's NACK-driven retransmissions can put it above 100 %.\n`);
+  out.push(`\nWith \`srtp: 'native'\` the SRTP protect runs in the addon (OpenSSL EVP as linked into Node), one native call per event-loop turn's packets; its time shows in the profile as "(native)"/the hook in dist/werift, not under werift's SRTP.\n`);
   if (d.ratios.length) {
     out.push(`\nInterleaved ratio, CPU per RTP packet (plug ÷ stock, <1 = cheaper):\n`);
     out.push(mdTable(['sender', '÷ stock'], d.ratios.map((r) => [CONFIGS[r.a].label, fmtSummary(r.ratio, 2)])));

@@ -144,7 +144,7 @@ const handlers = {
     const cpu = process.cpuUsage(cpu0);
     const t1 = process.hrtime.bigint();
     const s = plug?.stats();
-    const plugDelta = s && stats0 ? { sent: s.sent - stats0.sent, syscalls: s.syscalls - stats0.syscalls, batches: s.batches - stats0.batches, dropped: s.dropped - stats0.dropped, failed: s.failed - stats0.failed, backends: s.backends } : null;
+    const plugDelta = s && stats0 ? { sent: s.sent - stats0.sent, syscalls: s.syscalls - stats0.syscalls, batches: s.batches - stats0.batches, dropped: s.dropped - stats0.dropped, failed: s.failed - stats0.failed, backends: s.backends, srtp: s.srtp ? { rtpProtected: s.srtp.rtpProtected - (stats0.srtp?.rtpProtected ?? 0), batches: s.srtp.batches - (stats0.srtp?.batches ?? 0), stockCalls: s.srtp.stockCalls - (stats0.srtp?.stockCalls ?? 0) } : undefined } : null;
     return {
       packets: written,
       cpuUs: cpu.user + cpu.system,

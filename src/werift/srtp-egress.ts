@@ -40,7 +40,13 @@ interface DtlsTransportLike {
   config?: { debug?: { outboundPacketLoss?: number } };
   bytesSent: number;
   packetsSent: number;
-  iceTransport: { connection: { send(data: Buffer): Promise<void>; nominated?: { protocol?: { transport?: unknown } } } };
+  iceTransport: { connection: IceConnectionLike };
+}
+/** werift's ICE `Connection` (packages/ice/src/ice.ts), as far as its `send` goes. */
+interface IceConnectionLike {
+  send(data: Buffer): Promise<void>;
+  canSendApplicationData?: () => boolean;
+  nominated?: { protocol?: { transport?: unknown }; remoteAddr: [string, number]; packetsSent: number; bytesSent: number };
 }
 interface RtpHeaderLike {
   serialize(size: number): Buffer;
@@ -108,8 +114,8 @@ export class NativeSrtpEgress {
   private readonly registry = new FinalizationRegistry<number>((id) => {
     if (this.active) this.table.remove(id);
   });
-  private batch = new SrtpBatch();
-  private spare = new SrtpBatch();
+  private batch = new SrtpBatch(256 * 1024);
+  private spare = new SrtpBatch(256 * 1024);
   private pending: Pending[] = [];
   private scheduled = false;
   private active = true;
@@ -224,16 +230,29 @@ export class NativeSrtpEgress {
       const view = batch.packet(i);
       const length = view.length;
       const conn = transport.iceTransport.connection;
-      // The plug's transports copy the bytes before send() returns; anything else (a socket
-      // werift opened before the install) may hold them, so it gets its own copy.
-      const copies = conn.nominated?.protocol?.transport instanceof BaseWeriftTransport;
       this.counters.rtpProtected++;
       transport.bytesSent += length;
       transport.packetsSent++;
-      conn.send(copies ? view : Buffer.from(view)).then(
-        () => resolve(length),
-        () => resolve(length), // werift: send(enc).catch(() => {}), then return enc.length
-      );
+      const pair = conn.nominated;
+      const sock = pair?.protocol?.transport;
+      if (sock instanceof BaseWeriftTransport && typeof conn.canSendApplicationData === 'function') {
+        // werift's Connection.send inlined (the same in 0.24.4 and 0.25): consent check
+        // (RFC 7675), StunProtocol.sendData (nothing once the transport closed), pair
+        // statistics — without its two async frames per packet. The plug's transport
+        // copies the bytes before it returns.
+        if (conn.canSendApplicationData() && !sock.closed) {
+          sock.sendAndForget(view, pair!.remoteAddr);
+          pair!.packetsSent++;
+          pair!.bytesSent += length;
+        }
+        resolve(length);
+      } else {
+        // A socket werift opened itself (before the install) may keep the bytes: its own copy.
+        conn.send(Buffer.from(view)).then(
+          () => resolve(length),
+          () => resolve(length), // werift: send(enc).catch(() => {}), then return enc.length
+        );
+      }
     }
     batch.clear();
   };

@@ -69,6 +69,16 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
     return RESOLVED;
   };
 
+  /**
+   * {@link send} for callers in this package that do not await it (the native SRTP egress):
+   * queues now; a failure is dropped as werift drops it (`send(enc).catch(() => {})`) and
+   * stays counted in the socket's stats. No promise is created on the common path.
+   */
+  sendAndForget(data: Buffer, addr: WeriftAddress): void {
+    const p = this.send(data, addr);
+    if (p !== RESOLVED) p.catch(() => {});
+  }
+
   private async sendResolving(data: Buffer, port: number | undefined, host: string): Promise<void> {
     const bytes = Buffer.from(data); // send() copies before it returns on every path: the caller may reuse `data`
     const { address } = await lookup(host, { family: this.socketType === 'udp4' ? 4 : 6 });
