@@ -140,7 +140,13 @@ export class NativeSrtpEgress {
         return Promise.resolve(0); // werift: "failed to send" → 0
       }
       return new Promise<number>((resolve) => {
-        self.batch.push(id, hdr, payload);
+        try {
+          self.batch.push(id, hdr, payload);
+        } catch {
+          self.counters.failed++;
+          resolve(0); // e.g. a payload that is not bytes: werift's sendRtp logs and returns 0
+          return;
+        }
         self.pending.push({ transport: this, resolve });
         if (!self.scheduled) {
           self.scheduled = true;
@@ -233,29 +239,38 @@ export class NativeSrtpEgress {
       this.counters.rtpProtected++;
       transport.bytesSent += length;
       transport.packetsSent++;
-      const pair = conn.nominated;
-      const sock = pair?.protocol?.transport;
-      if (sock instanceof BaseWeriftTransport && typeof conn.canSendApplicationData === 'function') {
-        // werift's Connection.send inlined (the same in 0.24.4 and 0.25): consent check
-        // (RFC 7675), StunProtocol.sendData (nothing once the transport closed), pair
-        // statistics — without its two async frames per packet. The plug's transport
-        // copies the bytes before it returns.
-        if (conn.canSendApplicationData() && !sock.closed) {
-          sock.sendAndForget(view, pair!.remoteAddr);
-          pair!.packetsSent++;
-          pair!.bytesSent += length;
-        }
-        resolve(length);
-      } else {
-        // A socket werift opened itself (before the install) may keep the bytes: its own copy.
-        conn.send(Buffer.from(view)).then(
-          () => resolve(length),
-          () => resolve(length), // werift: send(enc).catch(() => {}), then return enc.length
-        );
+      try {
+        this.send(conn, view, length, resolve);
+      } catch {
+        resolve(length); // werift: send(enc).catch(() => {}) — a send failure is not sendRtp's failure
       }
     }
     batch.clear();
   };
+
+  /** Hands one protected packet to werift's ICE connection, as `Connection.send` would. */
+  private send(conn: IceConnectionLike, view: Buffer, length: number, resolve: (n: number) => void): void {
+    const pair = conn.nominated;
+    const sock = pair?.protocol?.transport;
+    if (pair && sock instanceof BaseWeriftTransport && typeof conn.canSendApplicationData === 'function') {
+      // werift's Connection.send inlined (the same in 0.24.4 and 0.25): consent check
+      // (RFC 7675), StunProtocol.sendData (nothing once the transport closed), pair
+      // statistics — without its two async frames per packet. The plug's transport copies
+      // the bytes before it returns.
+      if (conn.canSendApplicationData() && !sock.closed) {
+        sock.sendAndForget(view, pair.remoteAddr);
+        pair.packetsSent++;
+        pair.bytesSent += length;
+      }
+      resolve(length);
+      return;
+    }
+    // A socket werift opened itself (before the install) may keep the bytes: its own copy.
+    conn.send(Buffer.from(view)).then(
+      () => resolve(length),
+      () => resolve(length), // werift: send(enc).catch(() => {}), then return enc.length
+    );
+  }
 
   stats(): WeriftSrtpCounters {
     return { mode: 'native', ...this.counters, contexts: this.table.size };
