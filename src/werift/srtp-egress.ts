@@ -15,8 +15,9 @@
  * — has finished), one native call protects the whole batch in place, each packet with
  * its own transport's context, and each protected packet goes to its transport's
  * `iceTransport.connection.send` in order, as werift would have sent it; then the promises
- * resolve with the protected length, as stock `sendRtp` does. An app that awaits each
- * `sendRtp` before the next gets batches of one (one N-API call per packet).
+ * resolve with the protected length, as stock `sendRtp` does. A batch is also flushed at
+ * once when it reaches 256 packets or 224 KiB (a burst of frames in one turn). An app that
+ * awaits each `sendRtp` before the next gets batches of one (one N-API call per packet).
  *
  * Keys: a transport's context is built from `this.srtp.config` (the local master key and
  * salt werift's `updateSrtpSession` got from the DTLS exporter, and the profile), and
@@ -94,6 +95,9 @@ interface Pending {
 }
 
 const PROFILES = new Set([0x0001, 0x0007]);
+/** Packets / arena bytes after which the queued RTP is protected and sent at once, not at the end of the turn. */
+const MAX_BATCH_PACKETS = 256;
+const MAX_BATCH_BYTES = 224 * 1024;
 
 /** Validates that `werift` can be hooked; throws the typed error install() reports. */
 export function checkSrtpHookable(werift: unknown): void {
@@ -148,6 +152,12 @@ export class NativeSrtpEgress {
           return;
         }
         self.pending.push({ transport: this, resolve });
+        // A burst (an app catching up on many frames in one turn) is cut into bounded
+        // batches: the arena never grows past its preallocated size.
+        if (self.batch.count >= MAX_BATCH_PACKETS || self.batch.used >= MAX_BATCH_BYTES) {
+          self.flush();
+          return;
+        }
         if (!self.scheduled) {
           self.scheduled = true;
           queueMicrotask(self.flush);
