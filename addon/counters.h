@@ -1,39 +1,46 @@
-// Indices into the Float64Array counters block shared with JS.
-// Mirrors `C` in src/native/binding.ts exactly: native code writes, JS reads without a call.
-// Float64 holds integers exactly up to 2^53, which no counter reaches.
+// Indices into the Float64Array counters block shared with JS (native writes, JS reads
+// without a call). The addon exports the list as `constants.counters` (module.cc) and
+// src/native/binding.ts checks its `C` against it at load; what each counter means is
+// documented there. Float64 holds integers exactly up to 2^53, which no counter reaches.
 #pragma once
 
 #include <cstddef>
 
 namespace dsn {
 
+// X(enumerator, name in JS, index): the one list of counters.
+#define DSN_COUNTERS(X) \
+  X(kSendSyscalls, "SEND_SYSCALLS", 0)                 \
+  X(kSendDatagrams, "SEND_DATAGRAMS", 1)               \
+  X(kSendBytes, "SEND_BYTES", 2)                       \
+  X(kSendPartial, "SEND_PARTIAL", 3)                   \
+  X(kSendEagain, "SEND_EAGAIN", 4)                     \
+  X(kSendEnobufs, "SEND_ENOBUFS", 5)                   \
+  X(kSendErrors, "SEND_ERRORS", 6)                     \
+  X(kWritableWaits, "WRITABLE_WAITS", 7)               \
+  X(kRecvSyscalls, "RECV_SYSCALLS", 8)                 \
+  X(kRecvDatagrams, "RECV_DATAGRAMS", 9)               \
+  X(kRecvBytes, "RECV_BYTES", 10)                      \
+  X(kRecvTruncated, "RECV_TRUNCATED", 11)              \
+  X(kRecvWakeups, "RECV_WAKEUPS", 12)                  \
+  X(kRecvErrors, "RECV_ERRORS", 13)                    \
+  X(kRecvBudgetExhausted, "RECV_BUDGET_EXHAUSTED", 14) \
+  X(kLastErrno, "LAST_ERRNO", 15)                      \
+  X(kRecvBatches, "RECV_BATCHES", 16)                  \
+  X(kGsoMessages, "GSO_MESSAGES", 17)                  \
+  X(kGsoSegments, "GSO_SEGMENTS", 18)                  \
+  X(kGsoFallbacks, "GSO_FALLBACKS", 19)                \
+  X(kGroBuffers, "GRO_BUFFERS", 20)                    \
+  X(kGroDatagrams, "GRO_DATAGRAMS", 21)                \
+  X(kGsoActive, "GSO_ACTIVE", 22)                      \
+  X(kGroActive, "GRO_ACTIVE", 23)                      \
+  X(kGsoResends, "GSO_RESENDS", 24)
+
 enum Counter : std::size_t {
-  kSendSyscalls = 0,         // sendmmsg(2) calls made, including failed ones
-  kSendDatagrams = 1,        // datagrams the kernel accepted
-  kSendBytes = 2,            // payload bytes the kernel accepted
-  kSendPartial = 3,          // sendmmsg calls that took fewer datagrams than offered (but > 0)
-  kSendEagain = 4,           // sendmmsg calls that failed with EAGAIN/EWOULDBLOCK
-  kSendEnobufs = 5,          // sendmmsg calls that failed with ENOBUFS
-  kSendErrors = 6,           // sendmmsg calls that failed with any other errno (EINTR is retried)
-  kWritableWaits = 7,        // times writable readiness was armed
-  kRecvSyscalls = 8,         // recvmmsg(2) calls made, including failed ones
-  kRecvDatagrams = 9,        // datagrams received (truncated ones included)
-  kRecvBytes = 10,           // payload bytes received (copied into the slots)
-  kRecvTruncated = 11,       // datagrams longer than a receive slot (MSG_TRUNC)
-  kRecvWakeups = 12,         // readable wake-ups from libuv
-  kRecvErrors = 13,          // recvmmsg calls that failed with an errno other than EAGAIN/EINTR
-  kRecvBudgetExhausted = 14, // wake-ups that stopped because the per-wake budget was spent
-  kLastErrno = 15,           // output of send(): errno of the first datagram not taken, else 0
-  kRecvBatches = 16,         // receive batches delivered to JS (one onRecv call each)
-  kGsoMessages = 17,         // UDP_SEGMENT messages the kernel accepted (each carries >= 2 datagrams)
-  kGsoSegments = 18,         // datagrams sent inside those messages (also counted in kSendDatagrams)
-  kGsoFallbacks = 19,        // times GSO was turned off for the socket after EIO/EINVAL on a GSO message
-  kGroBuffers = 20,          // received buffers that held several datagrams coalesced by UDP_GRO
-  kGroDatagrams = 21,        // datagrams in those buffers (also counted in kRecvDatagrams)
-  kGsoActive = 22,           // 1 while GSO is in use on sends, else 0 (written by setGso and fallback)
-  kGroActive = 23,           // 1 while UDP_GRO is enabled on the socket, else 0 (written by setGro)
-  kGsoResends = 24,          // GSO runs resent as plain datagrams after a per-datagram errno
-  kCounterCount = 32,        // length the JS side allocates (room to grow)
+#define DSN_COUNTER_ENUM(enumerator, name, index) enumerator = index,
+  DSN_COUNTERS(DSN_COUNTER_ENUM)
+#undef DSN_COUNTER_ENUM
+  kCounterCount = 32,  // length the JS side allocates (room to grow)
 };
 
 }  // namespace dsn

@@ -1,13 +1,44 @@
-// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno } (src/native/binding.ts,
+// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno, constants } (src/native/binding.ts,
 // NativeBinding). N-API version 8, context-aware (usable from worker threads).
 #include <napi.h>
 
 #include <cerrno>
 
+#include "counters.h"
+#include "sockaddr.h"
 #include "srtp_table.h"
+#include "udp_offload.h"
 #include "udp_socket.h"
 
 namespace {
+
+Napi::Number Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
+
+// Every number JS and native code must agree on, so that src/native/binding.ts can check
+// its own against them at load instead of trusting comments to keep them in step.
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object counters = Napi::Object::New(env);
+#define DSN_COUNTER_EXPORT(enumerator, name, index) counters.Set(name, Num(env, index));
+  DSN_COUNTERS(DSN_COUNTER_EXPORT)
+#undef DSN_COUNTER_EXPORT
+  counters.Set("COUNT", Num(env, dsn::kCounterCount));
+  Napi::Object bind = Napi::Object::New(env);
+  bind.Set("REUSEPORT", Num(env, dsn::kBindReusePort));
+  bind.Set("IPV6ONLY", Num(env, dsn::kBindIpv6Only));
+  Napi::Object buffer = Napi::Object::New(env);
+  buffer.Set("SNDBUF", Num(env, dsn::kSndBuf));
+  buffer.Set("RCVBUF", Num(env, dsn::kRcvBuf));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("counters", counters);
+  c.Set("bind", bind);
+  c.Set("buffer", buffer);
+  c.Set("SOCKADDR_STRIDE", Num(env, dsn::kSockaddrStride));
+  c.Set("GSO_MAX_SEGMENTS", Num(env, dsn::kGsoMaxSegments));
+  c.Set("MAX_PAYLOAD_V4", Num(env, dsn::kGsoMaxPayloadV4));
+  c.Set("MAX_PAYLOAD_V6", Num(env, dsn::kGsoMaxPayloadV6));
+  c.Set("GRO_MIN_SLOT", Num(env, dsn::kGroMinSlot));
+  return c;
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dsn::UdpSocket::Define(env));
@@ -35,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object table = Napi::Object::New(env);
   for (const Entry& e : kErrno) table.Set(e.name, Napi::Number::New(env, e.value));
   exports.Set("errno", table);
+  exports.Set("constants", Constants(env));
   return exports;
 }
 

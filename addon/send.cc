@@ -8,11 +8,10 @@
 // vlen is capped at UIO_MAXIOV (1024), hence the chunking.
 //
 // GSO (udp_offload.h, udp(7) UDP_SEGMENT). With setGso(true), a run of consecutive ring
-// slots to the same destination (same peer id) and of the same length, the last one
-// possibly shorter, at most kGsoMaxSegments of them and at most GsoMaxPayload bytes in
-// all, goes as ONE message: one iovec per datagram (no copy), plus a UDP_SEGMENT control
-// message with the run's length as gso_size; the kernel cuts it back into exactly those
-// datagrams. GSO and plain messages mix in one sendmmsg. sendmmsg counts messages, and a
+// slots to the same peer id and of the same length, the last one possibly shorter, within
+// the limits of udp_offload.h (GsoRunLength), goes as ONE message: one iovec per datagram
+// (no copy), plus a UDP_SEGMENT control message with the run's length as gso_size; the
+// kernel cuts it back into exactly those datagrams. GSO and plain messages mix in one sendmmsg. sendmmsg counts messages, and a
 // message is taken whole or not at all, so "k messages taken" maps back to the exact
 // number of datagrams taken (the sum of their segment counts), and the datagram-level
 // contract of send() is unchanged.

@@ -52,12 +52,14 @@ namespace dsn {
 // was 64 when UDP_SEGMENT appeared (Linux 4.18); some kernels raised it to 128. 64 is
 // accepted by every kernel that has UDP_SEGMENT.
 constexpr std::size_t kGsoMaxSegments = 64;
-// Largest total payload of one GSO message (all segments), bytes (see above).
+// Largest total payload of one GSO message (all segments), bytes (see above): the
+// largest UDP payload over IPv4 and over IPv6, which is also what one datagram may carry
+// (src/limits.ts holds the same two numbers for JS; binding.ts checks them at load).
 constexpr std::size_t kGsoMaxPayloadV4 = 65535 - 20 - 8;
 constexpr std::size_t kGsoMaxPayloadV6 = 65535 - 8;
 // Smallest receive slot that holds any buffer UDP_GRO can deliver on loopback or from a
-// 64 KiB GRO engine: the largest UDP payload, 65535 - 8.
-constexpr std::size_t kGroMinSlot = 65535 - 8;
+// 64 KiB GRO engine: the largest UDP payload.
+constexpr std::size_t kGroMinSlot = kGsoMaxPayloadV6;
 
 // Bytes of control data one GSO message needs: one cmsghdr with a u16.
 constexpr std::size_t kGsoCmsgSpace = CMSG_SPACE(sizeof(std::uint16_t));

@@ -16,12 +16,6 @@
 
 namespace dsn {
 
-namespace {
-constexpr std::int64_t kBindReusePort = 1;  // BIND_REUSEPORT in binding.ts
-constexpr std::int64_t kBindIpv6Only = 2;   // BIND_IPV6ONLY in binding.ts
-constexpr std::int64_t kSndBuf = 0;         // SNDBUF in binding.ts
-}  // namespace
-
 Napi::Function UdpSocket::Define(Napi::Env env) {
   return DefineClass(env, "UdpSocket",
                      {
@@ -303,7 +297,7 @@ Napi::Value UdpSocket::SetBufferSize(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   std::int64_t which = 0;
   std::int64_t bytes = 0;
-  if (!ArgInt(info, 0, "which", 0, 1, &which)) return env.Undefined();
+  if (!ArgInt(info, 0, "which", kSndBuf, kRcvBuf, &which)) return env.Undefined();
   if (!ArgInt(info, 1, "bytes", 1, 1 << 30, &bytes)) return env.Undefined();
   int value = static_cast<int>(bytes);
   int force = which == kSndBuf ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
@@ -328,7 +322,7 @@ Napi::Value UdpSocket::GetBufferSize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   std::int64_t which = 0;
-  if (!ArgInt(info, 0, "which", 0, 1, &which)) return env.Undefined();
+  if (!ArgInt(info, 0, "which", kSndBuf, kRcvBuf, &which)) return env.Undefined();
   int real = 0;
   if (!ReadBufferSize(fd_, which == kSndBuf ? SO_SNDBUF : SO_RCVBUF, &real)) {
     ThrowErrno(env, errno, "getsockopt");

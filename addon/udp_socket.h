@@ -23,6 +23,11 @@
 // until then. Without it, a close callback could run after a worker's last reference
 // to the addon was dlclose()d, i.e. jump into unmapped code.
 //
+// Folder addon/: C++17, one concern per file as listed above, plus udp_offload.* (GSO/GRO
+// limits and control messages, pure functions), sockaddr.*, args.* (argument checks),
+// errors.* (Node-style errors), counters.h and module.cc (exports and constants). Only
+// N-API, libuv's ABI and libc; the TypeScript contract is src/native/binding.ts.
+//
 // Threads: none. Everything runs on the JS thread of the environment that created the
 // socket, in libuv callbacks of its loop.
 #pragma once
@@ -48,6 +53,13 @@ struct RecvRing;   // recv.cc: where the receive ring's arrays are for one recvm
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
+
+// bind() flags and the setBufferSize()/getBufferSize() selector; exported to JS as
+// constants.bind and constants.buffer (module.cc).
+constexpr std::int64_t kBindReusePort = 1;  // SO_REUSEPORT
+constexpr std::int64_t kBindIpv6Only = 2;   // IPV6_V6ONLY
+constexpr std::int64_t kSndBuf = 0;
+constexpr std::int64_t kRcvBuf = 1;
 
 class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  public:

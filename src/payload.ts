@@ -4,6 +4,7 @@
  * anything is queued.
  */
 import { Buffer } from 'node:buffer';
+import { constants } from 'node:os';
 import { BatchSocketRangeError, BatchSocketTypeError, BatchSocketError } from './errors.js';
 import { describe } from './address.js';
 
@@ -70,7 +71,7 @@ export function toPayload(msg: unknown, offset: number | undefined, length: numb
   }
   if (len > maxSize) {
     const err = new BatchSocketRangeError('EMSGSIZE', `Datagram of ${len} bytes is larger than the ${maxSize}-byte maximum of this socket type`);
-    (err as unknown as { errno: number }).errno = -90;
+    (err as unknown as { errno: number }).errno = -constants.errno.EMSGSIZE;
     throw err;
   }
   out.bytes = bytes;

@@ -12,11 +12,19 @@
  * Linux only (sendmmsg(2), recvmmsg(2)). Where the addon cannot load,
  * {@link loadNative} returns the reason and the public API falls back to the
  * `node:dgram` backend.
+ *
+ * Folder src/native/: the loader and this typed view, nothing else. Imports only
+ * ../limits.ts; everything that talks to the addon (src/socket/native-socket.ts) builds on it.
  */
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GSO_MAX_SEGMENTS, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from '../limits.js';
+
+// The numbers below are also the addon's (it exports them as `constants`):
+// {@link loadNative} refuses an addon whose numbers differ (see checkConstants).
 
 /** Size in bytes of one entry of a peer table or of a receive address table. */
 export const SOCKADDR_STRIDE = 32;
@@ -32,7 +40,7 @@ export const RCVBUF = 1;
 
 /**
  * Indices into the `Float64Array` counters block shared with native code
- * (native writes, JS reads with no call). Mirrors `addon/counters.h`.
+ * (native writes, JS reads with no call); the list is `DSN_COUNTERS` in addon/counters.h.
  */
 export const C = {
   /** sendmmsg(2) calls made, including failed ones. */
@@ -189,18 +197,12 @@ export interface NativeUdpSocket {
   send(start: number, count: number): number;
   /**
    * GSO on sends (udp(7) UDP_SEGMENT; support probed when the socket opened, Linux >=
-   * 4.18). Off by default at this level. While on, each `send()` sends every run of
-   * consecutive slots with the same peer id and the same length (the last of a run may
-   * be shorter, never empty), up to 64 datagrams and 65507 payload bytes in all (65527
-   * to a non-mapped IPv6 peer), as one message the kernel cuts back into exactly those
-   * datagrams; plain and GSO messages mix in one sendmmsg. `send()`'s result, LAST_ERRNO
-   * and SEND_DATAGRAMS still count datagrams (a GSO message is taken whole or not at all).
-   * EIO/EINVAL on a GSO message turns GSO off (GSO_FALLBACKS, GSO_ACTIVE = 0) and resends
-   * the same datagrams plain within the same call; another non-transient errno resends
-   * that run plain on an unconnected socket (GSO_RESENDS) so the error lands on its own
-   * datagram, and is charged to the run's first datagram on a connected one (it may be
-   * the pending ICMP error, which the attempt consumed). Returns whether GSO is on
-   * (false where the kernel lacks it).
+   * 4.18); off by default at this level. While on, `send()` sends each run of consecutive
+   * slots with the same peer id and length as one message — which runs, the fallback and
+   * how errors land on datagrams: README "GSO and GRO"; the kernel's side: the top of
+   * addon/send.cc. `send()`'s result, LAST_ERRNO and SEND_DATAGRAMS still count datagrams;
+   * GSO_MESSAGES, GSO_SEGMENTS, GSO_FALLBACKS, GSO_RESENDS and GSO_ACTIVE tell what
+   * happened. Returns whether GSO is on (false where the kernel lacks it).
    */
   setGso(on: boolean): boolean;
   /**
@@ -253,12 +255,56 @@ export interface NativeUdpSocket {
   fd(): number;
 }
 
+/** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
+export interface NativeConstants {
+  counters: Record<string, number>;
+  bind: { REUSEPORT: number; IPV6ONLY: number };
+  buffer: { SNDBUF: number; RCVBUF: number };
+  SOCKADDR_STRIDE: number;
+  GSO_MAX_SEGMENTS: number;
+  MAX_PAYLOAD_V4: number;
+  MAX_PAYLOAD_V6: number;
+  GRO_MIN_SLOT: number;
+}
+
 export interface NativeBinding {
   UdpSocket: new (family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks) => NativeUdpSocket;
   /** UIO_MAXIOV of this build (1024 on Linux). */
   UIO_MAXIOV: number;
-  /** errno values the scheduler needs, keyed by name (EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR, EMSGSIZE, …). */
+  /** errno values of the platform the addon was built for, by name (EAGAIN, ENOBUFS, EMSGSIZE, …); must equal `os.constants.errno`. */
   errno: Record<string, number>;
+  constants: NativeConstants;
+}
+
+/**
+ * Where the addon's numbers differ from this file's (and limits.ts, and Node's errno
+ * values): a description of the first difference, or undefined when they all agree.
+ */
+export function checkConstants(binding: Pick<NativeBinding, 'constants' | 'errno'>): string | undefined {
+  const k = binding.constants;
+  if (k === null || typeof k !== 'object' || typeof k.counters !== 'object') return 'it exports no constants';
+  const pairs: [string, unknown, number][] = [
+    ['bind.REUSEPORT', k.bind?.REUSEPORT, BIND_REUSEPORT],
+    ['bind.IPV6ONLY', k.bind?.IPV6ONLY, BIND_IPV6ONLY],
+    ['buffer.SNDBUF', k.buffer?.SNDBUF, SNDBUF],
+    ['buffer.RCVBUF', k.buffer?.RCVBUF, RCVBUF],
+    ['SOCKADDR_STRIDE', k.SOCKADDR_STRIDE, SOCKADDR_STRIDE],
+    ['GSO_MAX_SEGMENTS', k.GSO_MAX_SEGMENTS, GSO_MAX_SEGMENTS],
+    ['MAX_PAYLOAD_V4', k.MAX_PAYLOAD_V4, MAX_PAYLOAD_V4],
+    ['MAX_PAYLOAD_V6', k.MAX_PAYLOAD_V6, MAX_PAYLOAD_V6],
+    ['GRO_MIN_SLOT', k.GRO_MIN_SLOT, MAX_PAYLOAD_V6],
+  ];
+  const names = new Set([...Object.keys(C), ...Object.keys(k.counters)]);
+  for (const name of names) pairs.push([`counters.${name}`, k.counters[name], (C as Record<string, number>)[name]]);
+  const nodeErrno = osConstants.errno as Record<string, number | undefined>;
+  for (const [name, value] of Object.entries(binding.errno ?? {})) {
+    const js = nodeErrno[name];
+    if (js !== undefined) pairs.push([`errno.${name}`, value, js]); // (Node lacks a few, e.g. EHOSTDOWN)
+  }
+  for (const [name, native, js] of pairs) {
+    if (native !== js) return `${name} is ${String(native)} in the addon but ${String(js)} here`;
+  }
+  return undefined;
 }
 
 export type NativeLoadResult = { ok: true; binding: NativeBinding; path: string } | { ok: false; reason: string };
@@ -306,6 +352,11 @@ export function loadNative(): NativeLoadResult {
         typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package (rebuild with \`npm run build:native\`)`);
+        continue;
+      }
+      const mismatch = checkConstants(binding as NativeBinding);
+      if (mismatch !== undefined) {
+        errors.push(`${path}: built from another version of this package: ${mismatch} (rebuild with \`npm run build:native\`)`);
         continue;
       }
       cached = { ok: true, binding: binding as NativeBinding, path };

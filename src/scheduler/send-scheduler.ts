@@ -9,6 +9,7 @@
  * This folder imports only ../types.ts, ../errors.ts and its own files: the socket layer
  * builds on it, never the reverse.
  */
+import { constants } from 'node:os';
 import hdr from 'hdr-histogram-js';
 import { BatchSocketError, errnoName, systemError } from '../errors.js';
 import type { FlushEvent, FlushMode, HoldTimeStats, SendCallback, SendOrder } from '../types.js';
@@ -53,10 +54,8 @@ export interface SchedulerOptions {
   describePeer?: (peerId: number) => { address?: string; port?: number };
 }
 
+const { EAGAIN, ENOBUFS, EINTR } = constants.errno;
 /** Errnos that mean "not now": wait for writability and retry. */
-const EAGAIN = 11;
-const ENOBUFS = 105;
-const EINTR = 4;
 const TRANSIENT = new Set([EAGAIN, ENOBUFS, EINTR]);
 /** After this many ENOBUFS in a row with no progress, back off with a timer instead of writability (which may already be true). */
 const ENOBUFS_BACKOFF_AFTER = 2;

@@ -3,9 +3,11 @@
  * the {@link SendScheduler} (one `sendmmsg` per batch); receives arrive from
  * `recvmmsg` as one callback per batch.
  */
+import { constants } from 'node:os';
 import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
 import { BatchSocketError, systemError } from '../errors.js';
+import { MAX_PAYLOAD_V6 } from '../limits.js';
 import { validateBufferSize, type ResolvedOptions } from '../options.js';
 import type { PayloadView } from '../payload.js';
 import { toPayload } from '../payload.js';
@@ -15,6 +17,8 @@ import type { BatchSocketStats, FlushEvent, Peer, SendCallback, SendPayload } fr
 import { BaseSocket } from './base-socket.js';
 import { PeerTable } from './peer-table.js';
 import { RecvRing, RingBatch } from './recv-batch.js';
+
+const { errno } = constants;
 
 export class NativeBatchSocket extends BaseSocket {
   readonly backend = 'batch' as const;
@@ -141,7 +145,8 @@ export class NativeBatchSocket extends BaseSocket {
 
   /**
    * A pinned handle for `address`:`port`: its `send` skips address validation and the
-   * peer lookup (the fast path for a relay's viewers). Same handle for the same peer.
+   * peer lookup (the fast path for a relay's viewers). Each call returns a new handle;
+   * handles for the same address and port share one pinned peer-table entry.
    */
   peer(port: number, address: string): Peer {
     this.assertOpen();
@@ -213,7 +218,7 @@ export class NativeBatchSocket extends BaseSocket {
 
   address(): { address: string; family: string; port: number } {
     this.assertOpen();
-    if (this.state !== 'bound') throw systemError(9, 'getsockname');
+    if (this.state !== 'bound') throw systemError(errno.EBADF, 'getsockname');
     const [address, port] = this.native.localAddress();
     return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
   }
@@ -304,8 +309,8 @@ export class NativeBatchSocket extends BaseSocket {
   }
 }
 
-/** Smallest receive slot GRO is enabled with: the largest UDP payload (65535 - 8), so no coalesced buffer is cut. */
-const GRO_MIN_SLOT = 65527;
+/** Smallest receive slot GRO is enabled with: the largest UDP payload, so no coalesced buffer is cut. */
+const GRO_MIN_SLOT = MAX_PAYLOAD_V6;
 
 
 /** Handle returned by {@link NativeBatchSocket.peer}. */
