@@ -19,6 +19,7 @@ import { toPayload, type PayloadView } from '../payload.js';
 import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
 import { CopiedBatch } from './recv-batch.js';
+import { zeroStats } from './stats.js';
 
 export class DgramBatchSocket extends BaseSocket {
   readonly backend = 'dgram' as const;
@@ -203,42 +204,28 @@ export class DgramBatchSocket extends BaseSocket {
 
   stats(): BatchSocketStats {
     const bound = this.state === 'bound';
-    return {
-      backend: 'dgram',
-      enqueued: this.enqueued,
-      sent: this.sent,
-      failed: this.failed,
-      dropped: this.droppedQueueFull + this.droppedClosed,
-      queued: this.inflight,
-      queuedBytes: this.inflightBytes,
-      bytesSent: this.bytesSent,
-      syscalls: this.handedToLibuv,
-      partialSends: 0,
-      eagain: 0,
-      batches: 0,
-      failures: { ...this.failures },
-      // Datagrams in flight at close() are cancelled by libuv (failed, ECANCELED); those dgram never
-      // handed to libuv (still waiting for the implicit bind) are dropped as closed.
-      drops: { queueFull: this.droppedQueueFull, closed: this.droppedClosed },
-      holdUs: { p50: 0, p99: 0, max: 0, count: 0 },
-      received: this.received,
-      bytesReceived: this.bytesReceived,
-      recvSyscalls: 0,
-      recvBatches: this.received,
-      recvTruncated: 0,
-      recvErrors: this.recvErrors,
-      recvBatchesDropped: this.recvBatchesDropped,
-      sendBufferSize: bound ? this.sock.getSendBufferSize() : this.finalBufferSizes[0],
-      recvBufferSize: bound ? this.sock.getRecvBufferSize() : this.finalBufferSizes[1],
-      // node:dgram has no GSO/GRO: one sendmsg/recvmsg per datagram.
-      gsoMessages: 0,
-      gsoSegments: 0,
-      gsoFallbacks: 0,
-      groBuffers: 0,
-      groDatagrams: 0,
-      gso: false,
-      gro: false,
-    };
+    // node:dgram has no batches, no GSO/GRO and no hold time: those stay zero.
+    const s = zeroStats('dgram');
+    s.enqueued = this.enqueued;
+    s.sent = this.sent;
+    s.failed = this.failed;
+    s.dropped = this.droppedQueueFull + this.droppedClosed;
+    s.queued = this.inflight;
+    s.queuedBytes = this.inflightBytes;
+    s.bytesSent = this.bytesSent;
+    s.syscalls = this.handedToLibuv;
+    s.failures = { ...this.failures };
+    // Datagrams in flight at close() are cancelled by libuv (failed, ECANCELED); those dgram never
+    // handed to libuv (still waiting for the implicit bind) are dropped as closed.
+    s.drops = { queueFull: this.droppedQueueFull, closed: this.droppedClosed };
+    s.received = this.received;
+    s.bytesReceived = this.bytesReceived;
+    s.recvBatches = this.received;
+    s.recvErrors = this.recvErrors;
+    s.recvBatchesDropped = this.recvBatchesDropped;
+    s.sendBufferSize = bound ? this.sock.getSendBufferSize() : this.finalBufferSizes[0];
+    s.recvBufferSize = bound ? this.sock.getRecvBufferSize() : this.finalBufferSizes[1];
+    return s;
   }
 
   setSendBufferSize(bytes: number): void {
