@@ -6,13 +6,14 @@
  * IPv4 literal is accepted and sent IPv4-mapped (`::ffff:a.b.c.d`) unless the socket is
  * IPv6-only, as a dual-stack socket does.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import { BatchSocketRangeError, BatchSocketTypeError, BatchSocketError } from './errors.js';
+import { MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from './limits.js';
 import type { SocketType } from './types.js';
 
-/** Largest UDP payload, bytes: 65535 − 8 (UDP) − 20 (IPv4) for udp4, 65535 − 8 for udp6 (jumbograms aside). */
+/** Largest UDP payload of a socket of `type`, bytes (see limits.ts). */
 export function maxPayload(type: SocketType): number {
-  return type === 'udp4' ? 65507 : 65527;
+  return type === 'udp4' ? MAX_PAYLOAD_V4 : MAX_PAYLOAD_V6;
 }
 
 /** Throws ERR_SOCKET_BAD_PORT unless `port` is an integer in [min, 65535]. Returns it. */
@@ -47,11 +48,22 @@ export function validateAddress(address: unknown, type: SocketType, fallback: st
   throw new BatchSocketError('ERR_INVALID_IP_ADDRESS', `Invalid IP address for a ${type} socket: ${JSON.stringify(address)} (an IP literal of the socket's family is required)`);
 }
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+loopback.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * True for `'localhost'` (any case) and IP literals in 127.0.0.0/8, ::1 or
+ * ::ffff:127.0.0.0/104 (IPv4-mapped loopback), in any of their text forms
+ * (`0:0:0:0:0:0:0:1`, `::ffff:7f00:1`). Host names other than localhost are not looked up: false.
+ */
 export function isLoopback(address: string): boolean {
-  if (address === 'localhost' || address === '::1') return true;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return isIPv4(v4) && v4.startsWith('127.');
+  if (address.toLowerCase() === 'localhost') return true;
+  const family = isIP(address);
+  if (family === 4) return loopback.check(address, 'ipv4');
+  if (family === 6) return loopback.check(address, 'ipv6');
+  return false;
 }
 
 /** Short description of a value for error messages, like Node's. */

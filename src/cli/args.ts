@@ -7,7 +7,9 @@
  * `--backend`, `--batch`, `--window-us`, `--idle-ms`, `--json`, `--allow-remote`.
  */
 import { parseArgs } from 'node:util';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isLoopback } from '../address.js';
+import { MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from '../limits.js';
 import type { BackendName } from '../types.js';
 import { UBL1_HEADER_BYTES } from './ubl1.js';
 
@@ -29,10 +31,10 @@ export const LIMITS = {
   maxCount: 1e9,
   /** s */
   maxDurationS: 3600,
-  /** UDP payload over IPv4 (65535 − 20 − 8). */
-  maxSizeV4: 65507,
-  /** UDP payload over IPv6 (65535 − 8). */
-  maxSizeV6: 65527,
+  /** UDP payload over IPv4, bytes. */
+  maxSizeV4: MAX_PAYLOAD_V4,
+  /** UDP payload over IPv6, bytes. */
+  maxSizeV6: MAX_PAYLOAD_V6,
   /** datagrams/s */
   maxRate: 1e8,
   maxFlows: 65536,
@@ -165,19 +167,8 @@ Targets and listen addresses must be loopback (127.0.0.0/8, ::1, localhost) unle
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or refused target.
 `;
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
-loopback.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** True for 'localhost' and IP literals in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
-export function isLoopbackHost(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  const family = isIP(host);
-  if (family === 4) return loopback.check(host, 'ipv4');
-  if (family === 6) return loopback.check(host, 'ipv6');
-  return false;
-}
+/** The library's loopback check (address.ts), under the name the CLI's flags use. */
+export const isLoopbackHost = isLoopback;
 
 /**
  * Parses `HOST:PORT` or `[IPV6]:PORT`.

@@ -2,15 +2,8 @@
  * Which socket backend udp-blast uses: the one asked for, or 'batch' where the
  * native addon loads and 'dgram' otherwise.
  */
-import { createBatchSocket } from '../index.js';
-import { loadNative } from '../native/binding.js';
+import { batchBackendStatus, createBatchSocket } from '../index.js';
 import type { BackendName } from '../types.js';
-
-/** Whether the native addon loads here, with the reason when it does not. */
-export function nativeAvailability(): { ok: true } | { ok: false; reason: string } {
-  const r = loadNative();
-  return r.ok ? { ok: true } : { ok: false, reason: r.reason };
-}
 
 /**
  * Resolves the requested backend. An explicit 'batch' that cannot load is an error
@@ -21,21 +14,21 @@ export function nativeAvailability(): { ok: true } | { ok: false; reason: string
 export function resolveBackend(requested: BackendName | null): BackendName {
   if (requested === 'dgram') return 'dgram';
   if (requested === 'batch') {
-    const native = nativeAvailability();
-    if (!native.ok) throw new Error(`--backend batch is not available: ${native.reason}`);
+    const status = batchBackendStatus();
+    if (!status.available) throw new Error(`--backend batch is not available: ${status.reason}`);
     return 'batch';
   }
   return probeBatchBackend().ok ? 'batch' : 'dgram';
 }
 
 /**
- * Stronger than {@link nativeAvailability}: also constructs (and closes) a 'batch'
- * socket, so an addon that loads but does not match this build is reported as
+ * Stronger than the library's `batchBackendStatus()`: also constructs (and closes) a
+ * 'batch' socket, so an addon that loads but cannot make a socket here is reported as
  * unavailable instead of failing every run.
  */
 export function probeBatchBackend(): { ok: true } | { ok: false; reason: string } {
-  const native = nativeAvailability();
-  if (!native.ok) return native;
+  const status = batchBackendStatus();
+  if (!status.available) return { ok: false, reason: status.reason };
   try {
     const s = createBatchSocket({ type: 'udp4', backend: 'batch' });
     s.close();

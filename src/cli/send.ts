@@ -15,7 +15,9 @@
  * datagram is re-sent after the drain and the receiver sees no gap.
  */
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
+import { isLoopback } from '../address.js';
 import { createBatchSocket } from '../index.js';
+import { bindAndListen } from '../socket/listen.js';
 import type { BackendName, BatchSocket, BatchSocketStats, HoldTimeStats } from '../types.js';
 import { formatEndpoint, type SendOptions } from './args.js';
 import { resolveBackend } from './backend.js';
@@ -145,17 +147,6 @@ function waitQueueEmpty(socket: BatchSocket, timeoutMs: number): Promise<void> {
   });
 }
 
-function bindSocket(socket: BatchSocket, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.bind(0, address, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
 function closeSocket(socket: BatchSocket): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, 5000);
@@ -195,10 +186,9 @@ export async function runSend(opts: SendOptions, hooks: SendHooks = {}): Promise
     socketErrors[code] = (socketErrors[code] ?? 0) + 1;
   });
   // Source address: loopback for a loopback target, so nothing listens on other interfaces.
-  const loopbackTarget = target.family === 4 ? target.ip.startsWith('127.') : target.ip === '::1' || target.ip.startsWith('::ffff:127.');
-  const bindAddress = loopbackTarget ? (target.family === 4 ? '127.0.0.1' : '::1') : target.family === 4 ? '0.0.0.0' : '::';
+  const bindAddress = isLoopback(target.ip) ? (target.family === 4 ? '127.0.0.1' : '::1') : target.family === 4 ? '0.0.0.0' : '::';
   try {
-    await bindSocket(socket, bindAddress);
+    await bindAndListen(socket, 0, bindAddress);
   } catch (err) {
     await closeSocket(socket);
     throw err;

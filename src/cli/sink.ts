@@ -14,6 +14,7 @@
  */
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { createBatchSocket } from '../index.js';
+import { bindAndListen } from '../socket/listen.js';
 import type { BackendName, BatchSocket, RecvBatch } from '../types.js';
 import { LIMITS, formatEndpoint, type SinkOptions } from './args.js';
 import { resolveBackend } from './backend.js';
@@ -96,17 +97,6 @@ export interface SinkHooks {
 const MAX_LATENCY_US = 3600e6;
 const TWO_32 = 0x1_0000_0000;
 
-function bindSocket(socket: BatchSocket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.bind(port, address, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
 /**
  * Runs `udp-blast sink` until count, duration, idle time or the abort signal ends it.
  * Rejects on setup failures (backend unavailable, bind).
@@ -116,7 +106,7 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
   const { ip: host, family } = await resolveTarget(opts.listen);
   const socket = createBatchSocket({ type: family === 6 ? 'udp6' : 'udp4', backend, recvBufferSize: opts.recvBufferSize, gro: opts.gro ? 'auto' : false });
   try {
-    await bindSocket(socket, opts.listen.port, host);
+    await bindAndListen(socket, opts.listen.port, host);
   } catch (err) {
     socket.close();
     throw err;

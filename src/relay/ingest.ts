@@ -5,6 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { createBatchSocket, type BatchSocket, type RecvBatch } from '../index.js';
+import { bindAndListen } from '../socket/listen.js';
 import type { RelayStream } from './stream.js';
 
 /** Opens the ingest socket of `stream` on `host`:`port` (0 = any free port); resolves with the bound port. */
@@ -14,13 +15,7 @@ export async function openIngest(stream: RelayStream, host: string, port: number
     const bytes = batch.bytes;
     for (let i = 0; i < batch.count; i++) stream.onDatagram(bytes, batch.offset(i), batch.length(i));
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  await bindAndListen(socket, port, host);
   // A receive error (e.g. ICMP from a peer) must not kill the relay; it is counted in stats().
   socket.on('error', () => {});
   return { socket, port: socket.address().port };

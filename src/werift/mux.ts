@@ -29,7 +29,8 @@
 import type { BatchSocket, RecvBatch, SocketType } from '../types.js';
 import type { SocketLedger } from './ledger.js';
 import { NOT_STUN, STUN_ERROR, STUN_REQUEST, STUN_SUCCESS, stunClass, transactionKey, usernameParts } from './stun.js';
-import { BaseWeriftTransport, bindSocket, copyDatagram, senderAddress } from './transport.js';
+import { bindAndListen } from '../socket/listen.js';
+import { BaseWeriftTransport, deliverBatch } from './transport.js';
 import type { WeriftConnectionLike } from './types.js';
 
 /** Pending outgoing STUN transactions remembered for response routing. */
@@ -97,7 +98,7 @@ export class UdpMux {
 
   /** Binds once; every view awaits the same bind. */
   open(): Promise<void> {
-    this.ready ??= bindSocket(this.socket, this.port, this.bindAddress);
+    this.ready ??= bindAndListen(this.socket, this.port, this.bindAddress);
     return this.ready;
   }
 
@@ -159,47 +160,36 @@ export class UdpMux {
     this.socket.send(data, port, host);
   }
 
-  private readonly onBatch = (batch: RecvBatch): void => {
-    const counters = this.ledger.counters;
+  private readonly onBatch = (batch: RecvBatch): void => deliverBatch(batch, this.ledger.counters, this.isOpen, this.route);
+  private readonly isOpen = (): boolean => this.closing === undefined;
+
+  /** The routing rules of the module doc, in that order; counts what it drops. */
+  private readonly route = (batch: RecvBatch, i: number, address: string, port: number): MuxTransport | undefined => {
     const bytes = batch.bytes;
-    for (let i = 0; i < batch.count; i++) {
-      if (this.closing) return;
-      if (batch.truncated(i)) {
-        counters.droppedTruncated++;
-        continue;
-      }
-      const off = batch.offset(i);
-      const len = batch.length(i);
-      const r = batch.remote(i);
-      const address = senderAddress(r.address, r.family);
-      const key = `${address}|${r.port}`;
-      const cls = bytes[off] <= 3 ? stunClass(bytes, off, len) : NOT_STUN;
-      let view: MuxTransport | undefined;
-      if (cls === STUN_SUCCESS || cls === STUN_ERROR) {
-        const tx = transactionKey(bytes, off);
-        view = this.byTransaction.get(tx);
-        if (view) this.byTransaction.delete(tx);
-        if (view?.closed) view = undefined;
-      }
-      view ??= this.byRemote.get(key);
-      if (!view) {
-        if (cls === STUN_REQUEST) view = this.claim(bytes, off, len, key);
-        if (!view) {
-          if (cls === NOT_STUN) counters.droppedUnknown++;
-          else counters.droppedUnroutableStun++;
-          continue;
-        }
-      } else if (cls === STUN_REQUEST) {
-        // A known address may belong to another connection now (ICE restart, port reuse).
-        const parts = usernameParts(bytes, off, len);
-        if (parts && parts[0] !== view.connection.localUsername) {
-          const other = this.claim(bytes, off, len, key);
-          if (other) view = other;
-        }
-      }
-      counters.delivered++;
-      view.deliver(copyDatagram(batch, i), address, r.port);
+    const off = batch.offset(i);
+    const len = batch.length(i);
+    const key = `${address}|${port}`;
+    const cls = bytes[off] <= 3 ? stunClass(bytes, off, len) : NOT_STUN;
+    let view: MuxTransport | undefined;
+    if (cls === STUN_SUCCESS || cls === STUN_ERROR) {
+      const tx = transactionKey(bytes, off);
+      view = this.byTransaction.get(tx);
+      if (view) this.byTransaction.delete(tx);
+      if (view?.closed) view = undefined;
     }
+    view ??= this.byRemote.get(key);
+    if (!view) {
+      if (cls === STUN_REQUEST) view = this.claim(bytes, off, len, key);
+      if (!view) {
+        if (cls === NOT_STUN) this.ledger.counters.droppedUnknown++;
+        else this.ledger.counters.droppedUnroutableStun++;
+      }
+    } else if (cls === STUN_REQUEST) {
+      // A known address may belong to another connection now (ICE restart, port reuse).
+      const parts = usernameParts(bytes, off, len);
+      if (parts && parts[0] !== view.connection.localUsername) view = this.claim(bytes, off, len, key) ?? view;
+    }
+    return view;
   };
 
   /** Routes a binding request by its USERNAME's local ufrag and lets that view claim `key`. */

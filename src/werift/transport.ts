@@ -17,9 +17,10 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { bindAndListen } from '../socket/listen.js';
 import type { BatchSocket, RecvBatch, SocketType } from '../types.js';
 import type { SocketLedger } from './ledger.js';
-import type { UdpTransportInitOptions, WeriftAddress, WeriftUdpTransport } from './types.js';
+import type { UdpTransportInitOptions, WeriftAddress, WeriftPlugCounters, WeriftUdpTransport } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -119,32 +120,32 @@ export function senderAddress(address: string, family: string): string {
   return address;
 }
 
-/** Copy of datagram `i` of a receive batch (the batch's buffers are reused after the handler). */
-export function copyDatagram(batch: RecvBatch, i: number): Buffer {
-  return Buffer.from(batch.datagram(i));
-}
+/**
+ * Picks the transport datagram `i` of `batch` goes to (from `address`, scope id already
+ * stripped, and `port`), or undefined when it is dropped (the router counts why).
+ */
+export type Route = (batch: RecvBatch, i: number, address: string, port: number) => BaseWeriftTransport | undefined;
 
-/** Binds `sock` and waits for `'listening'`; rejects with the bind error. */
-export function bindSocket(sock: BatchSocket, port: number, address: string | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      sock.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      sock.off('error', onError);
-      resolve();
-    };
-    sock.once('error', onError);
-    sock.once('listening', onListening);
-    try {
-      sock.bind(port, address);
-    } catch (err) {
-      sock.off('error', onError);
-      sock.off('listening', onListening);
-      reject(err);
+/**
+ * The receive loop of both topologies: truncated datagrams are counted and skipped (a
+ * cut DTLS or SRTP record is useless), every other one is routed and handed over as a
+ * copy — the batch's buffers are reused after the handler, werift may keep the data.
+ * Stops as soon as `isOpen()` turns false (a handler may close the transport).
+ */
+export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isOpen: () => boolean, route: Route): void {
+  for (let i = 0; i < batch.count; i++) {
+    if (!isOpen()) return;
+    if (batch.truncated(i)) {
+      counters.droppedTruncated++;
+      continue;
     }
-  });
+    const r = batch.remote(i);
+    const address = senderAddress(r.address, r.family);
+    const to = route(batch, i, address, r.port);
+    if (!to) continue;
+    counters.delivered++;
+    to.deliver(Buffer.from(batch.datagram(i)), address, r.port);
+  }
 }
 
 /**
@@ -176,7 +177,7 @@ export class BatchUdpTransport extends BaseWeriftTransport {
     for (const port of ports) {
       const sock = ledger.create(type);
       try {
-        await bindSocket(sock, port, address);
+        await bindAndListen(sock, port, address);
       } catch (err) {
         lastErr = err;
         await ledger.close(sock);
@@ -196,19 +197,9 @@ export class BatchUdpTransport extends BaseWeriftTransport {
     this.sock.send(data, port, host);
   }
 
-  private readonly onBatch = (batch: RecvBatch): void => {
-    const counters = this.ledger.counters;
-    for (let i = 0; i < batch.count; i++) {
-      if (this.closed) return;
-      if (batch.truncated(i)) {
-        counters.droppedTruncated++;
-        continue;
-      }
-      const r = batch.remote(i);
-      counters.delivered++;
-      this.deliver(copyDatagram(batch, i), senderAddress(r.address, r.family), r.port);
-    }
-  };
+  private readonly onBatch = (batch: RecvBatch): void => deliverBatch(batch, this.ledger.counters, this.isOpen, this.toSelf);
+  private readonly isOpen = (): boolean => !this.closed;
+  private readonly toSelf: Route = () => this;
 
   close = (): Promise<void> => {
     if (this.closed) return RESOLVED;
