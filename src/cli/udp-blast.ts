@@ -4,6 +4,9 @@
  * Entry point: parses the command line and dispatches to send / sink / selftest.
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or refused (non-loopback) target.
+ *
+ * Folder src/cli/: udp-blast only. Builds on the public API (../index.ts) and the bottom
+ * layer, plus socket/listen.ts; nothing in the library imports from here.
  */
 import { USAGE, UsageError, formatEndpoint, parseCli, type SendOptions, type SinkOptions } from './args.js';
 import { ProgressLine, fmt, formatSendSummary, formatSinkSummary } from './report.js';

@@ -3,6 +3,9 @@
  * batch receive path), WebRTC out to WHEP viewers through werift, whose UDP egress goes
  * through this package's werift plug — by default on one shared port, so one ingest
  * packet fanned out to N viewers leaves in one `sendmmsg`.
+ *
+ * Folder src/relay/: rtp-relay, the top layer — it imports the public API, the werift
+ * plug and small helpers below it; nothing imports from here.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';

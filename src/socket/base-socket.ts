@@ -2,6 +2,12 @@
  * What both backends share: dgram-compatible argument handling for `bind`, `connect` and
  * `send` (same overloads, same synchronous throws), socket state, receive fan-out to
  * `'message'`, `'batch'` and async iterators, and `close`.
+ *
+ * Folder src/socket/: the two `BatchSocket` backends (native-socket.ts on the scheduler
+ * and the addon, dgram-socket.ts on node:dgram) and what they need — peer table, sockaddr
+ * decoding, receive batches, stats — plus bind-and-listen for the layers above. Imports the
+ * bottom layer (types, errors, limits, address, options, payload), native/ and scheduler/;
+ * never index.ts, cli/, werift/ or relay/.
  */
 import { EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';

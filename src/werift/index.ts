@@ -2,6 +2,11 @@
  * `dgram-sendmmsg-native/werift`: batched egress (and batched receive) under werift's
  * ICE/UDP sockets, per connection or with every connection on one shared port.
  *
+ * Folder src/werift/: the plug (install.ts), its transports (transport.ts, mux.ts), the
+ * STUN reader the mux routes by and the socket ledger. Builds on the public API
+ * (../index.ts), the bottom layer and socket/listen.ts, socket/stats.ts; only relay/
+ * imports from here.
+ *
  * ```ts
  * import * as werift from 'werift';                      // or: const werift = require('werift')
  * import { installWeriftBatching } from 'dgram-sendmmsg-native/werift';
