@@ -5,8 +5,11 @@
 #   scripts/install-system-deps.sh --asan     + the ASan/UBSan runtimes g++ links (npm run test:asan)
 #   scripts/install-system-deps.sh --valgrind + valgrind (npm run test:valgrind)
 #   scripts/install-system-deps.sh --fuzz     + clang and its libFuzzer runtime (npm run fuzz:native)
-#   scripts/install-system-deps.sh --media    + chromium (browser test of the relay's player) and
-#                                               ffmpeg (scripts/record-demo.mjs, live ingest)
+#   scripts/install-system-deps.sh --media    + chromium (browser test of the relay's player),
+#                                               ffmpeg (scripts/record-demo.mjs, live ingest) and
+#                                               GStreamer (gst-launch-1.0 with videotestsrc, x264enc,
+#                                               rtph264pay, audiotestsrc, opusenc, rtpopuspay, udpsink)
+#                                               for the relay's real-encoder tests
 #   scripts/install-system-deps.sh --netns    + iproute2 (ip, tc) and util-linux (unshare) for the
 #                                               private-namespace fault tests (they skip without)
 # Flags combine.
@@ -21,7 +24,7 @@ for arg in "$@"; do
     --valgrind) want+=(valgrind) ;;
     --fuzz) want+=(clang libclang-rt-14-dev) ;;
     --netns) want+=(iproute2 util-linux) ;;
-    --media) want+=(chromium ffmpeg) ;;
+    --media) want+=(chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly) ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -2,6 +2,7 @@
  * Command-line options of `rtp-relay` (node's util.parseArgs), validated into
  * {@link RelayOptions}. Bad input throws {@link UsageError} (exit code 2).
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isLoopback } from '../address.js';
@@ -14,6 +15,11 @@ With no --ingest, plays a bundled H.264 + Opus loop as stream "demo".
 
 Options:
   --ingest NAME=PORT     take live RTP for stream NAME on UDP PORT (repeatable)
+  --ingest NAME=FILE.sdp ... port, payload types and SPS/PPS from the encoder's SDP
+                         (ffmpeg -sdp_file FILE.sdp)
+  --ingest NAME=PORT,sprop-parameter-sets=SPS,PPS
+                         ... with H.264 parameter sets given out of band (base64)
+  --source-timeout MS    silence after which another sender may take a stream (default 2000)
   --host ADDR            address for HTTP, ingest and WebRTC (default 127.0.0.1)
   --http-port PORT       HTTP port: player page, WHEP, /metrics (default 8080)
   --webrtc-port PORT     shared WebRTC UDP port (default 8189)
@@ -44,6 +50,7 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
     allowPositionals: false,
     options: {
       ingest: { type: 'string', multiple: true },
+      'source-timeout': { type: 'string' },
       host: { type: 'string' },
       'http-port': { type: 'string' },
       'webrtc-port': { type: 'string' },
@@ -65,11 +72,22 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
   if (!isLoopback(host) && !values['allow-remote']) throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve other machines`);
   const names = new Set<string>();
   const streams: StreamSpec[] = (values.ingest ?? []).map((spec) => {
-    const m = /^([A-Za-z0-9_.-]{1,64})=([0-9]{1,5})$/.exec(spec);
-    if (!m) throw new UsageError(`--ingest takes NAME=PORT (NAME: letters, digits, _ . -), got ${JSON.stringify(spec)}`);
-    if (names.has(m[1])) throw new UsageError(`stream ${m[1]} given twice`);
-    names.add(m[1]);
-    return { name: m[1], port: int(m[2], `port of ${m[1]}`, 1, 65535)! };
+    const m = /^([A-Za-z0-9_.-]{1,64})=(.+)$/.exec(spec);
+    if (!m) throw new UsageError(`--ingest takes NAME=PORT or NAME=FILE.sdp (NAME: letters, digits, _ . -), got ${JSON.stringify(spec)}`);
+    const name = m[1];
+    if (names.has(name)) throw new UsageError(`stream ${name} given twice`);
+    names.add(name);
+    const withSprop = /^([0-9]{1,5}),sprop-parameter-sets=(.+)$/.exec(m[2]);
+    if (withSprop) return { name, port: int(withSprop[1], `port of ${name}`, 1, 65535)!, spropParameterSets: withSprop[2] };
+    if (/^[0-9]+$/.test(m[2])) return { name, port: int(m[2], `port of ${name}`, 1, 65535)! };
+    if (!m[2].endsWith('.sdp')) throw new UsageError(`--ingest ${name}=: give a port, a port with ,sprop-parameter-sets=..., or an SDP file ending in .sdp, got ${JSON.stringify(m[2])}`);
+    let sdp: string;
+    try {
+      sdp = readFileSync(m[2], 'utf8');
+    } catch (err) {
+      throw new UsageError(`--ingest ${name}=${m[2]}: cannot read the SDP file: ${(err as Error).message}`);
+    }
+    return { name, sdp };
   });
   const mode = values.mode;
   if (mode !== undefined && mode !== 'tick' && mode !== 'window') throw new UsageError(`--mode must be tick or window, got ${JSON.stringify(mode)}`);
@@ -89,6 +107,7 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
     audioPayloadType,
     mode,
     windowUs: int(values['window-us'], '--window-us', 1, 1_000_000),
+    sourceTimeoutMs: int(values['source-timeout'], '--source-timeout', 100, 600_000),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * RTP ingest for one stream: a UDP socket on the stream's port, read through the batch
- * receive path (recvmmsg, one callback per batch), each datagram handed to the stream.
+ * receive path (recvmmsg, one callback per batch), each datagram handed to the stream
+ * with its sender (the stream locks to one source) and the batch's arrival time.
  * ffmpeg (`-f rtp`) and GStreamer (`rtph264pay ! udpsink`) send exactly this.
  */
 import { isIPv6 } from 'node:net';
@@ -13,7 +14,11 @@ export async function openIngest(stream: RelayStream, host: string, port: number
   const socket = createBatchSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
   socket.on('batch', (batch: RecvBatch) => {
     const bytes = batch.bytes;
-    for (let i = 0; i < batch.count; i++) stream.onDatagram(bytes, batch.offset(i), batch.length(i));
+    const now = Date.now();
+    for (let i = 0; i < batch.count; i++) {
+      const from = batch.remote(i);
+      stream.onDatagram(bytes, batch.offset(i), batch.length(i), from.address, from.port, now);
+    }
   });
   await bindAndListen(socket, port, host);
   // A receive error (e.g. ICMP from a peer) must not kill the relay; it is counted in stats().

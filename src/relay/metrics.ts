@@ -34,8 +34,49 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
     (s) => ({ '': s.counters.ingestBytes }),
   );
   perStream(
-    (collect) => new Counter({ name: 'rtp_relay_ingest_dropped_total', help: 'Ingest datagrams dropped: not RTP (kind=invalid) or unknown payload type', labelNames: ['stream', 'kind'], registers: [registry], collect }),
-    (s) => ({ invalid: s.counters.ingestInvalid, unknown_payload_type: s.counters.ingestUnknownPayloadType }),
+    (collect) =>
+      new Counter({
+        name: 'rtp_relay_ingest_dropped_total',
+        help: 'Ingest datagrams dropped, by reason: not RTP (invalid), unknown payload type, from a sender that does not own the stream (foreign_source), a would-be source on RFC 3550 probation, a wild sequence jump of the owner (bad_sequence)',
+        labelNames: ['stream', 'kind'],
+        registers: [registry],
+        collect,
+      }),
+    (s) => ({
+      invalid: s.counters.ingestInvalid,
+      unknown_payload_type: s.counters.ingestUnknownPayloadType,
+      foreign_source: s.counters.ingestForeign,
+      probation: s.counters.ingestProbation,
+      bad_sequence: s.counters.ingestBadSequence,
+    }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_ingest_oversize_total', help: 'Ingest RTP datagrams over 1200 bytes (too big for a WebRTC path; see the warning in the log)', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.counters.ingestOversize }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_source_changes_total', help: 'Times the stream locked to a new source, by kind: first, restart (new SSRC/port from the owner address), switch (after the owner went silent)', labelNames: ['stream', 'kind'], registers: [registry], collect }),
+    (s) => ({ ...s.counters.sourceChanges }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_discontinuities_total', help: 'Sequence (RFC 3550 A.1 resync) or timestamp jumps within one source; viewers were re-based', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.counters.discontinuities }),
+  );
+  perStream(
+    (collect) => new Gauge({ name: 'rtp_relay_seconds_since_keyframe', help: 'Seconds since the last keyframe arrived (since the stream opened, when none has)', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': (Date.now() - s.lastKeyframeAt) / 1000 }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_bframes_total', help: 'H.264 frames whose timestamp went backwards in decode order (B-frames: encode with -bf 0)', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.counters.bframes }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_warnings_total', help: 'Operator warnings logged, by kind: bframes, unknown_payload_type, oversize', labelNames: ['stream', 'kind'], registers: [registry], collect }),
+    (s) => ({ ...s.counters.warnings }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_parameter_sets_sent_total', help: 'Viewer starts at an IDR where the cached SPS/PPS were sent first', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.counters.parameterSetsSent }),
   );
   perStream(
     (collect) => new Counter({ name: 'rtp_relay_keyframes_total', help: 'Keyframes seen in the ingest', labelNames: ['stream'], registers: [registry], collect }),
@@ -47,8 +88,35 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
   );
   perStream(
     (collect) => new Gauge({ name: 'rtp_relay_viewers_waiting_keyframe', help: 'Connected viewers waiting for the next keyframe', labelNames: ['stream'], registers: [registry], collect }),
-    (s) => ({ '': [...s.viewers].filter((v) => v.connected && !v.videoLive).length }),
+    (s) => ({ '': [...s.viewers].filter((v) => v.connected && v.video && !v.video.live).length }),
   );
+  perStream(
+    (collect) => new Gauge({ name: 'rtp_relay_viewers_frozen', help: 'Connected viewers that asked for a picture (PLI) or reported loss and got no keyframe for over 2 s', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.totals().frozen }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_viewer_freezes_total', help: 'Times a viewer froze (PLI or reported loss, then no keyframe for over 2 s)', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.totals().freezes }),
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_viewers_closed_total', help: 'Viewers gone, by reason: deleted (WHEP DELETE), silent (no STUN/RTCP for 8 s), connect-timeout, disconnected, failed, relay-stop', labelNames: ['stream', 'kind'], registers: [registry], collect }),
+    (s) => ({ ...s.closed }),
+  );
+  for (const [stat, help] of [
+    ['fraction_lost_mean', 'Mean RTCP receiver-report fraction lost (0-1) over viewers, latest report of each (younger than 10 s)'],
+    ['fraction_lost_max', 'Largest RTCP receiver-report fraction lost (0-1) over viewers'],
+    ['jitter_seconds_mean', 'Mean RTCP receiver-report interarrival jitter over viewers, seconds'],
+    ['jitter_seconds_max', 'Largest RTCP receiver-report interarrival jitter over viewers, seconds'],
+  ] as const) {
+    perStream(
+      (collect) => new Gauge({ name: `rtp_relay_viewer_rr_${stat}`, help, labelNames: ['stream', 'kind'], registers: [registry], collect }),
+      (s) => {
+        const r = s.receiverReports();
+        const pick = (o: (typeof r)['video']): number => (stat === 'fraction_lost_mean' ? o.lossMean : stat === 'fraction_lost_max' ? o.lossMax : stat === 'jitter_seconds_mean' ? o.jitterMean : o.jitterMax);
+        return { video: pick(r.video), audio: pick(r.audio) };
+      },
+    );
+  }
   perStream(
     (collect) => new Counter({ name: 'rtp_relay_egress_datagrams_total', help: 'RTP packets forwarded to viewers (summed over viewers)', labelNames: ['stream', 'kind'], registers: [registry], collect }),
     (s) => ({ video: s.counters.egressVideo, audio: s.counters.egressAudio }),

@@ -1,9 +1,10 @@
 /**
  * Checks a WHEP offer before a peer connection is made for it, with werift's own SDP
  * parser (`SessionDescription.parse`, werift packages/webrtc/src/sdp.ts): a WebRTC offer
- * must carry ICE credentials and a DTLS fingerprint (RFC 8839 §5.4, RFC 8842 §5) and
- * offer H.264 (packetization-mode 1) video, which is what the relay forwards. Anything
- * else is refused up front with a reason, instead of a viewer that can never connect.
+ * must carry ICE credentials and a DTLS fingerprint (RFC 8839 §5.4, RFC 8842 §5); a
+ * video m-line must offer H.264 (packetization-mode 1), an audio-only offer Opus — what
+ * the relay forwards. Anything else is refused up front with a reason, instead of a
+ * viewer that can never connect.
  */
 import type { WeriftModule } from './viewer.js';
 
@@ -15,8 +16,9 @@ export function offerProblem(werift: WeriftModule, sdp: string): string | null {
   } catch (err) {
     return `the SDP does not parse: ${(err as Error).message}`;
   }
-  const video = desc.media.find((m) => m.kind === 'video');
-  if (!video) return 'the offer has no video m-line';
+  const video = desc.media.find((m) => m.kind === 'video' && m.port !== 0);
+  const audio = desc.media.find((m) => m.kind === 'audio' && m.port !== 0);
+  if (!video && !audio) return 'the offer has no video or audio m-line';
   for (const m of desc.media) {
     if (m.port === 0) continue; // rejected m-line
     const ufrag = m.iceParams?.usernameFragment || desc.iceUsernameFragment;
@@ -25,7 +27,12 @@ export function offerProblem(werift: WeriftModule, sdp: string): string | null {
     const fingerprints = m.dtlsParams?.fingerprints?.length ? m.dtlsParams.fingerprints : desc.dtlsFingerprints;
     if (!fingerprints || fingerprints.length === 0) return `the ${m.kind} m-line has no DTLS fingerprint (a=fingerprint)`;
   }
-  const h264 = video.rtp.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264' && /packetization-mode=1/.test(c.parameters ?? ''));
-  if (!h264) return 'the offer has no H.264 video with packetization-mode=1';
+  if (video) {
+    const h264 = video.rtp.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264' && /packetization-mode=1/.test(c.parameters ?? ''));
+    if (!h264) return 'the offer has no H.264 video with packetization-mode=1';
+  } else {
+    const opus = audio!.rtp.codecs.some((c) => c.mimeType.toLowerCase() === 'audio/opus');
+    if (!opus) return 'the audio-only offer has no Opus';
+  }
   return null;
 }

@@ -2,7 +2,10 @@
  * The player page served at `GET /`: plays a stream through WHEP (RFC 9725) in the
  * browser's own WebRTC stack, no library. `?stream=NAME` picks the stream (default: the
  * first), `?token=T` sends a Bearer token. It exposes `window.__whep` (peer connection,
- * resource URL) and shows frames decoded, so tests and people can see it play.
+ * resource URL) and shows frames decoded, so tests and people can see it play. When the
+ * page goes away (`pagehide`: tab closed, navigation) it sends the WHEP DELETE with
+ * `fetch(..., { keepalive: true })`, so the relay frees the viewer at once instead of
+ * waiting for it to fall silent.
  */
 export function playerPage(streams: readonly string[]): string {
   const list = JSON.stringify(streams);
@@ -41,7 +44,7 @@ pc.addTransceiver('video', { direction: 'recvonly' });
 pc.addTransceiver('audio', { direction: 'recvonly' });
 const media = new MediaStream();
 pc.ontrack = (e) => { media.addTrack(e.track); video.srcObject = media; };
-window.__whep = { pc, stream, resource: null, error: null };
+window.__whep = { pc, stream, resource: null, error: null, left: false };
 
 async function start() {
   await pc.setLocalDescription(await pc.createOffer());
@@ -58,11 +61,22 @@ async function start() {
 }
 
 async function leave() {
-  if (window.__whep.resource) await fetch(window.__whep.resource, { method: 'DELETE', headers });
+  if (window.__whep.resource && !window.__whep.left) {
+    window.__whep.left = true;
+    await fetch(window.__whep.resource, { method: 'DELETE', headers });
+  }
   pc.close();
   status.textContent = 'left';
 }
 document.getElementById('stop').onclick = leave;
+// Leaving the page: DELETE the WHEP resource; keepalive lets the request outlive the page.
+addEventListener('pagehide', () => {
+  const url = window.__whep.resource;
+  if (!url || window.__whep.left) return;
+  window.__whep.left = true;
+  fetch(url, { method: 'DELETE', headers, keepalive: true }).catch(() => {});
+  pc.close();
+});
 
 start().catch((err) => { window.__whep.error = String(err); status.textContent = String(err); });
 // Once a second while the connection is open: what the browser decoded.

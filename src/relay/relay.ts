@@ -12,7 +12,9 @@ import type { Server } from 'node:http';
 import type { BatchSocket } from '../index.js';
 import { installWeriftBatching, type WeriftBatching } from '../werift/index.js';
 import { DemoSource } from './demo-source.js';
+import { parseSpropParameterSets, type ParameterSets } from './h264.js';
 import { createRelayServer, HttpError, type WhepBackend } from './http.js';
+import { parseIngestSdp, type IngestSdp } from './ingest-sdp.js';
 import { openIngest } from './ingest.js';
 import { offerProblem } from './offer.js';
 import { createMetrics } from './metrics.js';
@@ -22,8 +24,15 @@ import type { FlushMode } from '../types.js';
 
 export interface StreamSpec {
   name: string;
-  /** UDP port the RTP arrives on (0: any free port; the demo stream uses that). */
-  port: number;
+  /** UDP port the RTP arrives on (0: any free port; the demo stream uses that). Default: the SDP's port. */
+  port?: number;
+  /**
+   * The encoder's SDP (ffmpeg `-sdp_file`): gives the port (unless `port` is set), the
+   * payload types of H.264 and Opus and the out-of-band SPS/PPS (`sprop-parameter-sets`).
+   */
+  sdp?: string;
+  /** H.264 `sprop-parameter-sets` (RFC 6184 §8.1, base64 SPS,PPS), for encoders that send them only once or out of band. */
+  spropParameterSets?: string;
 }
 
 export interface RelayOptions {
@@ -51,6 +60,10 @@ export interface RelayOptions {
   windowUs?: number;
   /** Reap viewers that have not connected (ICE + DTLS) after this long, ms (default 30000). */
   connectTimeoutMs?: number;
+  /** A stream's source may be taken over by another sender after this much silence, ms (default 2000). */
+  sourceTimeoutMs?: number;
+  /** Operator log lines (source changes, encoder warnings). Default: stderr, prefixed `rtp-relay: `. */
+  log?: (line: string) => void;
   /** The werift module to use (default: `import('werift')`). */
   werift?: WeriftModule;
 }
@@ -92,7 +105,8 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
   const host = opts.host ?? '127.0.0.1';
   const werift = opts.werift ?? (await loadWerift());
   const maxViewers = opts.maxViewers ?? 256;
-  const specs = opts.streams && opts.streams.length > 0 ? opts.streams : [{ name: 'demo', port: 0 }];
+  const specs: StreamSpec[] = opts.streams && opts.streams.length > 0 ? opts.streams : [{ name: 'demo', port: 0 }];
+  const log = opts.log ?? ((line: string) => process.stderr.write(`rtp-relay: ${line}\n`));
   const useDemo = !opts.streams || opts.streams.length === 0;
 
   const batching =
@@ -122,14 +136,28 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
 
   try {
     for (const spec of specs) {
-      const stream = new RelayStream(
-        { name: spec.name, videoPayloadType: opts.videoPayloadType ?? 96, audioPayloadType: opts.audioPayloadType ?? 97 },
-        werift.RtpPacket,
-      );
-      const { socket, port } = await openIngest(stream, host, spec.port);
+      let sdp: IngestSdp | undefined;
+      let parameterSets: ParameterSets | undefined;
+      try {
+        sdp = spec.sdp === undefined ? undefined : parseIngestSdp(werift, spec.sdp);
+        parameterSets = spec.spropParameterSets === undefined ? sdp?.parameterSets : parseSpropParameterSets(spec.spropParameterSets);
+      } catch (err) {
+        throw new Error(`stream ${spec.name}: ${(err as Error).message}`);
+      }
+      const port = spec.port ?? sdp?.port;
+      if (port === undefined) throw new Error(`stream ${spec.name}: no ingest port (give a port or an SDP with one)`);
+      const stream = new RelayStream({
+        name: spec.name,
+        videoPayloadType: sdp?.videoPayloadType ?? opts.videoPayloadType ?? 96,
+        audioPayloadType: sdp?.audioPayloadType ?? opts.audioPayloadType ?? 97,
+        sourceTimeoutMs: opts.sourceTimeoutMs,
+        parameterSets,
+        log,
+      });
+      const { socket, port: bound } = await openIngest(stream, host, port);
       streams.set(spec.name, stream);
       ingestSockets.push(socket);
-      ingestPorts.set(spec.name, port);
+      ingestPorts.set(spec.name, bound);
     }
     if (useDemo) {
       demo = new DemoSource();
@@ -160,7 +188,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       async deleteViewer(name, id) {
         const v = viewersById.get(id);
         if (!v || !streams.get(name)?.viewers.has(v)) return false;
-        await v.close();
+        await v.close('deleted');
         return true;
       },
     };

@@ -1,19 +1,33 @@
 /**
  * One named stream: RTP in (H.264 video and Opus audio, told apart by payload type),
- * forwarded to every connected viewer.
+ * forwarded to every connected viewer. This module is the per-stream ingest policy; the
+ * per-packet, per-viewer work is the header rewrite of each viewer's {@link RtpOutput}.
  *
- * Fan-out policy: a viewer gets video from a keyframe on — at join, and again after it
- * fell behind (more than `MAX_IN_FLIGHT` packets in flight through werift, see viewer.ts): the
- * newest keyframe wins, stale frames are skipped, nothing is queued without bound.
- * Audio flows as soon as the viewer is connected. Ingest is parsed once per packet
- * (one werift `RtpPacket` shared by all viewers; werift clones it per sender).
+ * Per ingest datagram, in order:
+ * 1. RTP header check; unknown payload types are counted (and named in a warning when a
+ *    stream sees nothing else).
+ * 2. Source lock per kind (source-lock.ts): only the owner (address, port, SSRC) gets
+ *    through, its sequence numbers validated as RFC 3550 A.1; a new source (first lock,
+ *    encoder restart, switch after the owner's silence) or a discontinuity within it
+ *    gates every viewer's video until the next keyframe and re-bases every output, so
+ *    viewers see one continuous RTP stream on the same SSRC.
+ * 3. Video: keyframe detection (h264.ts), the latest SPS/PPS cached (and given out of
+ *    band from an SDP / sprop-parameter-sets), B-frames detected (decode-order
+ *    timestamps going backwards) and reported once.
+ * 4. Fan-out: a viewer's video starts — at join, after it fell behind (more than
+ *    `MAX_IN_FLIGHT` packets in flight through werift, see viewer.ts) and after a
+ *    discontinuity — at the first packet of a keyframe: an SPS, or an IDR slice preceded
+ *    by the cached SPS/PPS in one STAP-A. Audio flows as soon as the viewer is connected.
  */
-import type * as Werift from 'werift';
-import { KeyframeMark, keyframeMark } from './h264.js';
+import { KeyframeMark, collectParameterSets, keyframeMark, parameterSetPacket, type ParameterSets } from './h264.js';
 import { parseRtpHeader } from './rtp.js';
-import type { Viewer } from './viewer.js';
+import { Admit, SourceLock, type SourceChange } from './source-lock.js';
+import type { CloseReason, Viewer } from './viewer.js';
 
-type RtpPacketClass = (typeof Werift)['RtpPacket'];
+/** Largest ingest RTP datagram that fits a WebRTC path without fragmentation, bytes (what browsers send). */
+export const WEBRTC_MAX_RTP_BYTES = 1200;
+/** Unknown-payload-type datagrams (with nothing else received) before the stream says which types it sees. */
+const UNKNOWN_PT_WARN_AFTER = 50;
 
 export interface StreamConfig {
   name: string;
@@ -21,6 +35,12 @@ export interface StreamConfig {
   videoPayloadType: number;
   /** Payload type of Opus audio in the ingest (default 97). */
   audioPayloadType: number;
+  /** Owner silence after which another sender may take the stream, ms (default 2000). */
+  sourceTimeoutMs?: number;
+  /** H.264 parameter sets given out of band (SDP `sprop-parameter-sets`); in-band ones replace them. */
+  parameterSets?: ParameterSets;
+  /** Where operator warnings go (one line each, no trailing newline). Default: nowhere. */
+  log?: (line: string) => void;
 }
 
 /** Counters of one stream (datagrams unless named otherwise). */
@@ -28,14 +48,31 @@ export interface StreamCounters {
   ingestVideo: number;
   ingestAudio: number;
   ingestBytes: number;
-  /** Ingest datagrams that are not RTP, or RTP with an unknown payload type. */
+  /** Ingest datagrams that are not RTP. */
   ingestInvalid: number;
   ingestUnknownPayloadType: number;
+  /** Dropped: from a sender that does not own the stream. */
+  ingestForeign: number;
+  /** Dropped: a would-be source on RFC 3550 probation. */
+  ingestProbation: number;
+  /** Dropped: the owner's sequence number jumped (RFC 3550 A.1). */
+  ingestBadSequence: number;
+  /** Accepted datagrams longer than {@link WEBRTC_MAX_RTP_BYTES}. */
+  ingestOversize: number;
+  /** Owner changes (first lock included), by reason; and discontinuities within an owner. */
+  sourceChanges: Record<'first' | 'restart' | 'switch', number>;
+  discontinuities: number;
   keyframes: number;
+  /** Video frames whose timestamp went backwards in decode order (B-frames). */
+  bframes: number;
+  /** Warnings logged: B-frames, unknown payload types, oversized packets. */
+  warnings: Record<'bframes' | 'unknown_payload_type' | 'oversize', number>;
+  /** Keyframe starts where the cached SPS/PPS were sent first. */
+  parameterSetsSent: number;
   /** RTP packets handed to werift, all viewers. */
   egressVideo: number;
   egressAudio: number;
-  /** Viewers that waited for a keyframe (joins and stalls), and how long in total (ms). */
+  /** Viewers that waited for a keyframe (joins, stalls, discontinuities), and how long in total (ms). */
   keyframeWaits: number;
   keyframeWaitMs: number;
   stalls: number;
@@ -50,7 +87,16 @@ export class RelayStream {
     ingestBytes: 0,
     ingestInvalid: 0,
     ingestUnknownPayloadType: 0,
+    ingestForeign: 0,
+    ingestProbation: 0,
+    ingestBadSequence: 0,
+    ingestOversize: 0,
+    sourceChanges: { first: 0, restart: 0, switch: 0 },
+    discontinuities: 0,
     keyframes: 0,
+    bframes: 0,
+    warnings: { bframes: 0, unknown_payload_type: 0, oversize: 0 },
+    parameterSetsSent: 0,
     egressVideo: 0,
     egressAudio: 0,
     keyframeWaits: 0,
@@ -58,23 +104,44 @@ export class RelayStream {
     stalls: 0,
     pli: 0,
   };
+  /** When the last keyframe arrived (ms), or when the stream was created. */
+  lastKeyframeAt = Date.now();
+  /** Latest SPS/PPS (in band, or out of band until the first in-band ones). */
+  readonly parameterSets: ParameterSets;
   /** Closed viewers' counters, folded in so totals survive them. */
-  private readonly gone = { forwarded: 0, pli: 0, stalls: 0 };
-  private inbandSps = false;
+  private readonly gone = { forwarded: 0, pli: 0, stalls: 0, freezes: 0 };
+  /** Viewers gone, by why they were closed. */
+  readonly closed: Partial<Record<CloseReason, number>> = {};
+  private readonly videoLock: SourceLock;
+  private readonly audioLock: SourceLock;
+  private readonly log: (line: string) => void;
+  private readonly unknownTypes = new Set<number>();
+  /** Decode-order tracking of the current video source: last accepted sequence number and timestamp (-1: none). */
+  private prevVideoSeq = -1;
+  private prevVideoTs = 0;
+  /** Timestamp of the access unit that started the last keyframe (-1: none since the last discontinuity). */
+  private keyAuTs = -1;
 
-  constructor(
-    readonly config: StreamConfig,
-    private readonly RtpPacket: RtpPacketClass,
-  ) {}
+  constructor(readonly config: StreamConfig) {
+    this.videoLock = new SourceLock({ clockRate: 90000, sourceTimeoutMs: config.sourceTimeoutMs });
+    this.audioLock = new SourceLock({ clockRate: 48000, sourceTimeoutMs: config.sourceTimeoutMs });
+    this.parameterSets = { ...config.parameterSets };
+    this.log = config.log ?? (() => {});
+  }
 
   get name(): string {
     return this.config.name;
   }
 
+  /** Current owners of the video and audio payload types. */
+  sources(): { video?: { address: string; port: number; ssrc: number }; audio?: { address: string; port: number; ssrc: number } } {
+    return { video: this.videoLock.source, audio: this.audioLock.source };
+  }
+
   add(viewer: Viewer): void {
     this.viewers.add(viewer);
     viewer.on((event, v) => {
-      if (event === 'connected') this.counters.keyframeWaits++;
+      if (event === 'connected' && v.video) this.counters.keyframeWaits++;
       if (event === 'closed') this.remove(v);
     });
   }
@@ -84,75 +151,220 @@ export class RelayStream {
     this.gone.forwarded += v.counters.forwarded;
     this.gone.pli += v.counters.pli;
     this.gone.stalls += v.counters.stalls;
+    this.gone.freezes += v.counters.freezes;
+    const why = v.closeReason ?? 'deleted';
+    this.closed[why] = (this.closed[why] ?? 0) + 1;
   }
 
-  /** PLI and stall totals over current and past viewers. */
-  totals(): { pli: number; stalls: number } {
-    let pli = this.gone.pli;
-    let stalls = this.gone.stalls;
+  /**
+   * Receiver-report statistics over the connected viewers (reports younger than
+   * `maxAgeMs`): mean and max of fraction lost (0–1) and jitter (s), per kind.
+   */
+  receiverReports(now = Date.now(), maxAgeMs = 10_000): Record<'video' | 'audio', { viewers: number; lossMean: number; lossMax: number; jitterMean: number; jitterMax: number }> {
+    const out = {
+      video: { viewers: 0, lossMean: 0, lossMax: 0, jitterMean: 0, jitterMax: 0 },
+      audio: { viewers: 0, lossMean: 0, lossMax: 0, jitterMean: 0, jitterMax: 0 },
+    };
+    for (const v of this.viewers) {
+      for (const kind of ['video', 'audio'] as const) {
+        const r = v.reports[kind];
+        if (!r || now - r.at > maxAgeMs) continue;
+        const o = out[kind];
+        o.viewers++;
+        o.lossMean += r.fractionLost;
+        o.jitterMean += r.jitterSeconds;
+        o.lossMax = Math.max(o.lossMax, r.fractionLost);
+        o.jitterMax = Math.max(o.jitterMax, r.jitterSeconds);
+      }
+    }
+    for (const o of Object.values(out)) {
+      if (o.viewers === 0) continue;
+      o.lossMean /= o.viewers;
+      o.jitterMean /= o.viewers;
+    }
+    return out;
+  }
+
+  /** PLI, stall and freeze totals over current and past viewers; viewers frozen now. */
+  totals(now = Date.now()): { pli: number; stalls: number; freezes: number; frozen: number } {
+    let { pli, stalls } = this.gone;
+    let frozen = 0;
+    for (const v of this.viewers) if (v.connected && v.frozen(now)) frozen++;
+    let freezes = this.gone.freezes;
     for (const v of this.viewers) {
       pli += v.counters.pli;
       stalls += v.counters.stalls;
+      freezes += v.counters.freezes;
     }
-    return { pli, stalls };
+    return { pli, stalls, freezes, frozen };
   }
 
-  /** One ingest datagram (`bytes[offset .. offset+length)`, valid only during the call). */
-  onDatagram(bytes: Uint8Array, offset: number, length: number): void {
+  /**
+   * One ingest datagram (`bytes[offset .. offset+length)`, valid only during the call)
+   * from `address`:`port`, received at `now` (ms, `Date.now()` clock).
+   */
+  onDatagram(bytes: Uint8Array, offset: number, length: number, address: string, port: number, now: number): void {
     const h = parseRtpHeader(bytes, offset, length);
+    const c = this.counters;
     if (!h) {
-      this.counters.ingestInvalid++;
+      c.ingestInvalid++;
       return;
     }
-    const c = this.counters;
     const isVideo = h.payloadType === this.config.videoPayloadType;
     if (!isVideo && h.payloadType !== this.config.audioPayloadType) {
       c.ingestUnknownPayloadType++;
+      this.noteUnknownType(h.payloadType);
       return;
     }
+    const admit = (isVideo ? this.videoLock : this.audioLock).admit(address, port, h.ssrc, h.sequenceNumber, h.timestamp, now);
+    if (admit === Admit.DropForeign) {
+      c.ingestForeign++;
+      return;
+    }
+    if (admit === Admit.DropProbation) {
+      c.ingestProbation++;
+      return;
+    }
+    if (admit === Admit.DropSequence) {
+      c.ingestBadSequence++;
+      return;
+    }
+    if (admit === Admit.AcceptDiscontinuity) this.discontinuity(isVideo, now);
     c.ingestBytes += length;
+    if (length > WEBRTC_MAX_RTP_BYTES) {
+      c.ingestOversize++;
+      if (c.warnings.oversize === 0) {
+        c.warnings.oversize++;
+        this.log(
+          `stream ${this.name}: warning: ingest RTP packets of ${length} bytes are over the ${WEBRTC_MAX_RTP_BYTES}-byte WebRTC path and may not reach viewers; ` +
+            `packetize smaller at the encoder: ffmpeg '-f rtp "rtp://HOST:PORT?pkt_size=1200"', GStreamer 'rtph264pay mtu=1200'`,
+        );
+      }
+    }
     let keyStart = false;
+    let mark = KeyframeMark.None;
     if (isVideo) {
       c.ingestVideo++;
-      const mark = keyframeMark(bytes, offset + h.payloadOffset, h.payloadLength);
-      if (mark === KeyframeMark.Sps) this.inbandSps = true;
-      keyStart = mark === KeyframeMark.Sps || (mark === KeyframeMark.IdrStart && !this.inbandSps);
-      if (keyStart) c.keyframes++;
+      const p0 = offset + h.payloadOffset;
+      mark = keyframeMark(bytes, p0, h.payloadLength);
+      const nal = h.payloadLength > 0 ? bytes[p0] & 0x1f : 0;
+      if (nal === 7 || nal === 8 || nal === 24) collectParameterSets(bytes, p0, h.payloadLength, this.parameterSets);
+      // The first SPS or IDR slice of an access unit starts a keyframe; the rest of that unit belongs to it.
+      if (mark !== KeyframeMark.None && h.timestamp !== this.keyAuTs) {
+        keyStart = true;
+        this.keyAuTs = h.timestamp;
+        this.lastKeyframeAt = now;
+        c.keyframes++;
+      }
+      this.checkDecodeOrder(h.sequenceNumber, h.timestamp);
     } else {
       c.ingestAudio++;
     }
     if (this.viewers.size === 0) return;
-    // One parse per ingest packet; werift clones it per viewer. The copy detaches it
-    // from the receive ring, which is reused after this batch.
-    const packet = this.RtpPacket.deSerialize(Buffer.from(bytes.subarray(offset, offset + length)));
-    const now = keyStart ? Date.now() : 0;
     for (const v of this.viewers) {
       if (!v.connected) continue;
       if (!v.hasRoom) {
         if (v.videoLive) {
-          v.stall(Date.now());
+          v.stall(now);
           c.stalls++;
           c.keyframeWaits++;
         }
         continue;
       }
       if (isVideo) {
-        if (!v.videoLive) {
+        const out = v.video;
+        if (!out) continue;
+        if (!out.live) {
           if (!keyStart) continue;
           c.keyframeWaitMs += v.waitingSince ? now - v.waitingSince : 0;
-          v.startVideo(packet.header);
+          const ps = this.parameterSets;
+          if (mark === KeyframeMark.IdrStart && ps.sps && ps.pps) {
+            // The viewer starts at an IDR it has no SPS/PPS for: send the cached ones first, in one STAP-A.
+            const inSeq = (h.sequenceNumber - 1) & 0xffff;
+            out.resume(inSeq, h.timestamp, now);
+            const pkt = parameterSetPacket([ps.sps, ps.pps], inSeq, h.timestamp, h.ssrc, h.payloadType);
+            v.sendVideo(out.apply(pkt, 0, pkt.length, now));
+            c.parameterSetsSent++;
+            c.egressVideo++;
+          } else {
+            out.resume(h.sequenceNumber, h.timestamp, now);
+          }
         }
-        v.sendVideo(packet);
+        if (keyStart) v.gotKeyframe();
+        v.sendVideo(out.apply(bytes, offset, length, now));
         c.egressVideo++;
       } else {
-        v.sendAudio(packet);
+        const out = v.audio;
+        if (!out) continue;
+        if (out.rebasePending) out.resume(h.sequenceNumber, h.timestamp, now);
+        v.sendAudio(out.apply(bytes, offset, length, now));
         c.egressAudio++;
       }
     }
   }
 
+  /** A new source or a discontinuity of one kind: gate video to the next keyframe, re-base every output of that kind. */
+  private discontinuity(isVideo: boolean, now: number): void {
+    const lock = isVideo ? this.videoLock : this.audioLock;
+    const why: SourceChange = lock.lastChange;
+    const c = this.counters;
+    if (why === 'first' || why === 'restart' || why === 'switch') {
+      c.sourceChanges[why]++;
+      const s = lock.source!;
+      this.log(`stream ${this.name}: ${isVideo ? 'video' : 'audio'} source ${why === 'first' ? 'is' : `changed (${why}) to`} ${s.address}:${s.port} SSRC 0x${s.ssrc.toString(16).padStart(8, '0')}`);
+    } else {
+      c.discontinuities++;
+    }
+    if (isVideo) {
+      this.prevVideoSeq = -1;
+      this.keyAuTs = -1;
+      for (const v of this.viewers) {
+        if (!v.video) continue;
+        if (v.video.live && v.connected) {
+          c.keyframeWaits++;
+          v.waitingSince = now;
+        }
+        v.video.gate();
+      }
+    } else {
+      for (const v of this.viewers) v.audio?.rebase();
+    }
+  }
+
+  /** B-frames: within a run of consecutive sequence numbers, a frame whose timestamp is behind the previous frame's. */
+  private checkDecodeOrder(seq: number, ts: number): void {
+    const prevSeq = this.prevVideoSeq;
+    const prevTs = this.prevVideoTs;
+    this.prevVideoSeq = seq;
+    this.prevVideoTs = ts;
+    if (prevSeq < 0 || seq !== ((prevSeq + 1) & 0xffff) || ts === prevTs) return;
+    if (((ts - prevTs) | 0) >= 0) return;
+    const c = this.counters;
+    c.bframes++;
+    if (c.warnings.bframes === 0) {
+      c.warnings.bframes++;
+      this.log(
+        `stream ${this.name}: warning: the H.264 ingest has B-frames (decode-order timestamps go backwards); WebRTC players do not reorder frames, ` +
+          `so video stutters and viewers ask for keyframes. Encode without B-frames: ffmpeg '-bf 0' (x264: '-x264-params bframes=0'), GStreamer 'x264enc bframes=0'`,
+      );
+    }
+  }
+
+  private noteUnknownType(pt: number): void {
+    if (this.unknownTypes.size < 16) this.unknownTypes.add(pt);
+    const c = this.counters;
+    if (c.warnings.unknown_payload_type === 0 && c.ingestUnknownPayloadType >= UNKNOWN_PT_WARN_AFTER && c.ingestVideo + c.ingestAudio === 0) {
+      c.warnings.unknown_payload_type++;
+      this.log(
+        `stream ${this.name}: warning: receiving only RTP payload types ${[...this.unknownTypes].sort((a, b) => a - b).join(', ')}, ` +
+          `but H.264 is expected on ${this.config.videoPayloadType} and Opus on ${this.config.audioPayloadType}: ` +
+          `start the relay with --video-pt/--audio-pt set to what the encoder sends (or give it the encoder's SDP)`,
+      );
+    }
+  }
+
   /** Closes every viewer. */
   async close(): Promise<void> {
-    await Promise.all([...this.viewers].map((v) => v.close()));
+    await Promise.all([...this.viewers].map((v) => v.close('relay-stop')));
   }
 }

@@ -1,20 +1,31 @@
 /**
  * One WHEP viewer: a werift `RTCPeerConnection` that answers the viewer's offer with a
- * send-only H.264 video and Opus audio track, and the state the fan-out needs —
- * connected or not, live or waiting for a keyframe, RTP packets in flight.
+ * send-only H.264 video and/or Opus audio track, and the state the fan-out needs —
+ * connected or not, one {@link RtpOutput} per kind (gated or live, outgoing SSRC,
+ * payload type, sequence/timestamp offsets), RTP packets in flight, signs of life and
+ * what its RTCP says.
+ *
+ * The relay rewrites every packet for the viewer itself (output.ts) and hands werift the
+ * finished bytes; werift's own rewrite (SSRC, payload type, zero offsets) is then the
+ * identity, and werift keeps doing SRTP, RTCP sender reports and NACK retransmission.
+ *
+ * Liveness: a viewer whose last sign of life — an incoming STUN binding request (ICE
+ * consent, RFC 7675) or any other datagram (SRTCP receiver reports, DTLS) — is older
+ * than {@link LIVENESS_TIMEOUT_MS} is reaped, checked every second; werift's own consent
+ * expiry (30 s) is too slow for a tab closed without DELETE.
  *
  * Source: werift packages/webrtc/src/peerConnection.ts (answering a remote offer: the
- * offer's recvonly m-lines become sendonly transceivers that `addTrack` fills) and
- * packages/webrtc/src/media/rtpSender.ts (`sendRtp`, which rewrites SSRC, payload type
- * and keeps the sequence numbers, and `replaceRTP`, which re-bases them after a gap).
+ * offer's recvonly m-lines become sendonly transceivers that `addTrack` fills),
+ * packages/webrtc/src/media/rtpSender.ts (`sendRtp`, `onRtcp`, `onPictureLossIndication`)
+ * and packages/ice/src/ice.ts (`onData`, the protocols' `onRequestReceived`).
  */
 import { randomUUID } from 'node:crypto';
 import type * as Werift from 'werift';
+import { RtpOutput } from './output.js';
 
 export type WeriftModule = typeof Werift;
 type PeerConnection = InstanceType<WeriftModule['RTCPeerConnection']>;
 type RtpSender = PeerConnection['getSenders'] extends () => (infer S)[] ? S : never;
-type RtpPacket = InstanceType<WeriftModule['RtpPacket']>;
 
 /** How long a viewer may take to connect (ICE + DTLS) before it is reaped, ms. */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -22,6 +33,10 @@ export const CONNECT_TIMEOUT_MS = 30_000;
 export const DISCONNECT_GRACE_MS = 10_000;
 /** RTP packets a viewer may have in flight through werift before it counts as fallen behind. */
 export const MAX_IN_FLIGHT = 512;
+/** A connected viewer silent for this long (no STUN, no RTCP, nothing) is reaped, ms; checked every second, so within 10 s. */
+export const LIVENESS_TIMEOUT_MS = 8_000;
+/** A viewer that asked for a picture (PLI) or reported loss and got no keyframe for this long counts as frozen, ms. */
+export const FROZEN_AFTER_MS = 2_000;
 
 export interface ViewerNetwork {
   /** Address announced in host candidates and bound by werift's sockets (IP literal). */
@@ -32,6 +47,9 @@ export interface ViewerNetwork {
 
 export type ViewerEvent = 'connected' | 'closed';
 
+/** Why a viewer was closed. */
+export type CloseReason = 'deleted' | 'connect-timeout' | 'silent' | 'disconnected' | 'failed' | 'relay-stop';
+
 /** Counters the stream reads per viewer. */
 export interface ViewerCounters {
   /** RTP packets handed to werift for this viewer. */
@@ -40,29 +58,54 @@ export interface ViewerCounters {
   pli: number;
   /** Times the viewer fell behind and was moved back to waiting for a keyframe. */
   stalls: number;
+  /** Times the viewer froze: asked for a picture or reported loss, then got no keyframe for {@link FROZEN_AFTER_MS}. */
+  freezes: number;
+}
+
+/** The latest RTCP receiver report about one of the viewer's outgoing streams (RFC 3550 §6.4.1). */
+export interface ReceiverReport {
+  /** Fraction lost since the previous report, 0–1. */
+  fractionLost: number;
+  /** Cumulative packets lost. */
+  packetsLost: number;
+  /** Interarrival jitter, seconds. */
+  jitterSeconds: number;
+  /** When it arrived, ms. */
+  at: number;
 }
 
 export class Viewer {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
-  readonly counters: ViewerCounters = { forwarded: 0, pli: 0, stalls: 0 };
+  readonly counters: ViewerCounters = { forwarded: 0, pli: 0, stalls: 0, freezes: 0 };
   /** DTLS is up: RTP can be sent. */
   connected = false;
-  /** Video is flowing (started at a keyframe); false while waiting for the next one. */
-  videoLive = false;
+  /** Per-kind output state; undefined when the offer did not ask for that kind. */
+  video: RtpOutput | undefined;
+  audio: RtpOutput | undefined;
   /** When the current keyframe wait started (ms), or 0. */
   waitingSince = 0;
-  /** Whether the next video start must re-base sequence numbers (after a stall, not at the first start). */
-  private resync = false;
+  /** Last sign of life (STUN request, RTCP or any datagram), ms. */
+  lastSignOfLife = Date.now();
+  /** Latest receiver reports per kind. */
+  readonly reports: { video?: ReceiverReport; audio?: ReceiverReport } = {};
+  /** Since when the viewer has wanted a keyframe (PLI or reported loss) and not got one, ms; 0 = content. */
+  troubleSince = 0;
+  /** Why it was closed (once closed). */
+  closeReason: CloseReason | undefined;
+  private frozenCounted = false;
   private inFlight = 0;
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly listeners: ((e: ViewerEvent, v: Viewer) => void)[] = [];
   private readonly pc: PeerConnection;
-  private video: RtpSender | undefined;
-  private audio: RtpSender | undefined;
+  private videoSender: RtpSender | undefined;
+  private audioSender: RtpSender | undefined;
   private readonly onSent = (): void => {
     this.inFlight--;
+  };
+  private readonly alive = (): void => {
+    this.lastSignOfLife = Date.now();
   };
 
   constructor(
@@ -85,27 +128,37 @@ export class Viewer {
     });
     this.pc.connectionStateChange.subscribe((state) => this.onState(state));
     this.after(net.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, () => {
-      if (!this.connected) void this.close();
+      if (!this.connected) void this.close('connect-timeout');
     });
   }
 
   /**
    * Answers a WHEP offer (RFC 9725 §4.2): sets it, attaches send-only tracks to its
-   * video and audio m-lines, and returns the answer SDP with every host candidate (no
-   * trickle: gathering completes first, bounded by `gatherTimeoutMs`).
-   * @throws Error when the offer is not valid SDP or offers no H.264 video.
+   * video and audio m-lines (either may be missing: audio-only and video-only viewers
+   * are served), and returns the answer SDP with every host candidate (no trickle:
+   * gathering completes first, bounded by `gatherTimeoutMs`).
+   * @throws Error when the offer is not valid SDP or nothing could be negotiated.
    */
   async answer(offerSdp: string, gatherTimeoutMs = 5000): Promise<string> {
     const { MediaStreamTrack } = this.werift;
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     const kinds = this.pc.getTransceivers().map((t) => t.kind);
-    if (!kinds.includes('video')) throw new Error('the offer has no video m-line');
-    const videoTrack = new MediaStreamTrack({ kind: 'video' });
-    this.video = this.pc.addTrack(videoTrack);
-    if (kinds.includes('audio')) this.audio = this.pc.addTrack(new MediaStreamTrack({ kind: 'audio' }));
-    this.video.onPictureLossIndication.subscribe(() => {
-      this.counters.pli++;
-    });
+    if (!kinds.includes('video') && !kinds.includes('audio')) throw new Error('the offer has no video or audio m-line');
+    if (kinds.includes('video')) {
+      this.videoSender = this.pc.addTrack(new MediaStreamTrack({ kind: 'video' }));
+      this.video = new RtpOutput(90000);
+      this.videoSender.onPictureLossIndication.subscribe(() => {
+        this.counters.pli++;
+        this.wantKeyframe(Date.now());
+      });
+      this.videoSender.onRtcp.subscribe((p) => this.onRtcp('video', this.videoSender!, p));
+    }
+    if (kinds.includes('audio')) {
+      this.audioSender = this.pc.addTrack(new MediaStreamTrack({ kind: 'audio' }));
+      this.audio = new RtpOutput(48000);
+      this.audio.live = true; // audio needs no keyframe
+      this.audioSender.onRtcp.subscribe((p) => this.onRtcp('audio', this.audioSender!, p));
+    }
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     if (this.pc.iceGatheringState !== 'complete') {
@@ -121,7 +174,11 @@ export class Viewer {
     }
     const sdp = this.pc.localDescription?.sdp;
     if (!sdp) throw new Error('werift produced no local description');
-    if (!/^m=video [1-9]/m.test(sdp)) throw new Error('no H.264 video could be negotiated with this offer');
+    const videoOk = /^m=video [1-9]/m.test(sdp);
+    const audioOk = /^m=audio [1-9]/m.test(sdp);
+    if (this.video && !videoOk) throw new Error('no H.264 video could be negotiated with this offer');
+    if (!videoOk && !audioOk) throw new Error('neither H.264 video nor Opus audio could be negotiated with this offer');
+    this.watchSignsOfLife();
     return sdp;
   }
 
@@ -134,30 +191,47 @@ export class Viewer {
     return this.inFlight < MAX_IN_FLIGHT;
   }
 
-  /** Starts (or restarts after a stall) video at a keyframe packet. */
-  startVideo(header: RtpPacket['header']): void {
-    if (this.resync) this.video?.replaceRTP(header);
-    this.videoLive = true;
-    this.waitingSince = 0;
+  /** Video is flowing (started at a keyframe); false while waiting for the next one. */
+  get videoLive(): boolean {
+    return this.video?.live ?? false;
   }
 
-  /** The viewer fell behind: drop video until the next keyframe (newest wins). */
+  /** The viewer fell behind: drop video until the next keyframe (newest wins), re-based then. */
   stall(now: number): void {
-    this.videoLive = false;
-    this.resync = true;
+    this.video?.gate();
     this.waitingSince = now;
     this.counters.stalls++;
   }
 
-  /** Hands one packet to werift (it clones and rewrites it per sender). */
-  sendVideo(packet: RtpPacket): void {
-    this.send(this.video, packet);
-  }
-  sendAudio(packet: RtpPacket): void {
-    this.send(this.audio, packet);
+  /** Sends a keyframe's first packet (or the cached parameter sets before it): no longer frozen. */
+  gotKeyframe(): void {
+    this.troubleSince = 0;
+    this.frozenCounted = false;
+    this.waitingSince = 0;
   }
 
-  private send(sender: RtpSender | undefined, packet: RtpPacket): void {
+  /**
+   * Frozen: wanted a keyframe (PLI or reported loss) more than {@link FROZEN_AFTER_MS}
+   * ago and got none since. Counts each freeze once in `counters.freezes`.
+   */
+  frozen(now: number): boolean {
+    if (this.troubleSince === 0 || now - this.troubleSince <= FROZEN_AFTER_MS) return false;
+    if (!this.frozenCounted) {
+      this.frozenCounted = true;
+      this.counters.freezes++;
+    }
+    return true;
+  }
+
+  /** Hands one rewritten packet (from {@link RtpOutput.apply}) to werift's sender of that kind. */
+  sendVideo(packet: Buffer): void {
+    this.send(this.videoSender, packet);
+  }
+  sendAudio(packet: Buffer): void {
+    this.send(this.audioSender, packet);
+  }
+
+  private send(sender: RtpSender | undefined, packet: Buffer): void {
     if (!sender) return;
     this.inFlight++;
     this.counters.forwarded++;
@@ -166,9 +240,10 @@ export class Viewer {
   }
 
   /** Closes the peer connection (idempotent); listeners get 'closed' once. */
-  async close(): Promise<void> {
+  async close(reason: CloseReason = 'deleted'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.connected = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -184,19 +259,53 @@ export class Viewer {
     return this.closed;
   }
 
+  private wantKeyframe(now: number): void {
+    if (this.troubleSince === 0) this.troubleSince = now;
+  }
+
+  private onRtcp(kind: 'video' | 'audio', sender: RtpSender, packet: unknown): void {
+    const p = packet as { type?: number; reports?: { ssrc: number; fractionLost: number; packetsLost: number; jitter: number }[] };
+    if ((p.type !== 200 && p.type !== 201) || !p.reports) return; // SR / RR (RFC 3550 §6.4)
+    for (const r of p.reports) {
+      if (r.ssrc !== sender.ssrc) continue;
+      const now = Date.now();
+      this.reports[kind] = { fractionLost: r.fractionLost / 256, packetsLost: r.packetsLost, jitterSeconds: r.jitter / (kind === 'video' ? 90000 : 48000), at: now };
+      if (kind === 'video' && r.fractionLost > 0) this.wantKeyframe(now);
+    }
+  }
+
+  /** Counts incoming STUN binding requests and every other datagram as signs of life. */
+  private watchSignsOfLife(): void {
+    type Ice = { connection?: { onData?: { subscribe(f: () => void): unknown }; protocols?: { onRequestReceived?: { subscribe(f: () => void): unknown } }[] } };
+    for (const t of (this.pc as unknown as { iceTransports?: Ice[] }).iceTransports ?? []) {
+      t.connection?.onData?.subscribe(this.alive);
+      for (const proto of t.connection?.protocols ?? []) proto.onRequestReceived?.subscribe(this.alive);
+    }
+  }
+
   private onState(state: string): void {
     if (this.closed) return;
     if (state === 'connected') {
       if (!this.connected) {
         this.connected = true;
         this.waitingSince = Date.now();
+        this.lastSignOfLife = Date.now();
+        const vpt = this.videoSender?.codec?.payloadType;
+        const apt = this.audioSender?.codec?.payloadType;
+        if (this.video && this.videoSender) Object.assign(this.video.rewrite, { ssrc: this.videoSender.ssrc, payloadType: vpt ?? 0 });
+        if (this.audio && this.audioSender) Object.assign(this.audio.rewrite, { ssrc: this.audioSender.ssrc, payloadType: apt ?? 0 });
+        this.every(1000, () => {
+          const now = Date.now();
+          if (now - this.lastSignOfLife > LIVENESS_TIMEOUT_MS) void this.close('silent');
+          else this.frozen(now); // counts a freeze even when nobody scrapes /metrics during it
+        });
         for (const l of this.listeners) l('connected', this);
       }
     } else if (state === 'failed' || state === 'closed') {
-      void this.close();
+      void this.close('failed');
     } else if (state === 'disconnected') {
       this.after(DISCONNECT_GRACE_MS, () => {
-        if (this.pc.connectionState === 'disconnected') void this.close();
+        if (this.pc.connectionState === 'disconnected') void this.close('disconnected');
       });
     }
   }
@@ -209,5 +318,11 @@ export class Viewer {
     t.unref();
     this.timers.add(t);
     return t;
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.add(t);
   }
 }
