@@ -65,13 +65,15 @@ export interface ParameterSets {
  */
 export function collectParameterSets(payload: Uint8Array, start: number, len: number, into: ParameterSets): boolean {
   if (len < 1) return false;
+  // A copy, never a view: `payload` may be the receive ring (a Buffer, whose slice() is a view), reused after the batch.
+  const copy = (from: number, to: number): Uint8Array => Uint8Array.prototype.slice.call(payload, from, to);
   const type = payload[start] & 0x1f;
   if (type === NAL_SPS) {
-    into.sps = payload.slice(start, start + len);
+    into.sps = copy(start, start + len);
     return true;
   }
   if (type === NAL_PPS) {
-    into.pps = payload.slice(start, start + len);
+    into.pps = copy(start, start + len);
     return true;
   }
   if (type !== STAP_A) return false;
@@ -82,8 +84,8 @@ export function collectParameterSets(payload: Uint8Array, start: number, len: nu
     const size = (payload[off] << 8) | payload[off + 1];
     if (size === 0 || off + 2 + size > end) break;
     const t = payload[off + 2] & 0x1f;
-    if (t === NAL_SPS) into.sps = payload.slice(off + 2, off + 2 + size);
-    else if (t === NAL_PPS) into.pps = payload.slice(off + 2, off + 2 + size);
+    if (t === NAL_SPS) into.sps = copy(off + 2, off + 2 + size);
+    else if (t === NAL_PPS) into.pps = copy(off + 2, off + 2 + size);
     found ||= t === NAL_SPS || t === NAL_PPS;
     off += 2 + size;
   }

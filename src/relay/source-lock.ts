@@ -13,7 +13,8 @@
  *
  * Within the owner, sequence numbers are validated as RFC 3550 A.1 does (see
  * rtp-sequence.ts), and a timestamp that jumps by more than `maxTimestampJumpMs` against
- * the arrival clock counts as a discontinuity too (an encoder that restarted in place).
+ * the arrival clock, on a packet whose sequence number is not the next one, counts as a
+ * discontinuity too (an encoder that restarted in place with a small sequence jump).
  * Every accepted packet that starts a new source or follows a discontinuity is reported
  * as such, so the stream re-bases its viewers.
  *
@@ -95,6 +96,7 @@ export class SourceLock {
   admit(address: string, port: number, ssrc: number, seq: number, ts: number, now: number): Admit {
     const o = this.owner;
     if (o && o.ssrc === ssrc && o.port === port && o.address === address) {
+      const contiguous = seq === ((o.seq.maxSeq + 1) & 0xffff);
       const v = o.seq.update(seq);
       if (v === SeqVerdict.Invalid) return Admit.DropSequence;
       const elapsed = now - o.lastArrival;
@@ -107,7 +109,9 @@ export class SourceLock {
         this.lastChange = 'sequence';
         return Admit.AcceptDiscontinuity;
       }
-      if (deviation > this.maxJump || deviation < -this.maxJump) {
+      // Only where the sequence number did not simply advance by one: a stalled receiver or
+      // a paused sender shows time jumps with contiguous sequence numbers, a restart does not.
+      if (!contiguous && (deviation > this.maxJump || deviation < -this.maxJump)) {
         this.discontinuities++;
         this.lastChange = 'timestamp';
         return Admit.AcceptDiscontinuity;

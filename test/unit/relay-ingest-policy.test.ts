@@ -92,7 +92,8 @@ describe('source lock', () => {
     lock.admit(A, 5000, 1, 11, 0, 0);
     expect(lock.admit(A, 5000, 1, 12, 9000, 33)).toBe(Admit.Accept);
     expect(lock.admit(A, 5000, 1, 13, 3000, 66)).toBe(Admit.Accept); // B-frame: behind by 2 frames
-    expect(lock.admit(A, 5000, 1, 14, 3000 + 90000 * 60, 99)).toBe(Admit.AcceptDiscontinuity);
+    expect(lock.admit(A, 5000, 1, 14, 3000 + 90000 * 60, 99)).toBe(Admit.Accept); // next sequence number: a stall, not a restart
+    expect(lock.admit(A, 5000, 1, 40, 777, 132)).toBe(Admit.AcceptDiscontinuity); // small sequence jump + timestamp jump
     expect(lock.lastChange).toBe('timestamp');
   });
 
@@ -182,6 +183,7 @@ describe('H.264 parameter sets', () => {
     expect(keyframeMark(pkt, h.payloadOffset, h.payloadLength)).toBe(KeyframeMark.Sps);
     const again: { sps?: Uint8Array; pps?: Uint8Array } = {};
     collectParameterSets(pkt, h.payloadOffset, h.payloadLength, again);
+    pkt.fill(0); // the cache holds copies, not views of the (reused) receive buffer
     expect([Buffer.from(again.sps!), Buffer.from(again.pps!)]).toEqual([Buffer.from(sps), Buffer.from(pps)]);
   });
 
