@@ -154,7 +154,7 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('real encoders into Chromium', () 
     const page = await openPlayer(browser);
     expect(await waitFrames(page, 30, 30_000)).toBeGreaterThanOrEqual(30);
     const first = firstNewFrame(await frameLog(page), 0)!;
-    console.log(`recovery: SPS-in-SDP late join (page load) -> first decoded frame ${first - joinedAt} ms`);
+    console.log(`recovery: SPS-in-SDP late join (page load) -> first decoded frame ${first - joinedAt} ms (of which waiting at the relay for a keyframe once connected: ${cam().counters.keyframeWaitMs} ms)`);
     expect(cam().counters.parameterSetsSent).toBeGreaterThanOrEqual(1);
     await page.close();
   }, 60_000);
@@ -191,7 +191,7 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('real encoders into Chromium', () 
       const page = await openPlayer(browser);
       expect(await waitFrames(page, 30, 30_000)).toBeGreaterThanOrEqual(30);
       const first = firstNewFrame(await frameLog(page), 0)!;
-      console.log(`recovery: GStreamer SPS-once late join (page load) -> first decoded frame ${first - joinedAt} ms`);
+      console.log(`recovery: GStreamer SPS-once late join (page load) -> first decoded frame ${first - joinedAt} ms (of which waiting at the relay for a keyframe once connected: ${cam().counters.keyframeWaitMs} ms)`);
       expect(cam().counters.parameterSetsSent).toBeGreaterThanOrEqual(1);
       await page.close();
     } finally {
@@ -274,13 +274,21 @@ function udpRcvbufErrors(): number {
 }
 
 async function weriftViewer(): Promise<{ pc: ViewerPc; video: number[]; audio: number[] }> {
-  const { pc, sdp } = await makeOffer();
-  const v = { pc, video: [] as number[], audio: [] as number[] };
-  pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => (t.kind === 'video' ? v.video : v.audio).push(p.header.sequenceNumber)));
-  const res = await fetch(`http://127.0.0.1:${relay!.httpPort}/whep/cam`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
-  expect(res.status).toBe(201);
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-  return v;
+  // On a heavily loaded machine werift's ICE (both peers in this process) sometimes fails
+  // before connecting (seen on main too): connecting is not what these scenarios test, so a
+  // viewer whose connection the relay closed as failed is replaced, at most twice.
+  for (let attempt = 1; ; attempt++) {
+    const { pc, sdp } = await makeOffer();
+    const v = { pc, video: [] as number[], audio: [] as number[] };
+    pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => (t.kind === 'video' ? v.video : v.audio).push(p.header.sequenceNumber)));
+    const res = await fetch(`http://127.0.0.1:${relay!.httpPort}/whep/cam`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+    expect(res.status).toBe(201);
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    const failedBefore = cam().closed.failed ?? 0;
+    await until(() => [...cam().viewers].some((x) => x.connected) || (cam().closed.failed ?? 0) > failedBefore, 15_000);
+    if ([...cam().viewers].some((x) => x.connected) || attempt === 3) return v;
+    await pc.close();
+  }
 }
 
 describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
@@ -297,6 +305,7 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
   }, 60_000);
 
   it('4 spoofed RTP packets and a garbage flood from other ports change nothing a viewer sees', async () => {
+    const rcvbufStart = udpRcvbufErrors();
     await openRelay();
     startEncoder('ffmpeg', ffmpegArgs({ port: ingestPort() }));
     const v = await weriftViewer();
@@ -327,8 +336,13 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
       sock.close();
       const n = v.video.length;
       expect(await until(() => v.video.length > n + 90, 15_000)).toBe(true);
-      expect(contiguous(v.video)).toBe(true);
-      expect(contiguous(v.audio)).toBe(true);
+      // In order with no gap, except datagrams the kernel dropped for a full receive buffer
+      // (RcvbufErrors, machine-wide: on a loaded machine the viewer's or the ingest socket may lose a few).
+      const missing = (seqs: number[]): number => seqs.reduce((m, s, i) => (i === 0 ? 0 : m + ((s - seqs[i - 1] - 1) & 0xffff)), 0);
+      const lost = udpRcvbufErrors() - rcvbufStart;
+      expect(missing(v.video)).toBeLessThanOrEqual(lost);
+      expect(missing(v.audio)).toBeLessThanOrEqual(lost);
+      if (lost === 0) expect(contiguous(v.video) && contiguous(v.audio)).toBe(true);
       expect(cam().counters.keyframeWaits).toBe(waits); // never re-gated
       expect(cam().counters.ingestForeign).toBe(4);
       // Every garbage datagram was counted as invalid, or the kernel dropped it (RcvbufErrors, machine-wide).
