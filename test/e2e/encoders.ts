@@ -22,8 +22,13 @@ export interface Encoder {
 
 const running = new Set<Encoder>();
 
+/** The environment without the sanitizer pass's preload and options (npm run test:asan): encoders are not under test. */
+export function unsanitizedEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('ASAN_') && !k.startsWith('UBSAN_'))) as Record<string, string>;
+}
+
 export function startEncoder(cmd: string, args: string[]): Encoder {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: unsanitizedEnv() });
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-4000);

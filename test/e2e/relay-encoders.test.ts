@@ -18,7 +18,7 @@ import type { Browser, BrowserServer, Page } from 'playwright-core';
 import * as werift from 'werift';
 import { startRelay, type Relay, type StreamSpec } from '../../src/relay/relay.js';
 import { parseRtpHeader } from '../../src/relay/rtp.js';
-import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder } from './encoders.js';
+import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder, unsanitizedEnv } from './encoders.js';
 import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -37,8 +37,7 @@ const CHROMIUM_ARGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 // The sanitizer pass preloads libasan into this process; Chromium must not inherit it.
-const browserEnv = (): Record<string, string> =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('ASAN_') && !k.startsWith('UBSAN_'))) as Record<string, string>;
+const browserEnv = unsanitizedEnv;
 
 let tmp: string;
 let relay: Relay | undefined;

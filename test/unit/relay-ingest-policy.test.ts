@@ -339,6 +339,18 @@ describe('stream fan-out policy', () => {
     expect(lines.join('\n')).toContain('-bf 0');
   });
 
+  it('packets over 1200 bytes: one warning with the encoder fix, counted', () => {
+    const lines: string[] = [];
+    const s = new RelayStream({ name: 'cam', videoPayloadType: 96, audioPayloadType: 97, log: (l) => lines.push(l) });
+    for (let i = 0; i < 5; i++) {
+      const b = rtp(96, 10 + i, i * 3000, 1, [0x7c, 0x01, ...new Array(1450).fill(0)]);
+      s.onDatagram(b, 0, b.length, '127.0.0.1', 5000, i * 33);
+    }
+    expect(s.counters.ingestOversize).toBe(4); // the first was on probation
+    expect(lines.filter((l) => l.includes('warning'))).toHaveLength(1);
+    expect(lines.join('\n')).toContain('pkt_size=1200');
+  });
+
   it('unknown payload types only: one warning naming them and --video-pt/--audio-pt', () => {
     const lines: string[] = [];
     const s = new RelayStream({ name: 'cam', videoPayloadType: 96, audioPayloadType: 97, log: (l) => lines.push(l) });
