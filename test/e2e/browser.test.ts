@@ -75,6 +75,13 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
       await new Promise((res) => setTimeout(res, 250));
     }
     expect(errors).toEqual([]);
+    // Chromium's connectionState can pass through 'connecting' while a consent check waits
+    // for the relay's STUN response on a loaded machine: wait for 'connected', do not sample once.
+    const stateDeadline = Date.now() + 5000;
+    while (state !== 'connected' && Date.now() < stateDeadline) {
+      await new Promise((res) => setTimeout(res, 100));
+      state = await page.evaluate(() => (globalThis as unknown as { __whep: { pc: { connectionState: string } } }).__whep.pc.connectionState);
+    }
     expect(state).toBe('connected');
     expect(frames).toBeGreaterThanOrEqual(30);
     const udp = relay.udpStats()!;
