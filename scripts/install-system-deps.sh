@@ -10,6 +10,9 @@
 #                                               GStreamer (gst-launch-1.0 with videotestsrc, x264enc,
 #                                               rtph264pay, audiotestsrc, opusenc, rtpopuspay, udpsink)
 #                                               for the relay's real-encoder tests
+#   scripts/install-system-deps.sh --cross    + the arm64 cross compiler and qemu-user: npm pack builds the
+#                                               linux-arm64 prebuild (scripts/prebuild.mjs), and
+#                                               scripts/test-package.mjs loads it on arm64 Node under qemu
 #   scripts/install-system-deps.sh --netns    + iproute2 (ip, tc) and util-linux (unshare) for the
 #                                               private-namespace fault tests (they skip without)
 # Flags combine.
@@ -25,6 +28,7 @@ for arg in "$@"; do
     --fuzz) want+=(clang libclang-rt-14-dev) ;;
     --netns) want+=(iproute2 util-linux) ;;
     --media) want+=(chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly) ;;
+    --cross) want+=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user) ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -42,7 +42,8 @@ export function batchBackendStatus(): { available: true; path: string } | { avai
  *
  * Backend choice: `'batch'` (native sendmmsg/recvmmsg) by default where the addon loads;
  * otherwise `'dgram'` with one warning per process (`process.emitWarning`, code
- * `DGRAM_SENDMMSG_FALLBACK`). Asking for `backend: 'batch'` where it cannot load throws
+ * `DGRAM_SENDMMSG_FALLBACK`, saying why the addon did not load and how to build it), except
+ * under the deliberate opt-out `DGRAM_SENDMMSG_NATIVE=0`, which is silent. Asking for `backend: 'batch'` where it cannot load throws
  * ERR_BACKEND_UNAVAILABLE.
  *
  * @param options socket options, or just `'udp4'`/`'udp6'`.
@@ -56,7 +57,8 @@ export function createBatchSocket(options: BatchSocketOptions | SocketType): Bat
   if (opts.backend === 'batch') {
     throw new BatchSocketError('ERR_BACKEND_UNAVAILABLE', `The batch backend is unavailable: ${native.reason}`);
   }
-  if (!warned) {
+  // The deliberate opt-out (DGRAM_SENDMMSG_NATIVE=0) is not a fault: no warning.
+  if (!warned && process.env.DGRAM_SENDMMSG_NATIVE !== '0') {
     warned = true;
     process.emitWarning(`dgram-sendmmsg-native: ${native.reason}; using the node:dgram backend (no batching).`, {
       code: 'DGRAM_SENDMMSG_FALLBACK',

@@ -200,16 +200,65 @@ export type SendPayload = Buffer | Uint8Array | ArrayBufferView | string | Reado
 export type SendCallback = (err: Error | null, bytes?: number) => void;
 
 /**
+ * Every event a {@link BatchSocket} emits, with its listener's arguments — the source of the
+ * typed `on`/`once`/`off`/… overloads, as node:dgram's `Socket` declares its own.
+ */
+export interface BatchSocketEventMap {
+  /** The socket is bound (after `bind()`; also after an implicit bind by the first `send()`). */
+  listening: [];
+  /** One received datagram, dgram-style: `msg` is a copy (bytes), `rinfo` its sender. Emitted per datagram of each receive batch. */
+  message: [msg: Buffer, rinfo: RemoteInfo];
+  /**
+   * One receive batch (one recvmmsg(2) call on the batch backend, one datagram on the dgram
+   * backend): its buffers are views valid only until the listener returns.
+   */
+  batch: [batch: RecvBatch];
+  /** Outcome of one native send call (sendmmsg(2)): requested, sent, errno of the first datagram not taken. */
+  flush: [event: FlushEvent];
+  /** Room in the send queue again after a `send()` returned false (a drop): the Node stream convention. */
+  drain: [];
+  /**
+   * The send queue became empty: every datagram enqueued so far was sent, failed or dropped.
+   * Emitted after that flush's callbacks.
+   */
+  idle: [];
+  /**
+   * An error without a callback to take it: a failed `bind()`, a failed `connect()` without a
+   * callback, or a receive error (recvmmsg(2) errno, e.g. ECONNREFUSED on a connected socket).
+   * Errors carry Node-style `code`, `errno` and `syscall`.
+   */
+  error: [err: Error];
+  /** `connect()` finished; datagrams now go to the connected peer. */
+  connect: [];
+  /** The socket closed (after `close()`); no event follows. */
+  close: [];
+}
+
+/** Names of the events of a {@link BatchSocket}. */
+export type BatchSocketEvent = keyof BatchSocketEventMap;
+/** The listener type of event `E`. */
+export type BatchSocketListener<E extends BatchSocketEvent> = (...args: BatchSocketEventMap[E]) => void;
+
+/**
  * A UDP socket that sends in batches. dgram-compatible where dgram has the method; the
- * batching additions are `flush()`, `peer()`, `stats()`, the `'flush'`, `'drain'` and
- * `'batch'` events and async iteration.
+ * batching additions are `flush()`, `peer()`, `stats()`, the `'flush'`, `'drain'`, `'idle'`
+ * and `'batch'` events and async iteration.
  *
- * Events: `'listening'`, `'message'` `(msg, rinfo)`, `'batch'` `(batch)`, `'flush'`
- * `(FlushEvent)`, `'drain'` (room again after a drop), `'idle'` (the send queue became
- * empty: every datagram enqueued so far was sent, failed or dropped; emitted after that
- * flush's callbacks), `'error'` `(err)`, `'close'`.
+ * Events (typed: {@link BatchSocketEventMap}): `'listening'`, `'message'` `(msg, rinfo)`,
+ * `'batch'` `(batch)`, `'flush'` `(FlushEvent)`, `'drain'` (room again after a drop), `'idle'`
+ * (the send queue became empty: every datagram enqueued so far was sent, failed or dropped;
+ * emitted after that flush's callbacks), `'error'` `(err)`, `'connect'`, `'close'`.
  */
 export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
+  // Typed events: a misspelt event name or a listener of the wrong shape is a compile error.
+  on<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  once<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  off<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  addListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  removeListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  prependListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  prependOnceListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  emit<E extends BatchSocketEvent>(event: E, ...args: BatchSocketEventMap[E]): boolean;
   readonly backend: BackendName;
   readonly type: SocketType;
   bind(port?: number, address?: string, callback?: () => void): this;

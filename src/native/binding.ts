@@ -13,15 +13,13 @@
  * {@link loadNative} returns the reason and the public API falls back to the
  * `node:dgram` backend.
  *
- * Folder src/native/: the loader and this typed view, nothing else. Imports only
- * ../limits.ts; everything that talks to the addon (src/socket/native-socket.ts) builds on it.
+ * Folder src/native/: the loader (locate.ts finds the addon file: build from source or
+ * prebuild) and this typed view, nothing else. Imports only ../limits.ts and ./locate.ts; everything that talks to the addon (src/socket/native-socket.ts) builds on it.
  */
-import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GSO_MAX_SEGMENTS, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from '../limits.js';
+import { addonCandidates, requireHere } from './locate.js';
 
 // The numbers below are also the addon's (it exports them as `constants`):
 // {@link loadNative} refuses an addon whose numbers differ (see checkConstants).
@@ -311,23 +309,18 @@ export type NativeLoadResult = { ok: true; binding: NativeBinding; path: string 
 
 let cached: NativeLoadResult | undefined;
 
-/** Candidate locations of the built addon, relative to the package root. */
-function candidates(root: string): string[] {
-  const fromEnv = process.env.DGRAM_SENDMMSG_NATIVE_PATH;
-  const list = [join(root, 'build', 'Release', 'dgram_sendmmsg_native.node'), join(root, 'build', 'Debug', 'dgram_sendmmsg_native.node')];
-  return fromEnv ? [fromEnv, ...list] : list;
-}
-
-function packageRoot(): string {
-  // src/native/binding.ts and dist/native/binding.js are both two levels below the root.
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
+/** What a consumer runs to get the addon when it did not load (a build from source). */
+export const REBUILD_ADVICE =
+  'to build it from source, install cmake and a C++17 compiler, add the build tools (`npm install --save-dev cmake-js node-addon-api`), then run `npm rebuild dgram-sendmmsg-native`';
 
 /**
- * Loads the addon once. Never throws: on a platform without it, or without a build,
- * returns `{ ok: false, reason }`. `DGRAM_SENDMMSG_NATIVE_PATH` overrides the location
- * (used by the sanitizer builds); `DGRAM_SENDMMSG_NATIVE=0` disables it (the dgram
- * backend is then used, as on a platform without the addon).
+ * Loads the addon once: a build from source if there is one, else the prebuilt binary for
+ * this platform shipped in the package (see `src/native/locate.ts` for the order). Never
+ * throws: on a platform without it, or without a matching build, returns
+ * `{ ok: false, reason }`, the reason naming what to do about it.
+ * `DGRAM_SENDMMSG_NATIVE_PATH` overrides the location (used by the sanitizer builds);
+ * `DGRAM_SENDMMSG_NATIVE=0` disables it (the dgram backend is then used, as on a
+ * platform without the addon).
  */
 export function loadNative(): NativeLoadResult {
   if (cached) return cached;
@@ -339,35 +332,40 @@ export function loadNative(): NativeLoadResult {
     cached = { ok: false, reason: `the native addon supports Linux only (this is ${process.platform})` };
     return cached;
   }
-  const require = createRequire(import.meta.url);
+  const { paths, prebuildReason } = addonCandidates();
   const errors: string[] = [];
-  for (const path of candidates(packageRoot())) {
-    if (!existsSync(path)) continue;
+  for (const path of paths) {
+    if (!existsSync(path)) {
+      errors.push(`${path}: no such file`);
+      continue;
+    }
     try {
-      const binding = require(path) as Partial<NativeBinding>;
+      const binding = requireHere(path) as Partial<NativeBinding>;
       // A stale build from another version of this package loads but lacks the API.
       if (
         typeof binding.UdpSocket !== 'function' ||
         typeof binding.UIO_MAXIOV !== 'number' ||
         typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function'
       ) {
-        errors.push(`${path}: built from another version of this package (rebuild with \`npm run build:native\`)`);
+        errors.push(`${path}: built from another version of this package`);
         continue;
       }
       const mismatch = checkConstants(binding as NativeBinding);
       if (mismatch !== undefined) {
-        errors.push(`${path}: built from another version of this package: ${mismatch} (rebuild with \`npm run build:native\`)`);
+        errors.push(`${path}: built from another version of this package: ${mismatch}`);
         continue;
       }
       cached = { ok: true, binding: binding as NativeBinding, path };
       return cached;
     } catch (err) {
-      errors.push(`${path}: ${(err as Error).message}`);
+      errors.push(`${path}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   cached = {
     ok: false,
-    reason: errors.length ? `the native addon failed to load (${errors.join('; ')})` : 'the native addon is not built (run `npm run build:native`)',
+    reason: errors.length
+      ? `the native addon failed to load (${errors.join('; ')}); ${REBUILD_ADVICE}`
+      : `${prebuildReason ?? 'the native addon is not built'} and none was built from source; ${REBUILD_ADVICE}`,
   };
   return cached;
 }

@@ -7,8 +7,27 @@
  *
  * Exit codes: 0 after SIGINT/SIGTERM, 1 on a start-up failure, 2 on bad usage.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseRelayArgs, USAGE } from './args.js';
-import { startRelay, type RelayOptions } from './relay.js';
+import { DEMO_RECORDING } from './demo-source.js';
+import type { RelayOptions } from './relay.js';
+
+/**
+ * The relay's own runtime needs are optional peers of the package (a consumer who only wants
+ * the socket does not install them): name the missing ones and how to add them.
+ */
+function missingPeers(): string[] {
+  const require = createRequire(import.meta.url);
+  return ['werift', 'prom-client'].filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
 
 async function main(): Promise<void> {
   let opts: RelayOptions | 'help';
@@ -22,6 +41,16 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const missing = missingPeers();
+  if (missing.length > 0) {
+    process.stderr.write(`rtp-relay: needs ${missing.join(' and ')} (optional peer dependencies of dgram-sendmmsg-native); install with: npm install ${missing.join(' ')}\n`);
+    process.exit(1);
+  }
+  if ((!opts.streams || opts.streams.length === 0) && !existsSync(DEMO_RECORDING)) {
+    process.stderr.write('rtp-relay: the demo recording (assets/demo.rtpdump) is in the repository, not in the npm package; give live RTP with --ingest NAME=PORT (--help for the rest)\n');
+    process.exit(2);
+  }
+  const { startRelay } = await import('./relay.js');
   let relay;
   try {
     relay = await startRelay(opts);

@@ -16,7 +16,7 @@ import { BatchSocketError, BatchSocketTypeError, notRunning } from '../errors.js
 import type { ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
 import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
-import type { BackendName, BatchSocket, BatchSocketStats, Peer, RecvBatch, SendCallback, SendPayload, SocketType } from '../types.js';
+import type { BackendName, BatchSocket, BatchSocketEvent, BatchSocketEventMap, BatchSocketListener, BatchSocketStats, Peer, RecvBatch, SendCallback, SendPayload, SocketType } from '../types.js';
 import type { CopiedBatch } from './recv-batch.js';
 
 type State = 'unbound' | 'binding' | 'bound' | 'closed';
@@ -26,6 +26,21 @@ class BatchQueue {
   items: CopiedBatch[] = [];
   waiter: ((r: IteratorResult<RecvBatch>) => void) | undefined;
   done = false;
+}
+
+/**
+ * The typed event methods of {@link BatchSocket} ({@link BatchSocketEventMap}), merged into
+ * the class so that both backends' exported classes check event names and listeners too.
+ */
+export interface BaseSocket {
+  on<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  once<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  off<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  addListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  removeListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  prependListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  prependOnceListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  emit<E extends BatchSocketEvent>(event: E, ...args: BatchSocketEventMap[E]): boolean;
 }
 
 export abstract class BaseSocket extends EventEmitter implements BatchSocket {

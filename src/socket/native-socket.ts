@@ -269,7 +269,7 @@ export class NativeBatchSocket extends BaseSocket {
     };
   }
 
-  /** Raw native counters (indices in `C`), for diagnostics and benchmarks. */
+  /** @internal Raw native counters (indices in `C` of src/native/binding.ts), for tests and benchmarks. */
   nativeCounters(): Float64Array {
     return this.counters;
   }

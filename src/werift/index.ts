@@ -23,5 +23,7 @@ export type {
   WeriftPlugCounters,
   WeriftInterfaceAddresses,
   WeriftModuleLike,
+  WeriftUdpTransportClass,
+  UdpTransportInitOptions,
 } from './types.js';
 export type { WeriftSrtpCounters } from './srtp-egress.js';

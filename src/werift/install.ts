@@ -237,7 +237,7 @@ function validate(werift: unknown, options: WeriftBatchingOptions): Omit<BatchSo
 /**
  * Makes werift's ICE/UDP sockets batched: every peer connection that gathers candidates
  * after this call sends (STUN, DTLS, SRTP, SRTCP) and receives through
- * {@link createBatchSocket} sockets.
+ * `createBatchSocket()` sockets.
  *
  * ```ts
  * import * as werift from 'werift';
