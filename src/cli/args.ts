@@ -103,8 +103,11 @@ export interface SinkOptions {
   count: number | null;
   /** Stop after this many seconds from bind, or null (then capped at {@link LIMITS.maxDurationS}). */
   durationS: number | null;
-  /** Stop after this many ms without a datagram, counted from the first datagram. */
-  idleMs: number;
+  /**
+   * Stop after this many ms without a datagram, counted from the first datagram; null = never
+   * (the default with `--duration`, so that a pause in the traffic does not cut the run short).
+   */
+  idleMs: number | null;
   backend: BackendName | null;
   /** SO_RCVBUF request, bytes. */
   recvBufferSize: number;
@@ -129,7 +132,11 @@ export interface HelpOptions {
   command: 'help';
 }
 
-export type CliOptions = SendOptions | SinkOptions | SelftestOptions | HelpOptions;
+export interface VersionOptions {
+  command: 'version';
+}
+
+export type CliOptions = SendOptions | SinkOptions | SelftestOptions | HelpOptions | VersionOptions;
 
 export const USAGE = `udp-blast — UDP load generator and sink (batched sendmmsg vs node:dgram)
 
@@ -155,7 +162,7 @@ send      Sends UBL1 datagrams (24-byte header: magic, flow, seq, send time) to 
                          (batch backend, where the kernel has it; default --gso)
 sink      Receives and checks UBL1 datagrams: loss, reorder, duplicates, one-way latency.
           --listen HOST:PORT  default 127.0.0.1:0; prints "listening on HOST:PORT" on stderr
-          --count N / --duration S / --idle-ms MS (default ${DEFAULTS.idleMs} after the first datagram)
+          --count N / --duration S / --idle-ms MS (default ${DEFAULTS.idleMs} after the first datagram; none with --duration)
           --rcvbuf BYTES SO_RCVBUF request (default ${DEFAULTS.recvBufferSize})
           --gro/--no-gro UDP GRO: coalesced receive buffers, split back per datagram
                          (batch backend, where the kernel has it; default --gro)
@@ -323,7 +330,8 @@ function parseSink(args: string[]): SinkOptions | HelpOptions {
     listen,
     count: parseNumber(str(p, 'count'), '--count', 1, LIMITS.maxCount, true),
     durationS: parseNumber(str(p, 'duration'), '--duration', 0.001, LIMITS.maxDurationS, false),
-    idleMs: parseNumber(str(p, 'idle-ms'), '--idle-ms', 1, LIMITS.maxIdleMs, true) ?? DEFAULTS.idleMs,
+    // --duration S means S seconds: the default idle timeout applies only without it.
+    idleMs: parseNumber(str(p, 'idle-ms'), '--idle-ms', 1, LIMITS.maxIdleMs, true) ?? (str(p, 'duration') === undefined ? DEFAULTS.idleMs : null),
     backend: parseBackend(str(p, 'backend')),
     recvBufferSize: parseNumber(str(p, 'rcvbuf'), '--rcvbuf', 1024, LIMITS.maxSockBuf, true) ?? DEFAULTS.recvBufferSize,
     gro: onOff(p, 'gro'),
@@ -364,6 +372,10 @@ export function parseCli(argv: readonly string[]): CliOptions {
     case '--help':
     case '-h':
       return { command: 'help' };
+    case 'version':
+    case '--version':
+    case '-V':
+      return { command: 'version' };
     case 'send':
       return parseSend(rest);
     case 'sink':

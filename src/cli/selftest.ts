@@ -25,6 +25,7 @@ import { parsePerfStat, perfStatPrefix, probePerf, totalSendSyscalls } from './p
 import { fmt, formatSelftestTable, type SelftestRow } from './report.js';
 import type { SendResult } from './send.js';
 import type { SinkResult } from './sink.js';
+import { jsonHeader } from '../package-info.js';
 
 /** One configuration of the sender. */
 interface RunSpec {
@@ -223,7 +224,7 @@ export async function runSelftest(opts: SelftestOptions, out: NodeJS.WritableStr
   text.write('loss = sent by the sender − distinct datagrams the sink saw (loopback drops at full rate when the receiver falls behind).\n');
   text.write(`selftest took ${fmt((Date.now() - started) / 1000, 1)} s\n`);
   if (opts.json) {
-    out.write(JSON.stringify({ perf, rows, ratio, gsoRatio, failures }) + '\n');
+    out.write(JSON.stringify({ ...jsonHeader('selftest'), perf, rows, ratio, gsoRatio, failures }) + '\n');
   }
   return failures.length ? 1 : 0;
 }

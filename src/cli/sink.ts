@@ -138,11 +138,13 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
   });
 
   let idleTimer: NodeJS.Timeout | undefined;
+  const idleMs = opts.idleMs;
   const armIdle = (ms: number): void => {
+    if (idleMs === null) return;
     idleTimer = setTimeout(() => {
       const sinceMs = Number(process.hrtime.bigint() - lastNs) / 1e6;
-      if (sinceMs >= opts.idleMs) finish('idle');
-      else armIdle(Math.max(1, Math.ceil(opts.idleMs - sinceMs)));
+      if (idleMs === null || sinceMs >= idleMs) finish('idle');
+      else armIdle(Math.max(1, Math.ceil(idleMs - sinceMs)));
     }, ms);
   };
 
@@ -155,7 +157,7 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
     }
     if (received === 0) {
       firstNs = now;
-      armIdle(opts.idleMs);
+      if (idleMs !== null) armIdle(idleMs);
     }
     lastNs = now;
     received++;

@@ -10,6 +10,7 @@
  */
 import { USAGE, UsageError, formatEndpoint, parseCli, type SendOptions, type SinkOptions } from './args.js';
 import { ProgressLine, fmt, formatSendSummary, formatSinkSummary } from './report.js';
+import { jsonHeader, packageVersion } from '../package-info.js';
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.write(text, () => resolve()));
@@ -36,7 +37,7 @@ async function send(opts: SendOptions): Promise<number> {
     onProgress: progress.enabled ? (p) => progress.update(`send: ${fmt(p.enqueued)} datagrams queued, ${fmt(p.enqueued / p.elapsedS)} /s, ${fmt(p.elapsedS, 1)} s`) : undefined,
   });
   progress.clear();
-  await write(process.stdout, opts.json ? JSON.stringify(result) + '\n' : formatSendSummary(result));
+  await write(process.stdout, opts.json ? JSON.stringify({ ...jsonHeader('send'), ...result }) + '\n' : formatSendSummary(result));
   return 0;
 }
 
@@ -57,7 +58,7 @@ async function sink(opts: SinkOptions): Promise<number> {
       : undefined,
   });
   progress.clear();
-  await write(process.stdout, opts.json ? JSON.stringify(result) + '\n' : formatSinkSummary(result));
+  await write(process.stdout, opts.json ? JSON.stringify({ ...jsonHeader('sink'), ...result }) + '\n' : formatSinkSummary(result));
   return 0;
 }
 
@@ -68,7 +69,8 @@ async function main(argv: readonly string[]): Promise<number> {
     opts = parseCli(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      await write(process.stderr, `udp-blast: ${err.message}\n${err.showUsage ? '\n' + USAGE : ''}`);
+      // One line saying what is wrong, one hint; the whole usage text only on --help.
+      await write(process.stderr, `udp-blast: ${err.message}\n${err.showUsage ? "Run 'udp-blast --help' for usage.\n" : ''}`);
       return err.exitCode;
     }
     throw err;
@@ -77,6 +79,9 @@ async function main(argv: readonly string[]): Promise<number> {
     switch (opts.command) {
       case 'help':
         await write(process.stdout, USAGE);
+        return 0;
+      case 'version':
+        await write(process.stdout, `udp-blast ${packageVersion()}\n`);
         return 0;
       case 'send':
         return await send(opts);

@@ -33,6 +33,7 @@ Options:
   --window-us US         window for --mode window, µs
   --allow-remote         allow a --host that is not a loopback address
   -h, --help             this text
+  -V, --version          print the version
 `;
 
 export class UsageError extends Error {}
@@ -43,7 +44,7 @@ function int(v: string | undefined, name: string, min: number, max: number): num
   return Number(v);
 }
 
-export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
+export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version' {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -64,9 +65,11 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' {
       'window-us': { type: 'string' },
       'allow-remote': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
   });
   if (values.help) return 'help';
+  if (values.version) return 'version';
   const host = values.host ?? '127.0.0.1';
   if (isIP(host) === 0) throw new UsageError(`--host must be an IP address, got ${JSON.stringify(host)}`);
   if (!isLoopback(host) && !values['allow-remote']) throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve other machines`);

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseRelayArgs, USAGE } from './args.js';
 import { DEMO_RECORDING } from './demo-source.js';
+import { packageVersion } from '../package-info.js';
 import type { RelayOptions } from './relay.js';
 
 /**
@@ -30,15 +31,20 @@ function missingPeers(): string[] {
 }
 
 async function main(): Promise<void> {
-  let opts: RelayOptions | 'help';
+  let opts: RelayOptions | 'help' | 'version';
   try {
     opts = parseRelayArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`rtp-relay: ${(err as Error).message}\n\n${USAGE}`);
+    // One line saying what is wrong, one hint; the whole usage text only on --help.
+    process.stderr.write(`rtp-relay: ${(err as Error).message}\nRun 'rtp-relay --help' for usage.\n`);
     process.exit(2);
   }
   if (opts === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (opts === 'version') {
+    process.stdout.write(`rtp-relay ${packageVersion()}\n`);
     return;
   }
   const missing = missingPeers();

@@ -72,6 +72,15 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** A percent-decoded path segment; a malformed escape (`%E0%A4%A`) is the client's error: 400. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, 'malformed percent-encoding in the URL path');
+  }
+}
+
 function checkToken(req: IncomingMessage, token: string | undefined): void {
   if (token === undefined) return;
   const header = req.headers.authorization ?? '';
@@ -104,7 +113,7 @@ export function createRelayServer(opts: HttpOptions): Server {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://relay');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = url.pathname.split('/').filter(Boolean).map(decodePathSegment);
     if (req.method === 'GET' && url.pathname === '/') {
       send(res, 200, playerPage(backend.streamNames()), { 'Content-Type': 'text/html; charset=utf-8' });
       return;

@@ -147,3 +147,14 @@ describe('helpers', () => {
     expect(parseEndpoint('[::1]:0', '--listen', 0)).toEqual({ host: '::1', port: 0, family: 6 });
   });
 });
+
+describe('version and sink idle timeout', () => {
+  it.each([['--version'], ['-V'], ['version']])('%j → version', (...argv) => {
+    expect(parseCli(argv)).toEqual({ command: 'version' });
+  });
+  it('sink --duration has no idle timeout unless --idle-ms is given', () => {
+    expect((parseCli(['sink', '--duration', '5']) as SinkOptions).idleMs).toBeNull();
+    expect((parseCli(['sink', '--duration', '5', '--idle-ms', '300']) as SinkOptions).idleMs).toBe(300);
+    expect((parseCli(['sink']) as SinkOptions).idleMs).toBe(DEFAULTS.idleMs);
+  });
+});

@@ -1,12 +1,12 @@
 /**
  * Behaviour that needs a process of its own: the automatic dgram fallback (one warning
- * per process), and real EAGAIN through the public API — on plain loopback a UDP sender
+ * per process, none for the deliberate opt-out), and real EAGAIN through the public API — on plain loopback a UDP sender
  * never sees EAGAIN (loopback hands the skb's memory back before sendmsg returns), so
  * those tests run in a private network namespace whose lo has a rate-limiting tbf qdisc
  * that holds packets and lets a tiny SO_SNDBUF fill.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,20 +16,18 @@ import { batchAvailable } from './helpers.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = join(root, 'dist', 'index.js');
 
-function runChild(code: string, env: Record<string, string> = {}, wrap?: string[]): { status: number | null; stdout: string; stderr: string } {
+function runChild(code: string, env: Record<string, string> = {}, wrap?: string[], from = entry): { status: number | null; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'dsn-child-'));
   const file = join(dir, 'child.mjs');
-  writeFileSync(file, `import * as lib from ${JSON.stringify(entry)};\n${code}`);
+  writeFileSync(file, `import * as lib from ${JSON.stringify(from)};\n${code}`);
   const argv = wrap ? [...wrap, process.execPath, file] : [process.execPath, file];
   const r = spawnSync(argv[0], argv.slice(1), { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
   rmSync(dir, { recursive: true, force: true });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('automatic fallback to the dgram backend', () => {
-  it('uses dgram with exactly one DGRAM_SENDMMSG_FALLBACK warning per process; asking for batch throws', () => {
-    const r = runChild(
-      `
+/** The same child program for both fallback cases: two sockets, a forced 'batch', the status. */
+const FALLBACK_CHILD = `
       const warnings = [];
       process.on('warning', (w) => warnings.push(w.code));
       const a = lib.createBatchSocket({ type: 'udp4' });
@@ -39,17 +37,43 @@ describe('automatic fallback to the dgram backend', () => {
       const status = lib.batchBackendStatus();
       a.close(); b.close();
       setTimeout(() => console.log(JSON.stringify({ backends: [a.backend, b.backend], warnings, code, status })), 20);
-      `,
-      { DGRAM_SENDMMSG_NATIVE: '0' },
-    );
+      `;
+
+describe('automatic fallback to the dgram backend', () => {
+  it('without an addon: dgram with exactly one DGRAM_SENDMMSG_FALLBACK warning per process that says why and what to run; asking for batch throws', () => {
+    // A copy of the package with neither a build from source nor prebuilds: what a consumer on
+    // a platform without a prebuild and without a compiler has.
+    const pkg = mkdtempSync(join(tmpdir(), 'dsn-noaddon-'));
+    try {
+      cpSync(join(root, 'dist'), join(pkg, 'dist'), { recursive: true });
+      cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+      symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'));
+      // (the sanitizer pass points every process at its own build: not this one)
+      const r = runChild(FALLBACK_CHILD, { DGRAM_SENDMMSG_NATIVE_PATH: '' }, undefined, join(pkg, 'dist', 'index.js'));
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.backends).toEqual(['dgram', 'dgram']);
+      expect(out.warnings).toEqual(['DGRAM_SENDMMSG_FALLBACK']);
+      expect(out.code).toBe('ERR_BACKEND_UNAVAILABLE');
+      expect(out.status).toMatchObject({ available: false });
+      expect(out.status.reason).toContain('has no prebuilt addons');
+      expect(r.stderr).toContain('using the node:dgram backend');
+      expect(r.stderr).toContain('npm rebuild dgram-sendmmsg-native');
+      expect(r.stderr.match(/DGRAM_SENDMMSG_FALLBACK/g)).toHaveLength(1);
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+
+  it('the deliberate opt-out DGRAM_SENDMMSG_NATIVE=0: dgram, silently; asking for batch still throws', () => {
+    const r = runChild(FALLBACK_CHILD, { DGRAM_SENDMMSG_NATIVE: '0' });
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.backends).toEqual(['dgram', 'dgram']);
-    expect(out.warnings).toEqual(['DGRAM_SENDMMSG_FALLBACK']);
+    expect(out.warnings).toEqual([]);
     expect(out.code).toBe('ERR_BACKEND_UNAVAILABLE');
-    expect(out.status).toMatchObject({ available: false });
     expect(out.status.reason).toContain('DGRAM_SENDMMSG_NATIVE=0');
-    expect(r.stderr).toContain('using the node:dgram backend');
+    expect(r.stderr).toBe('');
   });
 });
 
