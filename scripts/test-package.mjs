@@ -38,6 +38,20 @@ const t0 = Date.now();
 /** The loopback round trip every consumer runs: 3 datagrams, default backend, JSON result. */
 const APP_BODY = `
 const status = batchBackendStatus();
+// Native SRTP uses the OpenSSL inside the running node: protect + unprotect one packet (both
+// profiles) to prove it works with this Node's OpenSSL, not only that the addon loads.
+SRTP_DECL
+if (SrtpContextTable.available()) {
+  const table = new SrtpContextTable();
+  const pkt = Buffer.from([0x80, 96, 0, 1, 0, 0, 0, 1, 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4]);
+  srtp = PROFILES.every(([profile, saltLen]) => {
+    const keys = { profile, masterKey: Buffer.alloc(16, 7), masterSalt: Buffer.alloc(saltLen, 9) };
+    const tx = table.add(keys);
+    const rx = table.add(keys);
+    const p = table.protectRtp(tx, pkt);
+    return p.length > pkt.length && table.unprotectRtp(rx, p).equals(pkt);
+  });
+}
 const rx = createBatchSocket('udp4');
 let got = 0;
 const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout', got })); process.exit(1); }, 20000);
@@ -45,7 +59,7 @@ rx.on('message', () => {
   if (++got === 3) {
     clearTimeout(timer);
     const s = tx.stats();
-    console.log(JSON.stringify({ backend: tx.backend, path: status.available ? status.path : null, got, sent: s.sent, plug: typeof installWeriftBatching }));
+    console.log(JSON.stringify({ backend: tx.backend, path: status.available ? status.path : null, got, sent: s.sent, plug: typeof installWeriftBatching, srtp }));
     tx.close();
     rx.close();
   }
@@ -191,6 +205,7 @@ function checkTarball(tarball) {
     'dist/cjs/index.js',
     'dist/cjs/package.json',
     'dist/cjs/werift/index.d.ts',
+    'dist/cjs/srtp/index.js',
     'scripts/install.mjs',
     'LICENSE',
     'CHANGELOG.md',
@@ -218,16 +233,29 @@ function consumer(name, { type }) {
   return dir;
 }
 
+const PROFILE_LIST = "[['SRTP_AES128_CM_HMAC_SHA1_80', 14], ['SRTP_AEAD_AES_128_GCM', 12]]";
+
+function jsBody() {
+  return APP_BODY.replace('TX_DECL', 'let tx;').replace('SRTP_DECL', "let srtp = 'unavailable';").replace('PROFILES', PROFILE_LIST);
+}
+
+function tsBody() {
+  return APP_BODY.replace('TX_DECL', 'let tx!: BatchSocket;').replace('SRTP_DECL', "let srtp: boolean | string = 'unavailable';").replace('PROFILES', `(${PROFILE_LIST} as const)`);
+}
+
 function writeEsmApp(dir) {
   mkdirSync(join(dir, 'src'));
   writeFileSync(
     join(dir, 'src', 'app.ts'),
     `import { createBatchSocket, batchBackendStatus, type BatchSocket, type FlushEvent } from 'dgram-sendmmsg-native';
 import { installWeriftBatching } from 'dgram-sendmmsg-native/werift';
+import { SrtpContextTable, type SrtpProfile } from 'dgram-sendmmsg-native/srtp';
+const profileCheck: SrtpProfile = 'SRTP_AEAD_AES_128_GCM';
+void profileCheck;
 const onFlush = (f: FlushEvent): number => f.sent;
 const typed = (s: BatchSocket): void => { s.on('flush', onFlush); };
 void typed;
-${APP_BODY.replace('TX_DECL', 'let tx!: BatchSocket;')}`,
+${tsBody()}`,
   );
 }
 
@@ -236,7 +264,8 @@ function writeEsmJsApp(dir) {
     join(dir, 'app.mjs'),
     `import { createBatchSocket, batchBackendStatus } from 'dgram-sendmmsg-native';
 import { installWeriftBatching } from 'dgram-sendmmsg-native/werift';
-${APP_BODY.replace('TX_DECL', 'let tx;')}`,
+import { SrtpContextTable } from 'dgram-sendmmsg-native/srtp';
+${jsBody()}`,
   );
 }
 
@@ -246,7 +275,8 @@ function writeCjsApp(dir) {
     `'use strict';
 const { createBatchSocket, batchBackendStatus } = require('dgram-sendmmsg-native');
 const { installWeriftBatching } = require('dgram-sendmmsg-native/werift');
-${APP_BODY.replace('TX_DECL', 'let tx;')}`,
+const { SrtpContextTable } = require('dgram-sendmmsg-native/srtp');
+${jsBody()}`,
   );
   writeFileSync(
     join(dir, 'check.cts'),
@@ -286,8 +316,8 @@ function parseApp(r) {
 function expectNative(name, r, target) {
   const out = parseApp(r);
   const want = `prebuilds/${target}/`;
-  const ok = r.status === 0 && out?.backend === 'batch' && out.got === 3 && typeof out.path === 'string' && out.path.includes(want) && out.plug === 'function' && !/Warning/.test(r.stderr);
-  results.push({ name: `${name}: native backend from ${want}`, ok, detail: ok ? '' : `exit ${r.status}; out ${r.stdout.trim().slice(0, 300)}; stderr ${tail(r.stderr)}` });
+  const ok = r.status === 0 && out?.backend === 'batch' && out.got === 3 && typeof out.path === 'string' && out.path.includes(want) && out.plug === 'function' && out.srtp === true && !/Warning/.test(r.stderr);
+  results.push({ name: `${name}: native backend from ${want}, SRTP round trip`, ok, detail: ok ? '' : `exit ${r.status}; out ${r.stdout.trim().slice(0, 300)}; stderr ${tail(r.stderr)}` });
 }
 
 function expectFallback(name, r) {

@@ -19,6 +19,7 @@ const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.
 const EXPECT: Record<string, RegExp> = {
   'quickstart.ts': /^sent 2 datagrams in \d+ send call\(s\), backend (batch|dgram)$/m,
   'werift-install.ts': /^shared-port: 0 datagrams sent$/m,
+  'srtp-protect.ts': /^one packet: 19 -> 35 bytes -> same\nbatch: 10 packets protected in one call, 0 failed$/m,
   'relay-fanout.ts': /^viewers received: 200, 200, 200, 200$/m,
   'sink-for-await.ts': /^sink: 1000 datagrams, 1200000 bytes in \d+ batches/m,
   'werift-plug.ts': /^werift: 100 RTP packets received; plug .*"topology":"per-connection"/m,
@@ -46,7 +47,11 @@ beforeAll(async () => {
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    alias: { 'dgram-sendmmsg-native/werift': join(root, 'src', 'werift', 'index.ts'), 'dgram-sendmmsg-native': join(root, 'src', 'index.ts') },
+    alias: {
+      'dgram-sendmmsg-native/werift': join(root, 'src', 'werift', 'index.ts'),
+      'dgram-sendmmsg-native/srtp': join(root, 'src', 'srtp', 'index.ts'),
+      'dgram-sendmmsg-native': join(root, 'src', 'index.ts'),
+    },
     logLevel: 'error',
   });
 }, 60_000);
