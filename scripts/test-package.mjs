@@ -36,6 +36,8 @@ const results = [];
 const t0 = Date.now();
 
 /** The loopback round trip every consumer runs: 3 datagrams, default backend, JSON result. */
+const PROFILE_LIST = "[['SRTP_AES128_CM_HMAC_SHA1_80', 14], ['SRTP_AEAD_AES_128_GCM', 12]]";
+
 const APP_BODY = `
 const status = batchBackendStatus();
 // Native SRTP uses the OpenSSL inside the running node: protect + unprotect one packet (both
@@ -232,8 +234,6 @@ function consumer(name, { type }) {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, version: '1.0.0', private: true, type }, null, 2));
   return dir;
 }
-
-const PROFILE_LIST = "[['SRTP_AES128_CM_HMAC_SHA1_80', 14], ['SRTP_AEAD_AES_128_GCM', 12]]";
 
 function jsBody() {
   return APP_BODY.replace('TX_DECL', 'let tx;').replace('SRTP_DECL', "let srtp = 'unavailable';").replace('PROFILES', PROFILE_LIST);
