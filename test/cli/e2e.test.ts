@@ -77,12 +77,12 @@ describe('udp-blast CLI: usage and safety', () => {
     }
   });
 
-  it('an unknown flag or bad value exits 2 with the usage on stderr', async () => {
+  it('an unknown flag or bad value exits 2 with one line and a hint on stderr, not the whole usage', async () => {
     for (const args of [['send', '--to', '127.0.0.1:9', '--bogus'], ['send', '--to', '127.0.0.1:9', '--size', '10'], ['sink', '--idle-ms', 'x'], ['nope']]) {
       const d = await cli(args).done;
       expect(d.code, args.join(' ')).toBe(2);
-      expect(d.stderr).toMatch(/^udp-blast: /);
-      expect(d.stderr).toContain('Usage:');
+      expect(d.stderr).toMatch(/^udp-blast: [^\n]+\nRun 'udp-blast --help' for usage\.\n$/);
+      expect(d.stderr).not.toContain('Usage:');
       expect(d.stdout).toBe('');
     }
   });
