@@ -21,6 +21,10 @@ export interface Encoder {
 }
 
 const running = new Set<Encoder>();
+// Last line of defence: a test that times out may never reach its afterEach; no encoder outlives the test process.
+process.once('exit', () => {
+  for (const e of running) if (e.child.exitCode === null && e.child.signalCode === null) e.child.kill('SIGKILL');
+});
 
 /** The environment without the sanitizer pass's preload and options (npm run test:asan): encoders are not under test. */
 export function unsanitizedEnv(): Record<string, string> {
