@@ -366,7 +366,7 @@ async function runApi() {
       if (m.length < 12 || m.readUInt32BE(0) !== MAGIC) return;
       const tx = m.readUInt32BE(4), s = m.readUInt32BE(8);
       const last = seen.get(tx) ?? -1;
-      // per-peer order may regroup datagrams of different peers, never one peer's: all go to this rx
+      // tx is (case, destination stream): see txFor
       if (s <= last && !dupOrReorder) dupOrReorder = `tx ${tx}: seq ${s} after ${last}`;
       seen.set(tx, Math.max(last, s));
     });
@@ -405,15 +405,27 @@ async function runApi() {
       }
     };
     if (kase.bindFirst) await new Promise((r) => { guarded('bind', () => sock.bind(0, kase.type === 'udp4' ? '127.0.0.1' : '::1', r)); setTimeout(r, 50); });
+    // The order promised is per destination as the scheduler sees it. 'global' keeps one
+    // order for the whole case; 'per-peer' only per destination, and '::1', '::1%lo' and an
+    // omitted address (or the connected peer of one connect() epoch) can reach the same
+    // receiver as different destinations: each gets its own stream id in the header.
+    const streams = new Map();
+    let epoch = 0;
+    const txFor = (dest) => {
+      if (kase.backend === 'dgram' || kase.opts.order !== 'per-peer') return id * 256;
+      const key = `${epoch}|${dest}`;
+      if (!streams.has(key)) streams.set(key, streams.size);
+      return id * 256 + streams.get(key);
+    };
     let peer;
     for (const o of kase.ops) {
       label = o.op;
       switch (o.op) {
         case 'send': {
           counts.sends++;
-          const p = makePayload(o.payload, seq++, id);
           const port = o.port === 'rx' ? target.port : o.port;
           const addr = o.address === 'rx' ? target.address : o.address;
+          const p = makePayload(o.payload, seq++, txFor(`${String(port)}|${String(addr)}`));
           const r = guarded('send', () => (o.cb ? sock.send(p, port, addr, mkCb()) : sock.send(p, port, addr)));
           if (threwLast && o.cb) expectNone();
           if (r !== undefined && typeof r !== 'boolean') throw new Violation(`send returned ${r}`);
@@ -424,7 +436,7 @@ async function runApi() {
           // (offset is always a number here: with a non-number the dgram overloads read the
           // call as send(msg, callback=offset, …) and the callback is legitimately ignored)
           counts.sends++;
-          const p = makePayload(o.payload, seq++, id);
+          const p = makePayload(o.payload, seq++, txFor(`${target.port}|${target.address}`));
           guarded('send(offset,length)', () => (o.cb ? sock.send(p, o.offset, o.length, target.port, target.address, mkCb()) : sock.send(p, o.offset, o.length, target.port, target.address)));
           if (threwLast && o.cb) expectNone();
           break;
@@ -434,14 +446,14 @@ async function runApi() {
           if (!peer) break;
           for (let i = 0; i < o.n; i++) {
             counts.sends++;
-            const p = makePayload(o.payload, seq++, id);
+            const p = makePayload(o.payload, seq++, txFor('peer'));
             guarded('peer.send', () => (o.cb ? peer.send(p, mkCb()) : peer.send(p)));
             if (threwLast && o.cb) expectNone();
           }
           break;
         }
-        case 'connect': guarded('connect', () => sock.connect(o.port === 'rx' ? target.port : o.port, o.address === 'rx' ? target.address : o.address)); await immediate(); break;
-        case 'disconnect': guarded('disconnect', () => sock.disconnect()); break;
+        case 'connect': epoch++; guarded('connect', () => sock.connect(o.port === 'rx' ? target.port : o.port, o.address === 'rx' ? target.address : o.address)); await immediate(); break;
+        case 'disconnect': epoch++; guarded('disconnect', () => sock.disconnect()); break;
         case 'flush': guarded('flush', () => sock.flush()); break;
         case 'close': guarded('close', () => sock.close()); break;
         case 'stats': { const st = sock.stats(); if (st.enqueued !== st.sent + st.failed + st.dropped + st.queued) throw new Violation(`identity broken mid-run: ${JSON.stringify(st)}`); break; }
