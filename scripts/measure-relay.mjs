@@ -75,15 +75,26 @@ const cpuMs = () => {
 };
 const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${relay.pid}/status`, 'utf8'))[1]) / 1024;
 
-// Wait for the relay to listen.
-for (let i = 0; i < 100; i++) {
-  try {
-    await metrics();
-    break;
-  } catch {
-    await sleep(100);
-  }
-}
+// Wait for the relay to listen: it prints its 'metrics' URL once the HTTP server is up
+// (an event, bounded by 90 s: startup is slow on a busy machine; an exit ends the wait).
+await new Promise((resolve, reject) => {
+  let out = '';
+  const t = setTimeout(() => reject(new Error(`rtp-relay did not start listening within 90 s: ${out.slice(-500)}`)), 90_000);
+  const onData = (d) => {
+    out += d;
+    if (out.includes(' metrics ')) {
+      clearTimeout(t);
+      relay.stdout.off('data', onData);
+      relay.stdout.resume(); // keep draining its later output
+      resolve();
+    }
+  };
+  relay.stdout.on('data', onData);
+  relay.once('exit', (code, signal) => {
+    clearTimeout(t);
+    reject(new Error(`rtp-relay exited (${code ?? signal}) before listening: ${out.slice(-500)}`));
+  });
+});
 // Viewers in several processes: one werift process cannot decrypt 64 SRTP streams in real time.
 const P = Math.max(1, Math.min(N, Number(values.processes)));
 const viewerProcs = [];
@@ -102,7 +113,7 @@ viewers = { kill: (sig) => viewerProcs.forEach((c) => c.kill(sig)) };
 const viewersDone = Promise.all(viewerProcs.map((c) => new Promise((r) => c.on('exit', r))));
 
 // Steady state: every viewer connected and past its first keyframe.
-const deadline = Date.now() + 60_000;
+const deadline = Date.now() + 120_000;
 let m = await metrics();
 while (Date.now() < deadline && !(m.viewers === N && m.waiting === 0 && m.egress > 0)) {
   await sleep(250);

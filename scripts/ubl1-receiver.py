@@ -8,7 +8,10 @@ datagram must arrive once, in order per flow, with the size it was sent with.
 
 Prints `listening on HOST:PORT` on stderr once bound, then one JSON object on stdout:
 received, bytes, invalid, lost, reordered, duplicates, inOrder, flows, sizes {min, max}.
-Stops at --count datagrams or after --idle-ms without one (and always within --max-s).
+Stops at --count datagrams (not with --until-end), at the end marker (a datagram of exactly the 8 bytes
+`UBL1-END`, which the driver sends once the sender has exited: on loopback everything the
+sender sent is queued before it), or after --idle-ms without a datagram (and always within
+--max-s).
 """
 import argparse
 import json
@@ -19,12 +22,14 @@ import time
 
 MAGIC = 0x55424C31
 HEADER = struct.Struct(">IIQQ")
+END_MARKER = b"UBL1-END"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--listen", default="127.0.0.1:9000")
     ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--until-end", action="store_true", help="keep reading past --count until the end marker")
     ap.add_argument("--idle-ms", type=int, default=3000)
     ap.add_argument("--max-s", type=float, default=120.0)
     ap.add_argument("--rcvbuf", type=int, default=32 << 20)
@@ -46,7 +51,7 @@ def main() -> int:
     seen = {}  # flow -> bytearray bitmap
     deadline = time.monotonic() + a.max_s
     s.settimeout(None)
-    while received < a.count and time.monotonic() < deadline:
+    while (a.until_end or received < a.count) and time.monotonic() < deadline:
         if received:
             s.settimeout(a.idle_ms / 1000)
         else:
@@ -56,6 +61,8 @@ def main() -> int:
         except socket.timeout:
             break
         n = len(data)
+        if data == END_MARKER:
+            break
         if n < HEADER.size:
             invalid += 1
             continue

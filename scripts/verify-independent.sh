@@ -32,7 +32,13 @@ snmp() { awk '/^Udp:/ { if (seen) print; seen = 1 }' /proc/net/snmp; }
 header="$(awk '/^Udp:/ { print; exit }' /proc/net/snmp)"
 before="$(snmp)"
 
-python3 "$root/scripts/ubl1-receiver.py" --listen 127.0.0.1:9000 --count "$count" --idle-ms 3000 >"$tmp/rx.json" 2>"$tmp/rx.err" &
+# The receiver's buffer holds the whole run (count x 4 KiB covers a datagram's kernel
+# truesize up to ~1.5 KiB payload; SO_RCVBUFFORCE as root), so a receiver starved by a busy
+# machine is late, never lossy. It stops at the end marker sent once the sender has exited
+# (counted in the kernel's Udp OutDatagrams/InDatagrams too); --idle-ms only bounds a run
+# whose sender died.
+rcvbuf=$((count * 4096))
+python3 "$root/scripts/ubl1-receiver.py" --listen 127.0.0.1:9000 --count "$count" --until-end --idle-ms 30000 --rcvbuf "$rcvbuf" >"$tmp/rx.json" 2>"$tmp/rx.err" &
 rx=$!
 for _ in $(seq 100); do grep -q listening "$tmp/rx.err" 2>/dev/null && break; sleep 0.05; done
 grep -q listening "$tmp/rx.err" || { echo "receiver did not start: $(cat "$tmp/rx.err")" >&2; exit 1; }
@@ -44,6 +50,7 @@ if [ $use_perf -eq 1 ]; then
 else
   "${send[@]}" >"$tmp/tx.json"
 fi
+printf 'UBL1-END' >/dev/udp/127.0.0.1/9000 || true
 wait "$rx"
 after="$(snmp)"
 

@@ -4,6 +4,7 @@
  * candidates on 127.0.0.1 only, and its offer once gathering is complete (no trickle);
  * plus the small waits and checks the relay tests share.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as WeriftNs from 'werift';
 
@@ -42,3 +43,41 @@ export async function until(pred: () => boolean, ms: number): Promise<boolean> {
 
 /** True when RTP sequence numbers increase by exactly 1 (mod 2^16) throughout. */
 export const contiguous = (seqs: number[]): boolean => seqs.every((s, i) => i === 0 || s === ((seqs[i - 1] + 1) & 0xffff));
+
+/**
+ * Datagrams the kernel dropped at the receive queue of every UDP socket bound to local
+ * `port` (the `drops` column of /proc/net/udp and /proc/net/udp6: full SO_RCVBUF, the
+ * per-socket share of Udp RcvbufErrors). Loss it explains happened before any code of ours
+ * saw the datagram — a busy machine, not a library fault.
+ */
+export function udpDrops(port: number): number {
+  let drops = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13) continue;
+      const local = f[1];
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) drops += Number(f[f.length - 1]) || 0;
+    }
+  }
+  return drops;
+}
+
+/** The UDP port of a peer connection's host candidate (its ICE socket), from its local description. */
+export function candidatePort(pc: ViewerPc): number {
+  const m = / udp \d+ \S+ (\d+) typ host/i.exec(pc.localDescription?.sdp ?? '');
+  if (!m) throw new Error('no host candidate in the local description');
+  return Number(m[1]);
+}
+
+/**
+ * Sequence-number gaps in `seqs` (RTP, mod 2^16): how many packets are missing between
+ * consecutive entries. 0 means contiguous.
+ */
+export const seqGaps = (seqs: number[]): number => seqs.reduce((n, s, i) => (i === 0 ? 0 : n + ((s - seqs[i - 1] - 1) & 0xffff)), 0);

@@ -62,9 +62,12 @@ await canary();
 execFileSync("true"); // child_process keeps a signal pipe once used
 await sleep(20);
 const baseline = { fds: fds(), res: resources() };
+const settled = () => { const r = resources(); const keys = new Set([...Object.keys(r), ...Object.keys(baseline.res)]); return fds() === baseline.fds && [...keys].every((k) => r[k] === baseline.res[k]); };
 async function finish(result) {
   const healthy = await canary();
-  await sleep(60);
+  // Closed handles, cancelled sends and back-off timers go away over the next loop turns;
+  // on a busy machine those turns come later. Wait for it (bounded), then report the state.
+  await until(settled, 5000);
   const after = { fds: fds(), res: resources() };
   process.stdout.write(JSON.stringify({ ...result, healthy, baseline, after }) + '\\n');
 }
