@@ -286,7 +286,7 @@ bool ReadBufferSize(int fd, int opt, int* out) {
 }
 }  // namespace
 
-// setBufferSize(which: 0 (SNDBUF) | 1 (RCVBUF), bytes: 1..2^30): number — socket(7).
+// setBufferSize(which: 0 (SNDBUF) | 1 (RCVBUF), bytes: 1..2^31-1 (INT32_MAX)): number — socket(7).
 // Tries SO_SNDBUFFORCE/SO_RCVBUFFORCE first, which only a process with CAP_NET_ADMIN may
 // use and which ignores net.core.{w,r}mem_max; on EPERM falls back to SO_SNDBUF/SO_RCVBUF
 // (capped by {w,r}mem_max). Returns the size the kernel really uses, read back with
@@ -298,7 +298,7 @@ Napi::Value UdpSocket::SetBufferSize(const Napi::CallbackInfo& info) {
   std::int64_t which = 0;
   std::int64_t bytes = 0;
   if (!ArgInt(info, 0, "which", kSndBuf, kRcvBuf, &which)) return env.Undefined();
-  if (!ArgInt(info, 1, "bytes", 1, 1 << 30, &bytes)) return env.Undefined();
+  if (!ArgInt(info, 1, "bytes", 1, INT32_MAX, &bytes)) return env.Undefined();
   int value = static_cast<int>(bytes);
   int force = which == kSndBuf ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
   int plain = which == kSndBuf ? SO_SNDBUF : SO_RCVBUF;

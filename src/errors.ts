@@ -20,7 +20,24 @@ export type ErrorCode =
   | 'ERR_SOCKET_QUEUE_FULL'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_SOCKET_BAD_BUFFER_SIZE'
+  | 'ERR_SOCKET_BUFFER_SIZE'
+  | 'ERR_BUFFER_OUT_OF_BOUNDS'
+  | 'ERR_MISSING_ARGS'
+  | 'ERR_INVALID_STATE'
+  | 'ABORT_ERR'
   | 'EMSGSIZE';
+
+/**
+ * Node's error shape: `name` is the class's (`'Error'`, `'TypeError'`, `'RangeError'`) while
+ * the stack and `toString()` read `Error [CODE]: message`, as lib/internal/errors.js does.
+ */
+function nodeStyle(err: Error & { code: string }, name: string): void {
+  if (typeof err.stack === 'string' && err.stack.startsWith(`${name}:`)) {
+    err.stack = `${name} [${err.code}]${err.stack.slice(name.length)}`;
+  }
+}
+
 
 /** An error with a Node-style `code`. `instanceof`-checkable; `name` follows the JS class (TypeError, RangeError, Error). */
 export class BatchSocketError extends Error {
@@ -28,9 +45,10 @@ export class BatchSocketError extends Error {
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
+    nodeStyle(this, 'Error');
   }
-  override get name(): string {
-    return `Error [${this.code}]`;
+  override toString(): string {
+    return `Error [${this.code}]: ${this.message}`;
   }
 }
 
@@ -40,6 +58,10 @@ export class BatchSocketTypeError extends TypeError {
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
+    nodeStyle(this, 'TypeError');
+  }
+  override toString(): string {
+    return `TypeError [${this.code}]: ${this.message}`;
   }
 }
 
@@ -49,7 +71,73 @@ export class BatchSocketRangeError extends RangeError {
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
+    nodeStyle(this, 'RangeError');
   }
+  override toString(): string {
+    return `RangeError [${this.code}]: ${this.message}`;
+  }
+}
+
+/** What a {@link BatchSocketSystemError} wraps: the system call and its errno, as Node's `err.info`. */
+export interface SystemErrorInfo {
+  /** Negative errno, e.g. -22. */
+  errno: number;
+  /** Errno name, e.g. `'EINVAL'`. */
+  code: string;
+  /** strerror-style text, e.g. `'invalid argument'`. */
+  message: string;
+  syscall: string;
+}
+
+/**
+ * Node's `SystemError` for a condition with its own code that wraps a system call's failure,
+ * e.g. `ERR_SOCKET_BUFFER_SIZE` ("Could not get or set buffer size: uv_recv_buffer_size
+ * returned EBADF (bad file descriptor)"): `name` `'SystemError'`, `code` the ERR_ code,
+ * `info` `{ errno, code, message, syscall }`, and `errno`/`syscall` copied from it.
+ */
+export class BatchSocketSystemError extends Error {
+  readonly code: ErrorCode;
+  readonly info: SystemErrorInfo;
+  readonly errno: number;
+  readonly syscall: string;
+  constructor(code: ErrorCode, prefix: string, info: SystemErrorInfo) {
+    super(`${prefix}: ${info.syscall} returned ${info.code} (${info.message})`);
+    this.code = code;
+    this.info = info;
+    this.errno = info.errno;
+    this.syscall = info.syscall;
+    if (typeof this.stack === 'string' && this.stack.startsWith('Error:')) this.stack = `SystemError [${code}]${this.stack.slice(5)}`;
+  }
+  override get name(): string {
+    return 'SystemError';
+  }
+  override toString(): string {
+    return `SystemError [${this.code}]: ${this.message}`;
+  }
+}
+
+/** Lower-case strerror-like texts libuv uses in `err.info.message` for the errnos buffer sizes meet. */
+const UV_MESSAGES: Record<string, string> = {
+  EBADF: 'bad file descriptor',
+  EINVAL: 'invalid argument',
+  ENOBUFS: 'no buffer space available',
+  ENOMEM: 'not enough memory',
+  EPERM: 'operation not permitted',
+};
+
+/**
+ * `ERR_SOCKET_BUFFER_SIZE` as node:dgram throws it from `set/get{Send,Recv}BufferSize`
+ * (e.g. EBADF before bind, EINVAL above 2147483647). `which` picks the syscall name dgram
+ * reports (`uv_send_buffer_size` / `uv_recv_buffer_size`).
+ */
+export function bufferSizeError(which: 'send' | 'recv', errno: number): BatchSocketSystemError {
+  const code = errnoName(errno);
+  return new BatchSocketSystemError('ERR_SOCKET_BUFFER_SIZE', 'Could not get or set buffer size', {
+    errno: -Math.abs(errno),
+    code,
+    message: UV_MESSAGES[code] ?? code.toLowerCase(),
+    syscall: `uv_${which}_buffer_size`,
+  });
 }
 
 /**

@@ -99,8 +99,8 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     mode,
     maxQueue: int(opts, 'maxQueue', DEFAULTS.maxQueue, 1, 1 << 20)!,
     maxQueueBytes: int(opts, 'maxQueueBytes', DEFAULTS.maxQueueBytes, 65536, 1 << 30)!,
-    sendBufferSize: int(opts, 'sendBufferSize', undefined, 1, 0x7fffffff),
-    recvBufferSize: int(opts, 'recvBufferSize', undefined, 1, 0x7fffffff),
+    sendBufferSize: bufferSizeOption(opts, 'sendBufferSize'),
+    recvBufferSize: bufferSizeOption(opts, 'recvBufferSize'),
     reusePort: bool(opts, 'reusePort'),
     ipv6Only: bool(opts, 'ipv6Only'),
     recvBatch,
@@ -113,17 +113,40 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
   };
 }
 
+/** Largest SO_SNDBUF/SO_RCVBUF request the kernel takes (an `int`); above it dgram (libuv) answers EINVAL. */
+export const MAX_BUFFER_SIZE = 0x7fffffff;
+
 /**
- * Validates a SO_SNDBUF/SO_RCVBUF request (bytes) for `setSendBufferSize`/`setRecvBufferSize`.
- * @throws ERR_INVALID_ARG_TYPE (TypeError) for a non-number, ERR_OUT_OF_RANGE (RangeError)
- * unless an integer in [1, 2147483647].
+ * `options.sendBufferSize`/`options.recvBufferSize` as node:dgram validates them
+ * (validateUint32): a number, an integer, 0..4294967295. 0 leaves the kernel default, as in
+ * dgram; a value above {@link MAX_BUFFER_SIZE} passes here, like dgram, and fails when it is
+ * applied (ERR_SOCKET_BUFFER_SIZE, EINVAL).
+ */
+function bufferSizeOption(opts: Record<string, unknown>, name: string): number | undefined {
+  const v = opts[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.${name}" property must be of type number. Received ${describe(v)}`);
+  }
+  if (!Number.isInteger(v)) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.${name}" is out of range. It must be an integer. Received ${v}`);
+  }
+  if (v < 0 || v > 0xffffffff) {
+    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.${name}" is out of range. It must be >= 0 && <= 4294967295. Received ${v}`);
+  }
+  return v;
+}
+
+/**
+ * Validates a SO_SNDBUF/SO_RCVBUF request (bytes) for `setSendBufferSize`/`setRecvBufferSize`
+ * as node:dgram does: an integer number in [0, 4294967295], else ERR_SOCKET_BAD_BUFFER_SIZE
+ * (TypeError). Values above {@link MAX_BUFFER_SIZE} pass (the setter answers
+ * ERR_SOCKET_BUFFER_SIZE with EINVAL, as dgram); 0 means "leave as is" (libuv reads the size).
  */
 export function validateBufferSize(bytes: unknown): number {
-  if (typeof bytes !== 'number') {
-    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "size" argument must be of type number. Received ${describe(bytes)}`);
+  if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
+    throw new BatchSocketTypeError('ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
   }
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) {
-    throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `Buffer size must be a positive integer <= 2147483647. Received ${String(bytes)}`);
-  }
-  return bytes;
+  // -0 passes every check above but aborts node:dgram's native binding (IsUint32 fails): 0.
+  return bytes === 0 ? 0 : bytes;
 }

@@ -13,8 +13,8 @@ import dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { validateAddress, validatePort } from '../address.js';
-import { BatchSocketError, errnoName } from '../errors.js';
-import { validateBufferSize, type ResolvedOptions } from '../options.js';
+import { BatchSocketError, bufferSizeError, errnoName } from '../errors.js';
+import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
 import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
@@ -52,6 +52,10 @@ export class DgramBatchSocket extends BaseSocket {
     if (opts.reusePort) {
       throw new BatchSocketError('ERR_INVALID_ARG_VALUE', 'reusePort is not supported by the dgram backend on this Node version');
     }
+    // node:dgram accepts these and then throws ERR_SOCKET_BUFFER_SIZE (EINVAL) out of bind()
+    // as an uncaught exception; both backends refuse them here, synchronously, instead.
+    if ((opts.sendBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('send', 22);
+    if ((opts.recvBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('recv', 22);
     this.sock = dgram.createSocket({
       type: opts.type,
       ipv6Only: opts.ipv6Only,

@@ -6,9 +6,9 @@
 import { constants } from 'node:os';
 import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
-import { BatchSocketError, systemError } from '../errors.js';
+import { BatchSocketError, bufferSizeError, systemError } from '../errors.js';
 import { MAX_PAYLOAD_V6 } from '../limits.js';
-import { validateBufferSize, type ResolvedOptions } from '../options.js';
+import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../options.js';
 import type { PayloadView } from '../payload.js';
 import { toPayload } from '../payload.js';
 import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
@@ -24,20 +24,34 @@ export class NativeBatchSocket extends BaseSocket {
   readonly backend = 'batch' as const;
   private readonly native: NativeUdpSocket;
   private readonly counters = new Float64Array(C.COUNT);
-  private readonly scheduler: SendScheduler;
-  private readonly peers: PeerTable;
-  private readonly recvRing: RecvRing;
-  private readonly batchView: RingBatch;
+  private scheduler!: SendScheduler;
+  private peers!: PeerTable;
+  private recvRing!: RecvRing;
+  private batchView!: RingBatch;
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
   private finalBufferSizes: [number, number] = [0, 0];
 
   constructor(binding: NativeBinding, opts: ResolvedOptions) {
     super(opts);
+    // Refused before the fd exists (node:dgram would throw this out of bind()).
+    if ((opts.sendBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('send', EINVAL);
+    if ((opts.recvBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('recv', EINVAL);
     this.native = new binding.UdpSocket(opts.type === 'udp4' ? 4 : 6, this.counters, {
       onRecv: (count) => this.onRecv(count),
       onWritable: () => this.scheduler.onWritable(),
       onRecvError: (errno) => this.onRecvError(errno),
     });
+    const native = this.native;
+    try {
+      this.setUp(opts);
+    } catch (err) {
+      // The fd exists from here on: a refused option must not leak it (issue 11 item 7).
+      native.close();
+      throw err;
+    }
+  }
+
+  private setUp(opts: ResolvedOptions): void {
     const native = this.native;
     this.peers = new PeerTable(
       (ip, port, table, offset) => native.encodePeer(ip, port, table, offset),
@@ -87,8 +101,32 @@ export class NativeBatchSocket extends BaseSocket {
         // (stats().gro stays false).
       }
     }
-    if (opts.sendBufferSize !== undefined) native.setBufferSize(SNDBUF, opts.sendBufferSize);
-    if (opts.recvBufferSize !== undefined) native.setBufferSize(RCVBUF, opts.recvBufferSize);
+    if (opts.sendBufferSize) this.applyBufferSize(SNDBUF, opts.sendBufferSize);
+    if (opts.recvBufferSize) this.applyBufferSize(RCVBUF, opts.recvBufferSize);
+  }
+
+  /**
+   * SO_SNDBUF/SO_RCVBUF (`which`) = `bytes` (validated by validateBufferSize; 0 = leave as
+   * is, as libuv). Throws ERR_SOCKET_BUFFER_SIZE with EINVAL above 2147483647 (what dgram
+   * answers) or with the kernel's errno.
+   */
+  private applyBufferSize(which: typeof SNDBUF | typeof RCVBUF, bytes: number): void {
+    const name = which === SNDBUF ? 'send' : 'recv';
+    if (bytes > MAX_BUFFER_SIZE) throw bufferSizeError(name, EINVAL);
+    if (bytes === 0) return;
+    try {
+      this.native.setBufferSize(which, bytes);
+    } catch (err) {
+      const errno = (err as { errno?: unknown }).errno;
+      if (typeof errno === 'number') throw bufferSizeError(name, errno);
+      throw err;
+    }
+  }
+
+  /** dgram answers EBADF (ERR_SOCKET_BUFFER_SIZE) for buffer sizes before bind: libuv has no fd yet. */
+  private assertBoundForBufferSize(name: 'send' | 'recv'): void {
+    this.assertOpen();
+    if (this.state !== 'bound') throw bufferSizeError(name, EBADF);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------
@@ -284,19 +322,21 @@ export class NativeBatchSocket extends BaseSocket {
   }
 
   setSendBufferSize(bytes: number): void {
-    this.assertOpen();
-    this.native.setBufferSize(SNDBUF, validateBufferSize(bytes));
+    const size = validateBufferSize(bytes);
+    this.assertBoundForBufferSize('send');
+    this.applyBufferSize(SNDBUF, size);
   }
   setRecvBufferSize(bytes: number): void {
-    this.assertOpen();
-    this.native.setBufferSize(RCVBUF, validateBufferSize(bytes));
+    const size = validateBufferSize(bytes);
+    this.assertBoundForBufferSize('recv');
+    this.applyBufferSize(RCVBUF, size);
   }
   getSendBufferSize(): number {
-    this.assertOpen();
+    this.assertBoundForBufferSize('send');
     return this.native.getBufferSize(SNDBUF);
   }
   getRecvBufferSize(): number {
-    this.assertOpen();
+    this.assertBoundForBufferSize('recv');
     return this.native.getBufferSize(RCVBUF);
   }
   ref(): this {
@@ -311,6 +351,8 @@ export class NativeBatchSocket extends BaseSocket {
 
 /** Smallest receive slot GRO is enabled with: the largest UDP payload, so no coalesced buffer is cut. */
 const GRO_MIN_SLOT = MAX_PAYLOAD_V6;
+const EBADF = 9;
+const EINVAL = 22;
 
 
 /** Handle returned by {@link NativeBatchSocket.peer}. */
