@@ -1,11 +1,15 @@
-// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno, constants } (src/native/binding.ts,
-// NativeBinding). N-API version 8, context-aware (usable from worker threads).
+// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno, constants, interfaceName,
+// interfaceIndex } (src/native/binding.ts, NativeBinding). N-API version 8, context-aware
+// (usable from worker threads).
 #include <napi.h>
+#include <net/if.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "counters.h"
 #include "sockaddr.h"
+#include "args.h"
 #include "srtp_table.h"
 #include "udp_offload.h"
 #include "udp_socket.h"
@@ -40,10 +44,38 @@ Napi::Object Constants(Napi::Env env) {
   return c;
 }
 
+// interfaceName(index: number): string | undefined — if_indextoname(3): the name of the
+// network interface with that index in this network namespace, or undefined when there
+// is none (ENXIO). Used to print the scope of a link-local sender as dgram does
+// ("fe80::2%eth0"). Throws RangeError unless 0 <= index <= 2^32-1.
+Napi::Value InterfaceName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::int64_t index = 0;
+  if (!dsn::ArgInt(info, 0, "index", 0, UINT32_MAX, &index)) return env.Undefined();
+  char name[IF_NAMESIZE];
+  if (index == 0 || if_indextoname(static_cast<unsigned int>(index), name) == nullptr) return env.Undefined();
+  return Napi::String::New(env, name);
+}
+
+// interfaceIndex(name: string): number — if_nametoindex(3): the index of the interface
+// called `name` in this network namespace, 0 when there is none (or the name is longer
+// than IF_NAMESIZE - 1). Used to validate the scope of an IPv6 literal ("%eth0") before
+// anything is bound or sent. Throws TypeError for a non-string.
+Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char name[IF_NAMESIZE];
+  bool fits = false;
+  if (!dsn::ArgString(info, 0, "name", name, sizeof name, &fits)) return env.Undefined();
+  if (!fits || name[0] == '\0') return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(if_nametoindex(name)));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dsn::UdpSocket::Define(env));
   exports.Set("SrtpTable", dsn::DefineSrtpTable(env));  // SRTP/SRTCP contexts (addon/srtp_table.h)
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
+  exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
+  exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));
 
   // errno values the TypeScript side needs, by name (positive, as in counters[LAST_ERRNO]
   // and onRecvError; thrown errors carry the negative value in `errno`, as Node does).

@@ -4,12 +4,14 @@
  * Destinations must be IP literals (no DNS on the hot path), with one convenience:
  * `'localhost'` means the loopback address of the socket's family. On a udp6 socket an
  * IPv4 literal is accepted and sent IPv4-mapped (`::ffff:a.b.c.d`) unless the socket is
- * IPv6-only, as a dual-stack socket does.
+ * IPv6-only, as a dual-stack socket does. An IPv6 literal may carry a scope (`fe80::1%eth0`,
+ * `fe80::1%3`) naming an interface that exists.
  */
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import { BatchSocketRangeError, BatchSocketTypeError, BatchSocketError } from './errors.js';
 import { MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from './limits.js';
 import type { SocketType } from './types.js';
+import { isValidScope } from './interfaces.js';
 
 /** Largest UDP payload of a socket of `type`, bytes (see limits.ts). */
 export function maxPayload(type: SocketType): number {
@@ -41,8 +43,16 @@ export function validateAddress(address: unknown, type: SocketType, fallback: st
   if (type === 'udp4') {
     if (isIPv4(address)) return address;
   } else {
-    const bare = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
-    if (isIPv6(bare)) return address;
+    const percent = address.indexOf('%');
+    const bare = percent >= 0 ? address.slice(0, percent) : address;
+    if (isIPv6(bare)) {
+      // A scope must name an interface of this namespace: checked here, before any implicit
+      // bind, so a typo is an error rather than a datagram sent on no link.
+      if (percent >= 0 && !isValidScope(address.slice(percent + 1))) {
+        throw new BatchSocketError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${JSON.stringify(address)} (no network interface ${JSON.stringify(address.slice(percent + 1))})`);
+      }
+      return address;
+    }
     if (!ipv6Only && isIPv4(address)) return address;
   }
   throw new BatchSocketError('ERR_INVALID_IP_ADDRESS', `Invalid IP address for a ${type} socket: ${JSON.stringify(address)} (an IP literal of the socket's family is required)`);

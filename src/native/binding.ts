@@ -271,6 +271,13 @@ export interface NativeBinding {
   UIO_MAXIOV: number;
   /** errno values of the platform the addon was built for, by name (EAGAIN, ENOBUFS, EMSGSIZE, …); must equal `os.constants.errno`. */
   errno: Record<string, number>;
+  /**
+   * if_indextoname(3): the name of the interface with this index in the process's network
+   * namespace, or undefined when there is none. Scopes of link-local senders (`fe80::2%eth0`).
+   */
+  interfaceName(index: number): string | undefined;
+  /** if_nametoindex(3): the index of the interface called `name`, 0 when there is none. */
+  interfaceIndex(name: string): number;
   constants: NativeConstants;
 }
 
@@ -345,7 +352,8 @@ export function loadNative(): NativeLoadResult {
       if (
         typeof binding.UdpSocket !== 'function' ||
         typeof binding.UIO_MAXIOV !== 'number' ||
-        typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function'
+        typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function' ||
+        typeof binding.interfaceIndex !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);
         continue;

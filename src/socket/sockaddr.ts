@@ -5,6 +5,7 @@
  * their 32-bit value.
  */
 import { endianness } from 'node:os';
+import { scopeName } from '../interfaces.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -33,7 +34,16 @@ export function decodeSockaddr(view: DataView, off: number): DecodedAddress {
     }
     return { address: s, family: 'IPv4', port };
   }
-  if (family === AF_INET6) return { address: formatIPv6(view, off + 8), family: 'IPv6', port };
+  if (family === AF_INET6) {
+    const address = formatIPv6(view, off + 8);
+    // As Node's AddressToJS: a link-local sender (fe80::/10) carries its interface, so that
+    // a reply to rinfo.address leaves on the link the datagram came from.
+    if ((view.getUint16(off + 8, false) & 0xffc0) === 0xfe80) {
+      const scope = view.getUint32(off + 24, LE); // sin6_scope_id, host byte order
+      if (scope !== 0) return { address: `${address}%${scopeName(scope)}`, family: 'IPv6', port };
+    }
+    return { address, family: 'IPv6', port };
+  }
   return { address: '', family: 'IPv4', port: 0 };
 }
 
