@@ -48,7 +48,10 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   readonly type: SocketType;
   protected readonly opts: ResolvedOptions;
   protected state: State = 'unbound';
+  /** connect() was called and has not failed (connecting or connected). */
   protected connected = false;
+  /** connect() was called and 'connect' has not been emitted yet (dgram's CONNECT_STATE_CONNECTING). */
+  protected connectPending = false;
   /** Receive batches dropped because an async-iterator consumer fell behind. */
   protected recvBatchesDropped = 0;
   private readonly iterators = new Set<BatchQueue>();
@@ -116,11 +119,14 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     const any = this.type === 'udp4' ? '0.0.0.0' : '::';
     const ip = validateAddress(address, this.type, any, this.opts.ipv6Only);
     if (cb !== undefined && typeof cb !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(cb)}`);
-    if (typeof cb === 'function') this.once('listening', cb as () => void);
+    const listener = typeof cb === 'function' ? (cb as () => void) : undefined;
+    if (listener) this.once('listening', listener);
     this.state = 'binding';
     this.doBind(p, ip, exclusive, (err) => {
       if (err) {
         if (this.state === 'binding') this.state = 'unbound';
+        // A failed bind's callback must not fire on the next, successful bind.
+        if (listener) this.off('listening', listener);
         process.nextTick(() => this.emit('error', err));
         return;
       }
@@ -142,10 +148,18 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     const p = validatePort(port, 'Port', false);
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
     if (callback !== undefined && typeof callback !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(callback)}`);
+    // Asynchronous like dgram's: 'connect' (and the callback) come later; until then the
+    // socket is CONNECTING as in dgram: send() without an address, disconnect() and
+    // remoteAddress() answer as on an unconnected socket, a second connect() "already connected".
+    this.connected = true;
+    this.connectPending = true;
     const finish = (err?: Error): void => {
-      if (!err) this.connected = true;
+      if (err) this.connected = false;
       process.nextTick(() => {
+        this.connectPending = false;
+        if (this.state === 'closed') return;
         if (err) {
+          this.connected = false;
           if (callback) callback(err);
           else this.emit('error', err);
           return;
@@ -159,9 +173,14 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
 
   disconnect(): void {
     this.assertOpen();
-    if (!this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (!this.connected || this.connectPending) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     this.doDisconnect();
     this.connected = false;
+  }
+
+  /** True once 'connect' was emitted (until disconnect()). */
+  protected get connectedNow(): boolean {
+    return this.connected && !this.connectPending;
   }
 
   // ---- send ---------------------------------------------------------------------------
@@ -178,7 +197,9 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     let port: unknown;
     let address: unknown;
     let cb: unknown;
-    if (!this.connected) {
+    // As dgram: until 'connect' the socket is not connected for send() (CONNECTING).
+    const connected = this.connectedNow;
+    if (!connected) {
       if (d || (c && typeof c !== 'function')) {
         offset = a as number;
         length = b as number;
@@ -222,7 +243,7 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
       throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(cb)}`);
     }
     const view = toPayload(msg, offset, length, this.maxSize, this.view);
-    if (this.connected) return this.doSend(view, undefined, undefined, (cb ?? undefined) as SendCallback | undefined);
+    if (connected) return this.doSend(view, undefined, undefined, (cb ?? undefined) as SendCallback | undefined);
     const p = validatePort(port, 'Port', false);
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
     return this.doSend(view, p, ip, (cb ?? undefined) as SendCallback | undefined);

@@ -64,6 +64,8 @@ export class DgramBatchSocket extends BaseSocket {
     });
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.sock.on('error', (err) => {
+      // A bind failure is reported once, by bind() (doBind's own listener), not here too.
+      if (this.state === 'binding') return;
       this.recvErrors++;
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
@@ -187,6 +189,7 @@ export class DgramBatchSocket extends BaseSocket {
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return; // no 'message' after close()
     this.received++;
     this.bytesReceived += msg.length;
     if (this.listenerCount('batch') > 0 || this.hasIterators) {
@@ -203,6 +206,7 @@ export class DgramBatchSocket extends BaseSocket {
   }
   remoteAddress(): { address: string; family: string; port: number } {
     this.assertOpen();
+    if (!this.connectedNow) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     return this.sock.remoteAddress();
   }
 

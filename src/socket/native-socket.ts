@@ -221,6 +221,7 @@ export class NativeBatchSocket extends BaseSocket {
   // ---- receive --------------------------------------------------------------------------
 
   private onRecv(slots: number): void {
+    if (this.closed) return; // nothing after close(), whatever the kernel still held
     const batch = this.batchView;
     batch.load(slots); // one entry per datagram: GRO buffers are split here
     // Every consumer gets the batch even when one throws; the first error is rethrown
@@ -263,7 +264,7 @@ export class NativeBatchSocket extends BaseSocket {
 
   remoteAddress(): { address: string; family: string; port: number } {
     this.assertOpen();
-    if (!this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (!this.connectedNow) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     const [address, port] = this.native.remoteAddress();
     return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
   }
