@@ -124,9 +124,17 @@ export interface BatchSocketStats {
   syscalls: number;
   /** Send calls where the kernel took some but not all datagrams offered. */
   partialSends: number;
-  /** Times a send hit EAGAIN/EWOULDBLOCK/ENOBUFS and waited for writability. */
+  /**
+   * Times the queue stopped on a transient errno (EAGAIN/EWOULDBLOCK/ENOBUFS/EINTR) and waited:
+   * for writability, or for the ENOBUFS back-off timer. Always 0 on the dgram backend (libuv
+   * retries internally).
+   */
   eagain: number;
-  /** Flushes (one native call each). */
+  /**
+   * Native send calls (batch backend): one per flush, plus one more each time a flush goes
+   * on after a datagram that failed alone or after a partial send; each call makes one
+   * sendmmsg(2) per 1024 datagrams (`syscalls`). Always 0 on the dgram backend.
+   */
   batches: number;
   /** Failed datagrams by errno code. */
   failures: Record<string, number>;
