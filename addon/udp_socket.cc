@@ -39,6 +39,13 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::RefWatcher>("ref"),
                          InstanceMethod<&UdpSocket::Close>("close"),
                          InstanceMethod<&UdpSocket::Fd>("fd"),
+                         InstanceMethod<&UdpSocket::SetBroadcast>("setBroadcast"),
+                         InstanceMethod<&UdpSocket::SetTtl>("setTTL"),
+                         InstanceMethod<&UdpSocket::SetMulticastTtl>("setMulticastTTL"),
+                         InstanceMethod<&UdpSocket::SetMulticastLoopback>("setMulticastLoopback"),
+                         InstanceMethod<&UdpSocket::SetMulticastInterface>("setMulticastInterface"),
+                         InstanceMethod<&UdpSocket::SetMembership>("setMembership"),
+                         InstanceMethod<&UdpSocket::SetSourceMembership>("setSourceMembership"),
                      });
 }
 

@@ -4,6 +4,8 @@
 // The implementation is split by concern:
 //   udp_socket.cc  lifecycle: socket(2), bind(2), connect(2), getsockname(2),
 //                  getpeername(2), SO_SNDBUF/SO_RCVBUF, encodePeer, close(2), fd
+//   socket_options.cc  dgram's options: TTL, broadcast, multicast TTL/loop/interface,
+//                  group membership (any-source and source-specific)
 //   watcher.cc     the uv_poll_t watcher: interest mask, readiness dispatch,
 //                  awaitWritable, ref/unref, calls into JS
 //   send.cc        the send ring and batched send with sendmmsg(2)
@@ -81,6 +83,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value EncodePeer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
+
+  // ---- socket_options.cc (dgram's setTTL, setBroadcast, multicast) ----
+  Napi::Value SetBroadcast(const Napi::CallbackInfo& info);
+  Napi::Value SetTtl(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticastTtl(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticastLoopback(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticastInterface(const Napi::CallbackInfo& info);
+  Napi::Value SetMembership(const Napi::CallbackInfo& info);
+  Napi::Value SetSourceMembership(const Napi::CallbackInfo& info);
 
   // Throws ERR_SOCKET_DGRAM_NOT_RUNNING and returns false after close().
   bool CheckOpen(Napi::Env env) const;

@@ -25,6 +25,7 @@ export interface ResolvedOptions {
   gso: boolean;
   gro: boolean;
   order: SendOrder;
+  signal: AbortSignal | undefined;
 }
 
 export const DEFAULTS = {
@@ -91,6 +92,17 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.order" property must be 'global' or 'per-peer'. Received ${describe(order)}`);
   }
   const recvBatch = int(opts, 'recvBatch', DEFAULTS.recvBatch, 1, 1024)!;
+  const signal = opts.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(signal)}`);
+  }
+  if (opts.lookup !== undefined) {
+    if (typeof opts.lookup !== 'function') {
+      throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(opts.lookup)}`);
+    }
+    // Refused rather than silently ignored: destinations are IP literals, never looked up.
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', 'The "options.lookup" property is not supported: destinations must be IP literals (no DNS on the send path); resolve names once with dns.lookup and pass the address');
+  }
   return {
     type,
     backend,
@@ -110,6 +122,7 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     gso: offload(opts, 'gso'),
     gro: offload(opts, 'gro'),
     order,
+    signal,
   };
 }
 

@@ -72,6 +72,13 @@ export interface BatchSocketOptions {
   gro?: 'auto' | false;
   /** Send order guarantee (default `'global'`); `'per-peer'` lets a flush regroup by destination for GSO. */
   order?: SendOrder;
+  /** As dgram's: aborting it closes the socket (an already aborted signal closes it at once). */
+  signal?: AbortSignal;
+  /**
+   * dgram's custom DNS lookup. Not supported (destinations are IP literals, no DNS on the send
+   * path): passing one throws ERR_INVALID_ARG_VALUE rather than being ignored.
+   */
+  lookup?: never;
 }
 
 /** Outcome of one native send call: observable as the `'flush'` event. */
@@ -270,7 +277,8 @@ export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
   readonly backend: BackendName;
   readonly type: SocketType;
   bind(port?: number, address?: string, callback?: () => void): this;
-  bind(options: { port?: number; address?: string; exclusive?: boolean }, callback?: () => void): this;
+  /** `fd`: an open UDP socket to use (dgram backend; the batch backend refuses it with ERR_INVALID_ARG_VALUE). */
+  bind(options: { port?: number; address?: string; exclusive?: boolean; fd?: number }, callback?: () => void): this;
   bind(callback: () => void): this;
   connect(port: number, address?: string, callback?: (err?: Error) => void): void;
   disconnect(): void;
@@ -290,4 +298,22 @@ export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
   getRecvBufferSize(): number;
   ref(): this;
   unref(): this;
+  /** dgram's socket options; each throws `<method> EBADF` before the socket is bound, as dgram. */
+  setBroadcast(flag: boolean): void;
+  setTTL(ttl: number): number;
+  setMulticastTTL(ttl: number): number;
+  setMulticastLoopback(flag: boolean): boolean;
+  setMulticastInterface(interfaceAddress: string): void;
+  addMembership(multicastAddress: string, interfaceAddress?: string): void;
+  dropMembership(multicastAddress: string, interfaceAddress?: string): void;
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void;
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void;
+  /** Payload bytes queued, not yet taken by the kernel. */
+  getSendQueueSize(): number;
+  /** Datagrams queued, not yet taken by the kernel. */
+  getSendQueueCount(): number;
+  /** dgram's legacy `sendto(msg, offset, length, port, address[, callback])`. */
+  sendto(msg: SendPayload, offset: number, length: number, port: number, address: string, callback?: SendCallback): boolean;
+  /** Closes the socket (`await using`). */
+  [Symbol.asyncDispose](): Promise<void>;
 }

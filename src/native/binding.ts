@@ -251,6 +251,24 @@ export interface NativeUdpSocket {
   close(): void;
   /** The fd, or -1 after close. */
   fd(): number;
+  /**
+   * dgram's socket options (addon/socket_options.cc; libuv's ranges and address forms;
+   * errors thrown as Node does, `syscall` = the dgram method's name, e.g. 'setTTL EINVAL').
+   * SO_BROADCAST.
+   */
+  setBroadcast(on: boolean): void;
+  /** IP_TTL / IPV6_UNICAST_HOPS, 1..255. */
+  setTTL(ttl: number): void;
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0..255. */
+  setMulticastTTL(ttl: number): void;
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP. */
+  setMulticastLoopback(on: boolean): void;
+  /** IP_MULTICAST_IF (udp4: an interface's IPv4 address) / IPV6_MULTICAST_IF (udp6: '::%ifname' or '::%index'). */
+  setMulticastInterface(interfaceAddress: string): void;
+  /** IP_ADD/DROP_MEMBERSHIP (IPv4 group) or IPV6_ADD/DROP_MEMBERSHIP (IPv6 group, interface from the scope). */
+  setMembership(group: string, interfaceAddress: string | undefined, join: boolean): void;
+  /** IP_ADD/DROP_SOURCE_MEMBERSHIP or MCAST_JOIN/LEAVE_SOURCE_GROUP (RFC 3678). */
+  setSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void;
 }
 
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */

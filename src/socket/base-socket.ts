@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
 import { validateAddress, validatePort, maxPayload, describe } from '../address.js';
-import { BatchSocketError, BatchSocketTypeError, notRunning } from '../errors.js';
+import { BatchSocketError, BatchSocketRangeError, BatchSocketTypeError, notRunning, systemError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
 import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
@@ -20,6 +20,10 @@ import type { BackendName, BatchSocket, BatchSocketEvent, BatchSocketEventMap, B
 import type { CopiedBatch } from './recv-batch.js';
 
 type State = 'unbound' | 'binding' | 'bound' | 'closed';
+
+/** Symbol.asyncDispose where the runtime has it (Node >= 20.4), else Node's own registered symbol. */
+const asyncDispose: typeof Symbol.asyncDispose = (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
+
 
 /** Pending batches of one `for await` consumer. */
 class BatchQueue {
@@ -67,11 +71,28 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     this.loopback = opts.type === 'udp4' ? '127.0.0.1' : '::1';
   }
 
+  /** dgram's `signal` option: abort closes the socket. Backends call it once constructed. */
+  protected watchSignal(): void {
+    const signal = this.opts.signal;
+    if (!signal) return;
+    const onAbort = (): void => {
+      if (this.state !== 'closed') this.close();
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
+
   // ---- backend hooks ----------------------------------------------------------------
 
   /** Bind now or later; call `done` exactly once (synchronously allowed). */
   protected abstract doBind(port: number, address: string, exclusive: boolean, done: (err?: Error) => void): void;
   protected abstract doConnect(port: number, address: string, done: (err?: Error) => void): void;
+  /** bind({ fd }): take over an open UDP socket (e.g. inherited); call `done` once. */
+  protected abstract doBindFd(fd: number, done: (err?: Error) => void): void;
   protected abstract doDisconnect(): void;
   /** Queue one validated datagram. `port`/`address` are validated, or undefined when connected. */
   protected abstract doSend(view: PayloadView, port: number | undefined, address: string | undefined, cb: SendCallback | undefined): boolean;
@@ -87,11 +108,139 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   abstract getRecvBufferSize(): number;
   abstract ref(): this;
   abstract unref(): this;
+  /** Socket options (validated, socket bound); throw system errors named after the dgram method. */
+  protected abstract doSetBroadcast(on: boolean): void;
+  protected abstract doSetTTL(ttl: number): void;
+  protected abstract doSetMulticastTTL(ttl: number): void;
+  protected abstract doSetMulticastLoopback(on: boolean): void;
+  protected abstract doSetMulticastInterface(interfaceAddress: string): void;
+  protected abstract doMembership(group: string, interfaceAddress: string | undefined, join: boolean): void;
+  protected abstract doSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void;
+
+  // ---- dgram's socket options -----------------------------------------------------------
+
+  /** As dgram: options need the socket's fd, which dgram has only once bound: EBADF before. */
+  private assertBound(syscall: string): void {
+    this.assertOpen();
+    if (this.state !== 'bound') throw systemError(9, syscall);
+  }
+
+  /** SO_BROADCAST (socket(7)): allow sending to broadcast addresses. Throws `setBroadcast EBADF` before bind. */
+  setBroadcast(flag: boolean): void {
+    this.assertBound('setBroadcast');
+    this.doSetBroadcast(Boolean(flag));
+  }
+
+  /** IP_TTL / IPV6_UNICAST_HOPS, 1..255 (`setTTL EINVAL` outside). Returns `ttl`, as dgram. */
+  setTTL(ttl: number): number {
+    this.doSetTTL(this.ttlArg(ttl, 'setTTL'));
+    return ttl;
+  }
+
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0..255 (`setMulticastTTL EINVAL` outside). Returns `ttl`, as dgram. */
+  setMulticastTTL(ttl: number): number {
+    this.doSetMulticastTTL(this.ttlArg(ttl, 'setMulticastTTL'));
+    return ttl;
+  }
+
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP. Returns `flag`, as dgram. */
+  setMulticastLoopback(flag: boolean): boolean {
+    this.assertBound('setMulticastLoopback');
+    this.doSetMulticastLoopback(Boolean(flag));
+    return flag;
+  }
+
+  /**
+   * Outgoing interface for multicast: udp4 the interface's IPv4 address, udp6 `'::%ifname'`
+   * (or `'::%index'`). `setMulticastInterface EINVAL` for anything else, as dgram.
+   */
+  setMulticastInterface(interfaceAddress: string): void {
+    this.assertOpen();
+    validateString(interfaceAddress, 'interfaceAddress');
+    this.assertBound('setMulticastInterface');
+    this.doSetMulticastInterface(interfaceAddress);
+  }
+
+  /** Joins an any-source multicast group (IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP) on `interfaceAddress` or the kernel's choice. */
+  addMembership(multicastAddress: string, interfaceAddress?: string): void {
+    this.membership(multicastAddress, interfaceAddress, true);
+  }
+
+  /** Leaves a group joined with {@link addMembership}. */
+  dropMembership(multicastAddress: string, interfaceAddress?: string): void {
+    this.membership(multicastAddress, interfaceAddress, false);
+  }
+
+  /** Joins `groupAddress` for datagrams from `sourceAddress` only (RFC 4607 SSM). */
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    this.sourceMembership(sourceAddress, groupAddress, interfaceAddress, true);
+  }
+
+  /** Leaves a source-specific membership. */
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    this.sourceMembership(sourceAddress, groupAddress, interfaceAddress, false);
+  }
+
+  /** Bytes queued and not yet taken by the kernel (dgram: libuv's send queue; here the scheduler's queue). */
+  getSendQueueSize(): number {
+    return this.stats().queuedBytes;
+  }
+
+  /** Datagrams queued and not yet taken by the kernel. */
+  getSendQueueCount(): number {
+    return this.stats().queued;
+  }
+
+  /**
+   * dgram's legacy form: `sendto(msg, offset, length, port, address[, callback])`, all
+   * required (ERR_INVALID_ARG_TYPE otherwise), then as {@link send}.
+   */
+  sendto(buffer: SendPayload, offset: number, length: number, port: number, address: string, callback?: SendCallback): boolean {
+    for (const [v, name] of [[offset, 'offset'], [length, 'length'], [port, 'port']] as const) {
+      if (typeof v !== 'number') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(v)}`);
+    }
+    validateString(address, 'address');
+    return this.send(buffer, offset, length, port, address, callback);
+  }
+
+  /** `await using sock = createBatchSocket(…)`: closes the socket (once) and waits for 'close'. */
+  async [asyncDispose](): Promise<void> {
+    if (this.state === 'closed') return;
+    await new Promise<void>((resolve) => this.close(() => resolve()));
+  }
+
+  private ttlArg(ttl: unknown, syscall: string): number {
+    this.assertOpen();
+    if (typeof ttl !== 'number') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "ttl" argument must be of type number. Received ${describe(ttl)}`);
+    this.assertBound(syscall);
+    // As dgram's binding (Int32Value): fractions truncate, NaN/Infinity become 0 (then EINVAL).
+    return Number.isFinite(ttl) ? Math.trunc(ttl) | 0 : 0;
+  }
+
+  private membership(group: unknown, iface: unknown, join: boolean): void {
+    const syscall = join ? 'addMembership' : 'dropMembership';
+    this.assertOpen();
+    if (!group) throw new BatchSocketTypeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified');
+    // dgram hands anything to libuv as text: what is not an address literal is EINVAL.
+    if (typeof group !== 'string' || (iface !== undefined && iface !== null && typeof iface !== 'string')) throw systemError(22, syscall);
+    // dgram (libuv) binds implicitly here; so do we, then the kernel's answer is the same.
+    if (this.state === 'unbound') this.bind(0);
+    this.doMembership(group, (iface as string | null | undefined) ?? undefined, join);
+  }
+
+  private sourceMembership(source: unknown, group: unknown, iface: unknown, join: boolean): void {
+    this.assertOpen();
+    validateString(source, 'sourceAddress');
+    validateString(group, 'groupAddress');
+    if (iface !== undefined && iface !== null) validateString(iface, 'interfaceAddress');
+    if (this.state === 'unbound') this.bind(0);
+    this.doSourceMembership(source as string, group as string, (iface as string | null | undefined) ?? undefined, join);
+  }
 
   // ---- bind / connect ---------------------------------------------------------------
 
   bind(port?: number, address?: string, callback?: () => void): this;
-  bind(options: { port?: number; address?: string; exclusive?: boolean }, callback?: () => void): this;
+  bind(options: { port?: number; address?: string; exclusive?: boolean; fd?: number }, callback?: () => void): this;
   bind(callback: () => void): this;
   bind(a?: unknown, b?: unknown, c?: unknown): this {
     this.assertOpen();
@@ -102,7 +251,29 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     let cb: unknown;
     if (typeof a === 'function') cb = a;
     else if (a !== null && typeof a === 'object') {
-      const o = a as { port?: unknown; address?: unknown; exclusive?: unknown };
+      const o = a as { port?: unknown; address?: unknown; exclusive?: unknown; fd?: unknown };
+      if (o.fd !== undefined) {
+        if (typeof o.fd !== 'number' || !Number.isInteger(o.fd) || o.fd < 0 || o.fd > 0x7fffffff) {
+          throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received ${String(o.fd)}`);
+        }
+        if (b !== undefined && typeof b !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(b)}`);
+        const listener = typeof b === 'function' ? (b as () => void) : undefined;
+        if (listener) this.once('listening', listener);
+        this.state = 'binding';
+        this.doBindFd(o.fd, (err) => {
+          if (err) {
+            if (this.state === 'binding') this.state = 'unbound';
+            if (listener) this.off('listening', listener);
+            process.nextTick(() => this.emit('error', err));
+            return;
+          }
+          if (this.state === 'binding') this.state = 'bound';
+          process.nextTick(() => {
+            if (this.state === 'bound') this.emit('listening');
+          });
+        });
+        return this;
+      }
       port = o.port ?? 0;
       address = o.address;
       exclusive = o.exclusive === true;
@@ -351,4 +522,8 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     }
     throwFirst(first);
   }
+}
+
+function validateString(v: unknown, name: string): asserts v is string {
+  if (typeof v !== 'string') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(v)}`);
 }

@@ -63,6 +63,7 @@ export class DgramBatchSocket extends BaseSocket {
       sendBufferSize: opts.sendBufferSize,
     });
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.watchSignal();
     this.sock.on('error', (err) => {
       // A bind failure is reported once, by bind() (doBind's own listener), not here too.
       if (this.state === 'binding') return;
@@ -75,6 +76,15 @@ export class DgramBatchSocket extends BaseSocket {
     const onError = (err: Error): void => done(err);
     this.sock.once('error', onError);
     this.sock.bind({ port, address, exclusive }, () => {
+      this.sock.off('error', onError);
+      done();
+    });
+  }
+
+  protected doBindFd(fd: number, done: (err?: Error) => void): void {
+    const onError = (err: Error): void => done(err);
+    this.sock.once('error', onError);
+    this.sock.bind({ fd }, () => {
       this.sock.off('error', onError);
       done();
     });
@@ -251,6 +261,29 @@ export class DgramBatchSocket extends BaseSocket {
   getRecvBufferSize(): number {
     this.assertOpen();
     return this.sock.getRecvBufferSize();
+  }
+  protected doSetBroadcast(on: boolean): void {
+    this.sock.setBroadcast(on);
+  }
+  protected doSetTTL(ttl: number): void {
+    this.sock.setTTL(ttl);
+  }
+  protected doSetMulticastTTL(ttl: number): void {
+    this.sock.setMulticastTTL(ttl);
+  }
+  protected doSetMulticastLoopback(on: boolean): void {
+    this.sock.setMulticastLoopback(on);
+  }
+  protected doSetMulticastInterface(interfaceAddress: string): void {
+    this.sock.setMulticastInterface(interfaceAddress);
+  }
+  protected doMembership(group: string, interfaceAddress: string | undefined, join: boolean): void {
+    if (join) this.sock.addMembership(group, interfaceAddress);
+    else this.sock.dropMembership(group, interfaceAddress);
+  }
+  protected doSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void {
+    if (join) this.sock.addSourceSpecificMembership(source, group, interfaceAddress);
+    else this.sock.dropSourceSpecificMembership(source, group, interfaceAddress);
   }
   ref(): this {
     this.sock.ref();

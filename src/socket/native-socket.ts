@@ -49,6 +49,7 @@ export class NativeBatchSocket extends BaseSocket {
       native.close();
       throw err;
     }
+    this.watchSignal();
   }
 
   private setUp(opts: ResolvedOptions): void {
@@ -143,6 +144,12 @@ export class NativeBatchSocket extends BaseSocket {
     }
     this.native.startRecv();
     done();
+  }
+
+  /** Adopting an inherited fd needs the watcher moved to it: not done yet, refused clearly. */
+  protected doBindFd(_fd: number, _done: (err?: Error) => void): void {
+    this.state = 'unbound';
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', "bind({ fd }) is not supported by the batch backend (an inherited socket cannot be adopted yet): use { backend: 'dgram' } for it");
   }
 
   /** dgram binds implicitly on the first send/connect; so do we (any address, port 0). */
@@ -339,6 +346,27 @@ export class NativeBatchSocket extends BaseSocket {
   getRecvBufferSize(): number {
     this.assertBoundForBufferSize('recv');
     return this.native.getBufferSize(RCVBUF);
+  }
+  protected doSetBroadcast(on: boolean): void {
+    this.native.setBroadcast(on);
+  }
+  protected doSetTTL(ttl: number): void {
+    this.native.setTTL(ttl);
+  }
+  protected doSetMulticastTTL(ttl: number): void {
+    this.native.setMulticastTTL(ttl);
+  }
+  protected doSetMulticastLoopback(on: boolean): void {
+    this.native.setMulticastLoopback(on);
+  }
+  protected doSetMulticastInterface(interfaceAddress: string): void {
+    this.native.setMulticastInterface(interfaceAddress);
+  }
+  protected doMembership(group: string, interfaceAddress: string | undefined, join: boolean): void {
+    this.native.setMembership(group, interfaceAddress, join);
+  }
+  protected doSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void {
+    this.native.setSourceMembership(source, group, interfaceAddress, join);
   }
   ref(): this {
     if (this.state !== 'closed') this.native.ref(true);
