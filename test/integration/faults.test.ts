@@ -69,7 +69,10 @@ async function canary() {
 /** Lazily initialised process state (threadpool, pipes, the addon) must not count as a leak. */
 await canary();
 execFileSync("true"); // child_process keeps a signal pipe once used
-await sleep(20);
+// The baseline is the quiet state: the canary's closing handles and their immediates gone
+// (a few loop turns on an idle machine, more on a busy one; bounded).
+const quiet = () => { const r = resources(); return !r.Immediate && !r.UDPWrap && !r.Timeout; };
+{ const end = Date.now() + 20000; do { await sleep(20); } while (!quiet() && Date.now() < end); }
 const baseline = { fds: fds(), res: resources() };
 const settled = () => { const r = resources(); const keys = new Set([...Object.keys(r), ...Object.keys(baseline.res)]); return fds() === baseline.fds && [...keys].every((k) => r[k] === baseline.res[k]); };
 async function finish(result) {
@@ -287,6 +290,8 @@ describe('fault injection (real sockets, one child process per scenario)', () =>
         await until(() => t.calls.every((n) => n === 1), 3000);
         await sleep(50);
         const id = ident(tx);
+        // What the kernel took is in rx's queue: let rx read it before closing it.
+        await until(() => got.length >= id.st.sent, 3000);
         await closeAll(rx);
         await finish({ closedAt, got, calls: t.calls, codes: t.codes, id });
       `,
