@@ -45,8 +45,6 @@ describe('resolveOptions', () => {
     ['windowUs', 1, 1_000_000],
     ['maxQueue', 1, 1 << 20],
     ['maxQueueBytes', 65536, 1 << 30],
-    ['sendBufferSize', 1, 0x7fffffff],
-    ['recvBufferSize', 1, 0x7fffffff],
     ['recvBatch', 1, 1024],
     ['recvSlotSize', 64, 65536],
     ['recvBudget', 1, 1 << 16],
@@ -73,11 +71,20 @@ describe('resolveOptions', () => {
   });
 });
 
-describe('validateBufferSize', () => {
-  test('an integer in [1, 2^31-1] is returned; anything else throws a typed error', () => {
+describe('buffer sizes, as node:dgram validates them', () => {
+  test.each(['sendBufferSize', 'recvBufferSize'])('options.%s: a uint32 (0 = the kernel default); ERR_OUT_OF_RANGE outside or for a fraction, ERR_INVALID_ARG_TYPE for a non-number', (name) => {
+    for (const ok of [0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) expect(resolve({ [name]: ok })[name as 'sendBufferSize']).toBe(ok);
+    for (const bad of [-1, 0x100000000, 1.5, NaN]) expect(() => resolve({ [name]: bad }), String(bad)).toThrow(code('ERR_OUT_OF_RANGE', 'RangeError'));
+    for (const bad of ['8', null]) expect(() => resolve({ [name]: bad }), String(bad)).toThrow(code('ERR_INVALID_ARG_TYPE', 'TypeError'));
+  });
+
+  test('setters: an integer number in [0, 2^32-1] is returned (-0 as 0); anything else is ERR_SOCKET_BAD_BUFFER_SIZE (TypeError)', () => {
     expect(validateBufferSize(1)).toBe(1);
-    expect(validateBufferSize(0x7fffffff)).toBe(0x7fffffff);
-    for (const bad of [0, -1, 0x80000000, 1.5, NaN, Infinity]) expect(() => validateBufferSize(bad), String(bad)).toThrow(code('ERR_OUT_OF_RANGE', 'RangeError'));
-    for (const bad of ['1024', null, undefined, 1n]) expect(() => validateBufferSize(bad), String(bad)).toThrow(code('ERR_INVALID_ARG_TYPE', 'TypeError'));
+    expect(validateBufferSize(0)).toBe(0);
+    expect(Object.is(validateBufferSize(-0), 0)).toBe(true);
+    expect(validateBufferSize(0x80000000)).toBe(0x80000000); // refused later with ERR_SOCKET_BUFFER_SIZE (EINVAL), as dgram
+    for (const bad of [-1, 0x100000000, 1.5, NaN, Infinity, '1024', null, undefined, 1n]) {
+      expect(() => validateBufferSize(bad), String(bad)).toThrow(code('ERR_SOCKET_BAD_BUFFER_SIZE', 'TypeError'));
+    }
   });
 });

@@ -44,13 +44,15 @@ describe('toPayload', () => {
     expect(text(toPayload(buf, undefined, 2, 100, out()))).toBe('01');
   });
 
-  test('bad offset/length: ERR_OUT_OF_RANGE (RangeError); with a string or an array: ERR_INVALID_ARG_TYPE', () => {
+  test("offset/length outside the bytes: ERR_BUFFER_OUT_OF_BOUNDS (RangeError, as dgram); not integers: ERR_OUT_OF_RANGE; a string's range is in its UTF-8 bytes; an array takes none", () => {
     const buf = Buffer.alloc(4, 1);
-    for (const [o, l] of [[-1, 1], [5, undefined], [1.5, 1], [0, 5], [2, 3], [0, -1]] as [number, number | undefined][]) {
-      expect(() => toPayload(buf, o, l, 100, out()), `${o},${l}`).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', name: 'RangeError' }));
+    for (const [o, l] of [[-1, 1], [5, undefined], [0, 5], [2, 3], [0, -1]] as [number, number | undefined][]) {
+      expect(() => toPayload(buf, o, l, 100, out()), `${o},${l}`).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS', name: 'RangeError' }));
     }
+    expect(() => toPayload(buf, 1.5, 1, 100, out())).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', name: 'RangeError' }));
     expect(() => toPayload(buf, 10n as unknown as number, 1, 100, out())).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => toPayload('abc', 0, 1, 100, out())).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(text(toPayload('abcd', 1, 2, 100, out()))).toBe('bc');
+    expect(toPayload('aé-b', 1, 3, 100, out()).length).toBe(3); // 'é' is 2 bytes: the range is 'é-'
     expect(() => toPayload([buf], 0, 1, 100, out())).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 

@@ -45,9 +45,13 @@ describe('decodeSockaddr', () => {
     expect(decodeSockaddr(v, 32)).toEqual({ address: '192.0.2.255', family: 'IPv4', port: 54321 });
   });
 
-  test('sockaddr_in6 at an offset; the scope id does not change the address text', () => {
-    const v = v6Entry([0xfe80, 0, 0, 0, 0, 0, 0, 1], 443, 3, 32);
-    expect(decodeSockaddr(v, 32)).toEqual({ address: 'fe80::1', family: 'IPv6', port: 443 });
+  test("sockaddr_in6 at an offset; a link-local address carries its scope as dgram writes it ('%' + interface name, or the index when there is none)", () => {
+    const v = v6Entry([0xfe80, 0, 0, 0, 0, 0, 0, 1], 443, 1, 32); // index 1: lo in any namespace
+    expect(decodeSockaddr(v, 32)).toEqual({ address: 'fe80::1%lo', family: 'IPv6', port: 443 });
+    const none = v6Entry([0xfe80, 0, 0, 0, 0, 0, 0, 1], 443, 4000000000, 32);
+    expect(decodeSockaddr(none, 32).address).toBe('fe80::1%4000000000');
+    const global = v6Entry([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 443, 3, 32); // not link-local: no scope shown
+    expect(decodeSockaddr(global, 32).address).toBe('2001:db8::1');
   });
 
   test('an unknown family decodes to an empty address and port 0', () => {
