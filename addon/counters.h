@@ -34,7 +34,9 @@ namespace dsn {
   X(kGroDatagrams, "GRO_DATAGRAMS", 21)                \
   X(kGsoActive, "GSO_ACTIVE", 22)                      \
   X(kGroActive, "GRO_ACTIVE", 23)                      \
-  X(kGsoResends, "GSO_RESENDS", 24)
+  X(kGsoResends, "GSO_RESENDS", 24)                   \
+  X(kGsoPeerFallbacks, "GSO_PEER_FALLBACKS", 25)      \
+  X(kRecvKernelDrops, "RECV_KERNEL_DROPS", 26)
 
 enum Counter : std::size_t {
 #define DSN_COUNTER_ENUM(enumerator, name, index) enumerator = index,

@@ -47,6 +47,16 @@ struct RecvTally {
   double gro_datagrams = 0;
   double malformed = 0;  // unreadable UDP_GRO control messages
 };
+
+// Adds the growth of the socket's cumulative u32 drop count (sk_drops as SO_RXQ_OVFL
+// reports it) from `*last` to `seen`, modulo 2^32, to `*total`; a count that did not move
+// forward (an older datagram's value) adds nothing.
+void AddKernelDrops(std::uint32_t seen, std::uint32_t* last, double* total) {
+  const std::uint32_t delta = seen - *last;
+  if (delta == 0 || delta >= 0x80000000u) return;
+  *total += delta;
+  *last = seen;
+}
 }  // namespace
 
 // Where the receive ring's arrays are for one recvmmsg call (the previous onRecv may have
@@ -269,15 +279,15 @@ void UdpSocket::PrepareRecvHeaders(const RecvRing& ring, std::size_t want) {
     msghdr& h = msgs[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_in6);
     h.msg_flags = 0;
-    // Control data only where GRO sizes can be reported.
-    h.msg_control = ring.has_segs ? control + i * kRecvCmsgSpace : nullptr;
-    h.msg_controllen = ring.has_segs ? kRecvCmsgSpace : 0;
+    // Room for the UDP_GRO size and the SO_RXQ_OVFL drop count.
+    h.msg_control = control + i * kRecvCmsgSpace;
+    h.msg_controllen = kRecvCmsgSpace;
     msgs[i].msg_len = 0;
   }
 }
 
 // Writes lengths, flags and GRO segment sizes of the `n` slots recvmmsg filled and adds
-// them to the counters. Returns the datagrams received (GRO buffers count their segments).
+// them to the counters, with the kernel's drop count (SO_RXQ_OVFL) in RECV_KERNEL_DROPS. Returns the datagrams received (GRO buffers count their segments).
 std::size_t UdpSocket::AccountReceived(double* counters, const RecvRing& ring, std::size_t n) {
   const mmsghdr* msgs = recv_msgs_.get();
   auto* lengths = static_cast<std::uint32_t*>(ring.lengths.data);
@@ -292,11 +302,16 @@ std::size_t UdpSocket::AccountReceived(double* counters, const RecvRing& ring, s
     const bool trunc = (h.msg_flags & MSG_TRUNC) != 0;
     flags[i] = trunc ? 1 : 0;
     t.truncated += trunc ? 1 : 0;
+    std::uint32_t drops = 0;
+    if (ParseRxqOvflCmsg(h.msg_control, h.msg_controllen, &drops)) {
+      AddKernelDrops(drops, &rxq_drops_seen_, &counters[kRecvKernelDrops]);
+    }
     std::size_t segs = 1;
     if (ring.has_segs) {
       const int g = ParseGroCmsg(h.msg_control, h.msg_controllen);
-      // MSG_CTRUNC cannot happen with the room reserved (only UDP_GRO is enabled); a
-      // malformed size is counted and the buffer delivered as one datagram.
+      // MSG_CTRUNC cannot happen with the room reserved (UDP_GRO and SO_RXQ_OVFL are the
+      // only ones enabled); a malformed size is counted and the buffer delivered as one
+      // datagram.
       if (g < 0 || (h.msg_flags & MSG_CTRUNC) != 0) t.malformed += 1;
       const std::size_t size = g > 0 ? static_cast<std::size_t>(g) : 0;
       segs = GroSegmentCount(len, size);

@@ -22,9 +22,19 @@
 //    same way). GSO is turned off for the socket (counted in GSO_FALLBACKS, GSO_ACTIVE
 //    becomes 0) and the same datagrams are sent again at once as plain messages: nothing
 //    is lost or reordered, and an EINVAL that belongs to one datagram then lands on it.
+//  - EMSGSIZE: the route's MTU is below the segment size. Plain UDP would fragment such
+//    a datagram and deliver it; a GSO message cannot be fragmented (udp_send_skb, and
+//    __ip_append_data/__ip6_append_data refuse a segmented message longer than the path
+//    MTU). The datagrams are resent plain and GSO is turned off where that path is: for
+//    the socket when it is connected (GSO_FALLBACKS, as above), else for that peer only
+//    (its peer-table entry gets kPeerNoGso, counted in GSO_PEER_FALLBACKS and
+//    GSO_RESENDS), so other peers keep GSO. A connected socket's EMSGSIZE could also be a
+//    pending ICMP "fragmentation needed" (sk_err), which the failed attempt consumed; that
+//    one belongs to no datagram that can be resent (plain datagrams are fragmented to the
+//    new path MTU), so nothing is charged for it.
 //  - EAGAIN/EWOULDBLOCK/ENOBUFS: transient, reported as usual; nothing was taken.
 //  - anything else on an unconnected socket: the error may belong to any one datagram of
-//    the run (EMSGSIZE, EPERM from a firewall rule, ...), so the run is resent as plain
+//    the run (EPERM from a firewall rule, ...), so the run is resent as plain
 //    messages (GSO_RESENDS) and the error, if it recurs, is reported for the datagram it
 //    belongs to. Without IP_RECVERR (never set here) the kernel does not leave ICMP
 //    errors pending on an unconnected socket, so nothing is lost by the first attempt.
@@ -302,7 +312,7 @@ std::size_t UdpSocket::BuildMessages(const SendRing& ring, std::size_t start, st
     std::uint8_t* entry = ring.Entry(s);
     const sa_family_t fam = EntryFamily(entry);
     const std::size_t seg = ring.lengths[s];
-    const bool gso = gso_on_ && d >= plain_until && seg > 0;
+    const bool gso = gso_on_ && d >= plain_until && seg > 0 && (entry == nullptr || (entry[kPeerFlagsOffset] & kPeerNoGso) == 0);
     const std::size_t run = gso ? GsoRunLength(ring, s, end - d, GsoMaxPayload(entry, fam)) : 1;
     iovec* v = &iov[d - first];
     for (std::size_t k = 0; k < run; ++k) {
@@ -327,19 +337,25 @@ std::size_t UdpSocket::BuildMessages(const SendRing& ring, std::size_t start, st
 
 // sendmmsg returned -1/err for the first message of the call (first datagram in ring
 // slot `first_slot`); the GSO cases are the ones listed at the top of this file.
-// kAgain: build and send again (EINTR; a GSO message the device cannot segment, after
-// turning GSO off). kPlain: resend the run as plain messages (a GSO message on an
+// kAgain: build and send again (EINTR; a GSO message the device or path cannot take,
+// after turning GSO off for the socket). kPlain: resend the run as plain messages (a GSO message on an
 // unconnected socket). kStop: err recorded in LAST_ERRNO, send() returns.
 UdpSocket::SendRetry UdpSocket::OnSendError(double* counters, const SendRing& ring, std::size_t first_slot, int err) {
   if (err == EINTR) return SendRetry::kAgain;
   if (send_segments_[0] > 1 && !IsTransient(err)) {
-    if (err == EIO || err == EINVAL) {
+    const bool connected = ring.peers[first_slot] == -1;
+    if (err == EIO || err == EINVAL || (err == EMSGSIZE && connected)) {
       gso_on_ = false;
       counters[kGsoActive] = 0;
       counters[kGsoFallbacks] += 1;
       return SendRetry::kAgain;
     }
-    if (ring.peers[first_slot] != -1) {
+    if (!connected) {
+      if (err == EMSGSIZE) {
+        std::uint8_t* entry = ring.Entry(first_slot);
+        if ((entry[kPeerFlagsOffset] & kPeerNoGso) == 0) counters[kGsoPeerFallbacks] += 1;
+        entry[kPeerFlagsOffset] |= kPeerNoGso;
+      }
       counters[kGsoResends] += 1;
       return SendRetry::kPlain;
     }
@@ -391,8 +407,8 @@ int UdpSocket::SendmmsgOnce(double* counters, mmsghdr* msgs, unsigned int n, boo
 // Turns GSO on sends on or off (udp(7) UDP_SEGMENT as a per-message control message).
 // Support was probed when the socket opened; where the kernel lacks UDP_SEGMENT (Linux
 // < 4.18) setGso(true) returns false and sends stay plain. Returns whether GSO is on now
-// and mirrors it in counters[GSO_ACTIVE]. A fallback (EIO/EINVAL on a GSO message) turns
-// it off again; setGso(true) may turn it back on.
+// and mirrors it in counters[GSO_ACTIVE]. A fallback (EIO/EINVAL, or EMSGSIZE on a
+// connected socket, on a GSO message) turns it off again; setGso(true) may turn it back on.
 Napi::Value UdpSocket::SetGso(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();

@@ -13,6 +13,13 @@ namespace dsn {
 // Holds a sockaddr_in (16 bytes) or a sockaddr_in6 (28 bytes).
 constexpr std::size_t kSockaddrStride = 32;
 static_assert(sizeof(sockaddr_in6) <= kSockaddrStride, "sockaddr_in6 must fit a table entry");
+// The last byte of a peer-table entry is past any sockaddr: per-peer flags the send path
+// keeps there. encodePeer zero-fills the entry, so a reused peer id starts with none.
+constexpr std::size_t kPeerFlagsOffset = kSockaddrStride - 1;
+static_assert(sizeof(sockaddr_in6) <= kPeerFlagsOffset, "the flags byte must not overlap the sockaddr");
+// GSO is off for this peer: a GSO message to it failed with EMSGSIZE (a path whose MTU is
+// below the segment size), its datagrams go as plain messages from then on.
+constexpr std::uint8_t kPeerNoGso = 1;
 
 // Longest IP literal accepted, including a "%scope" suffix and the NUL.
 constexpr std::size_t kMaxIpLiteral = 128;

@@ -35,31 +35,51 @@ std::size_t WriteGsoCmsg(void* control, std::uint16_t gso_size) {
   return kGsoCmsgSpace;
 }
 
-int ParseGroCmsg(const void* control, std::size_t controllen) {
-  if (control == nullptr) return 0;
+namespace {
+// The first control message of `level`/`type` inside [control, control + controllen):
+// its data and data length, or nullptr. Walks the messages with explicit bounds (not
+// CMSG_NXTHDR, whose pointer arithmetic can overflow on a hostile cmsg_len): every header
+// and its data must lie inside the buffer; an incomplete message ends the walk.
+const unsigned char* FindCmsg(const void* control, std::size_t controllen, int level, int type, std::size_t* data_len) {
+  if (control == nullptr) return nullptr;
   const auto* base = static_cast<const unsigned char*>(control);
   std::size_t off = 0;
-  // Walk the messages with explicit bounds (not CMSG_NXTHDR, whose pointer arithmetic
-  // can overflow on a hostile cmsg_len): every header and its data must lie inside
-  // [0, controllen).
   while (controllen - off >= sizeof(cmsghdr)) {
     cmsghdr header;
     std::memcpy(&header, base + off, sizeof header);
     std::size_t len = header.cmsg_len;
-    if (len < kCmsgDataOffset || len > controllen - off) return 0;  // not a (complete) message: stop
-    if (header.cmsg_level == SOL_UDP && header.cmsg_type == UDP_GRO) {
-      // udp_cmsg_recv: put_cmsg(msg, SOL_UDP, UDP_GRO, sizeof(int), &gso_size).
-      if (len - kCmsgDataOffset != sizeof(int)) return -1;
-      int size = 0;
-      std::memcpy(&size, base + off + kCmsgDataOffset, sizeof size);
-      if (size <= 0 || size > 65535) return -1;
-      return size;
+    if (len < kCmsgDataOffset || len > controllen - off) return nullptr;
+    if (header.cmsg_level == level && header.cmsg_type == type) {
+      *data_len = len - kCmsgDataOffset;
+      return base + off + kCmsgDataOffset;
     }
     std::size_t step = CMSG_ALIGN(len);
     if (step > controllen - off) break;
     off += step;
   }
-  return 0;
+  return nullptr;
+}
+}  // namespace
+
+int ParseGroCmsg(const void* control, std::size_t controllen) {
+  std::size_t n = 0;
+  const unsigned char* data = FindCmsg(control, controllen, SOL_UDP, UDP_GRO, &n);
+  if (data == nullptr) return 0;
+  // udp_cmsg_recv: put_cmsg(msg, SOL_UDP, UDP_GRO, sizeof(int), &gso_size).
+  if (n != sizeof(int)) return -1;
+  int size = 0;
+  std::memcpy(&size, data, sizeof size);
+  if (size <= 0 || size > 65535) return -1;
+  return size;
+}
+
+bool ParseRxqOvflCmsg(const void* control, std::size_t controllen, std::uint32_t* drops) {
+  std::size_t n = 0;
+  const unsigned char* data = FindCmsg(control, controllen, SOL_SOCKET, SO_RXQ_OVFL, &n);
+  // sock_recv_drops: put_cmsg(msg, SOL_SOCKET, SO_RXQ_OVFL, sizeof(__u32), &dropcount).
+  if (data == nullptr || n != sizeof(std::uint32_t)) return false;
+  std::memcpy(drops, data, sizeof *drops);
+  return true;
 }
 
 }  // namespace dsn

@@ -63,10 +63,12 @@ constexpr std::size_t kGroMinSlot = kGsoMaxPayloadV6;
 
 // Bytes of control data one GSO message needs: one cmsghdr with a u16.
 constexpr std::size_t kGsoCmsgSpace = CMSG_SPACE(sizeof(std::uint16_t));
-// Bytes of control data reserved per receive slot: room for the UDP_GRO int and more
-// (the socket enables no other control message; MSG_CTRUNC is still checked).
+// Bytes of control data reserved per receive slot: room for the UDP_GRO int and the
+// SO_RXQ_OVFL u32 (the socket enables no other control message; MSG_CTRUNC is still
+// checked).
 constexpr std::size_t kRecvCmsgSpace = 64;
-static_assert(kRecvCmsgSpace >= CMSG_SPACE(sizeof(int)), "receive control space must hold the UDP_GRO int");
+static_assert(kRecvCmsgSpace >= CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(std::uint32_t)),
+              "receive control space must hold the UDP_GRO int and the SO_RXQ_OVFL count");
 // Control buffers are carved out of std::uint64_t arrays: keep every one 8-byte aligned.
 static_assert(kGsoCmsgSpace % 8 == 0 && kRecvCmsgSpace % 8 == 0, "control buffers must stay cmsghdr-aligned");
 
@@ -88,6 +90,13 @@ std::size_t WriteGsoCmsg(void* control, std::uint16_t gso_size);
 // Never reads outside [control, control + controllen). `control` must be aligned for
 // cmsghdr (it is, when it is a buffer the kernel filled for us).
 int ParseGroCmsg(const void* control, std::size_t controllen);
+
+// Reads the socket's drop count from a received datagram's control data: the (SOL_SOCKET,
+// SO_RXQ_OVFL, u32) message socket(7) attaches, once SO_RXQ_OVFL is on, to a datagram
+// queued after the socket dropped some (sk_drops at the time it was queued: receive
+// buffer full, ...; the kernel sends none while the count is 0). Returns true and sets
+// `*drops` when there is a well-formed one; false otherwise. Same bounds as ParseGroCmsg.
+bool ParseRxqOvflCmsg(const void* control, std::size_t controllen, std::uint32_t* drops);
 
 // Datagrams in a received buffer of `length` bytes with GRO segment size `gso_size`
 // (0 = not coalesced): ceil(length / gso_size), at least 1.

@@ -213,6 +213,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   void* recv_built_arena_ = nullptr;
   void* recv_built_addrs_ = nullptr;
   bool gro_on_ = false;  // UDP_GRO enabled by setGro(true)
+  // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
+  // its growth is added to counters[RECV_KERNEL_DROPS].
+  std::uint32_t rxq_drops_seen_ = 0;
 };
 
 }  // namespace dsn

@@ -48,7 +48,7 @@ export interface BatchSocketOptions {
   ipv6Only?: boolean;
   /** Datagrams per recvmmsg call (default 32, 1..1024). */
   recvBatch?: number;
-  /** Receive slot size, bytes (default 65536): longer datagrams are truncated and counted. */
+  /** Receive slot size, bytes (default 65536): a longer datagram is cut to it, flagged `truncated: true` in its `'message'` rinfo and counted in `stats().recvTruncated`. */
   recvSlotSize?: number;
   /** Most datagrams read per readable wake-up before yielding to the event loop (default 256). */
   recvBudget?: number;
@@ -154,8 +154,18 @@ export interface BatchSocketStats {
   bytesReceived: number;
   recvSyscalls: number;
   recvBatches: number;
+  /** Datagrams longer than the receive slot (`recvSlotSize`), cut to it; each is also flagged `truncated: true` in its `'message'` rinfo. */
   recvTruncated: number;
   recvErrors: number;
+  /**
+   * Datagrams the kernel dropped for this socket before it read them (receive buffer full,
+   * ...), per socket: on 'batch' the SO_RXQ_OVFL count (socket(7)) the kernel attaches to
+   * the next datagram queued after a drop, so a drop shows once a later datagram has been
+   * received; on 'dgram' the socket's `drops` column of /proc/net/udp(6), read when
+   * `stats()` is called (0 where that file is unavailable). The system-wide
+   * `/proc/net/snmp` Udp RcvbufErrors counts the same kind of loss for all sockets.
+   */
+  recvKernelDrops: number;
   /** Batches dropped because a `for await` consumer fell behind. */
   recvBatchesDropped: number;
   /** Real SO_SNDBUF / SO_RCVBUF sizes (bytes), 0 before the socket exists. */
@@ -165,8 +175,18 @@ export interface BatchSocketStats {
   gsoMessages: number;
   /** Datagrams sent inside GSO messages. */
   gsoSegments: number;
-  /** Times GSO was turned off after a device refused it (EIO/EINVAL); the datagrams were resent without it. */
+  /**
+   * Times GSO was turned off for the socket after a device or route refused it (EIO/EINVAL,
+   * or EMSGSIZE on a connected socket: a path MTU below the datagram size); the datagrams
+   * were resent without it.
+   */
   gsoFallbacks: number;
+  /**
+   * Destinations of an unconnected socket whose GSO was turned off after EMSGSIZE (a path
+   * MTU below the datagram size); their datagrams were resent plain and go plain from then
+   * on, other destinations keep GSO.
+   */
+  gsoPeerFallbacks: number;
   /** Received buffers the kernel had coalesced (GRO), each split back into its datagrams. */
   groBuffers: number;
   /** Datagrams that arrived inside those buffers (all counted in `received`). */
@@ -179,6 +199,16 @@ export interface BatchSocketStats {
 
 /** Sender address of a received datagram. Same shape as dgram's `rinfo`. */
 export type { RemoteInfo };
+
+/**
+ * The `rinfo` of a `'message'` event: dgram's shape, plus `truncated: true` on a
+ * datagram that was longer than the receive slot (`recvSlotSize`) and was cut to it
+ * (MSG_TRUNC; `size` is then the slot size). Absent otherwise, so a dgram `rinfo` and
+ * this one compare equal for every whole datagram.
+ */
+export interface MessageInfo extends RemoteInfo {
+  truncated?: true;
+}
 
 /**
  * A batch of received datagrams. In a `'batch'` handler its buffers are views into the

@@ -85,7 +85,7 @@ export const C = {
   GSO_MESSAGES: 17,
   /** Datagrams sent inside GSO messages (also counted in SEND_DATAGRAMS). */
   GSO_SEGMENTS: 18,
-  /** Times GSO was turned off for the socket after EIO/EINVAL on a GSO message (the datagrams were resent plain). */
+  /** Times GSO was turned off for the socket after EIO/EINVAL (or EMSGSIZE when connected) on a GSO message (the datagrams were resent plain). */
   GSO_FALLBACKS: 19,
   /** Received buffers that held several datagrams coalesced by UDP_GRO. */
   GRO_BUFFERS: 20,
@@ -97,6 +97,19 @@ export const C = {
   GRO_ACTIVE: 23,
   /** GSO runs resent as plain datagrams after a per-datagram errno on an unconnected socket. */
   GSO_RESENDS: 24,
+  /**
+   * Peers of an unconnected socket for which GSO was turned off after a GSO message to
+   * them failed with EMSGSIZE (a path MTU below the segment size); their datagrams were
+   * resent plain and go plain from then on. A connected socket counts GSO_FALLBACKS instead.
+   */
+  GSO_PEER_FALLBACKS: 25,
+  /**
+   * Datagrams the kernel dropped for this socket before it could read them (receive buffer
+   * full, ...): the growth of the SO_RXQ_OVFL count (socket(7), sk_drops) carried by the
+   * datagrams received since the socket opened. A drop becomes visible with the next
+   * datagram that is queued after it.
+   */
+  RECV_KERNEL_DROPS: 26,
   /** Number of slots; the JS side allocates `new Float64Array(COUNT)`. */
   COUNT: 32,
 } as const;

@@ -16,7 +16,7 @@ import { BatchSocketError, BatchSocketRangeError, BatchSocketTypeError, notRunni
 import type { ResolvedOptions } from '../options.js';
 import { toPayload, type PayloadView } from '../payload.js';
 import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
-import type { BackendName, BatchSocket, BatchSocketEvent, BatchSocketEventMap, BatchSocketListener, BatchSocketStats, Peer, RecvBatch, SendCallback, SendPayload, SocketType } from '../types.js';
+import type { BackendName, BatchSocket, BatchSocketEvent, BatchSocketEventMap, BatchSocketListener, BatchSocketStats, MessageInfo, Peer, RecvBatch, SendCallback, SendPayload, SocketType } from '../types.js';
 import type { CopiedBatch } from './recv-batch.js';
 
 type State = 'unbound' | 'binding' | 'bound' | 'closed';
@@ -514,7 +514,9 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     for (let i = 0; i < batch.count; i++) {
       const src = batch.datagram(i);
       try {
-        this.emit('message', Buffer.from(src), batch.remote(i) as RemoteInfo);
+        const rinfo: MessageInfo = batch.remote(i);
+        if (batch.truncated(i)) rinfo.truncated = true;
+        this.emit('message', Buffer.from(src), rinfo);
       } catch (error) {
         first = keepFirst(first, error);
       }

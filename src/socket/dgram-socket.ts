@@ -18,6 +18,7 @@ import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../op
 import { toPayload, type PayloadView } from '../payload.js';
 import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
+import { kernelDrops } from './proc-net-udp.js';
 import { CopiedBatch } from './recv-batch.js';
 import { zeroStats } from './stats.js';
 
@@ -27,6 +28,7 @@ export class DgramBatchSocket extends BaseSocket {
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
   private inflight = 0;
   private finalBufferSizes: [number, number] = [0, 0];
+  private finalKernelDrops = 0;
   private inflightBytes = 0;
   private needDrain = false;
   private enqueued = 0;
@@ -102,6 +104,7 @@ export class DgramBatchSocket extends BaseSocket {
   protected doClose(): void {
     try {
       this.finalBufferSizes = [this.sock.getSendBufferSize(), this.sock.getRecvBufferSize()];
+      this.finalKernelDrops = this.kernelDrops();
     } catch {
       // never bound: nothing to keep
     }
@@ -240,10 +243,22 @@ export class DgramBatchSocket extends BaseSocket {
     s.bytesReceived = this.bytesReceived;
     s.recvBatches = this.received;
     s.recvErrors = this.recvErrors;
+    s.recvKernelDrops = bound ? this.kernelDrops() : this.finalKernelDrops;
     s.recvBatchesDropped = this.recvBatchesDropped;
     s.sendBufferSize = bound ? this.sock.getSendBufferSize() : this.finalBufferSizes[0];
     s.recvBufferSize = bound ? this.sock.getRecvBufferSize() : this.finalBufferSizes[1];
     return s;
+  }
+
+  /**
+   * sk_drops of the dgram socket's fd from /proc/net/udp(6) (node:dgram has no
+   * SO_RXQ_OVFL); 0 when unknown. The fd is read from dgram's internal state object (the
+   * UDP handle's `fd`) without the deprecated `_handle` getter, which would warn.
+   */
+  private kernelDrops(): number {
+    const state = Object.getOwnPropertySymbols(this.sock).find((s) => s.description === 'state symbol');
+    const handle = state ? (this.sock as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>)[state]?.handle : undefined;
+    return kernelDrops(handle?.fd) ?? 0;
   }
 
   setSendBufferSize(bytes: number): void {

@@ -32,10 +32,12 @@ export const SUMMED_FIELDS = [
   'recvBatches',
   'recvTruncated',
   'recvErrors',
+  'recvKernelDrops',
   'recvBatchesDropped',
   'gsoMessages',
   'gsoSegments',
   'gsoFallbacks',
+  'gsoPeerFallbacks',
   'groBuffers',
   'groDatagrams',
 ] as const satisfies readonly Summed[];

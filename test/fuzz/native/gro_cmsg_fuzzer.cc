@@ -70,6 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size) std::memcpy(copy, data, size);
     int r = dsn::ParseGroCmsg(copy, size);
     Check(r >= -1 && r <= 65535);
+    std::uint32_t drops = 0;
+    static_cast<void>(dsn::ParseRxqOvflCmsg(copy, size, &drops));
     std::free(copy);
     Check(dsn::ParseGroCmsg(nullptr, size) == 0);
   }
