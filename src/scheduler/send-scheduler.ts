@@ -216,6 +216,15 @@ export class SendScheduler {
     return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue, count: h.totalCount };
   }
 
+  /**
+   * Queued datagrams addressed to peer `from` (-1: the connected peer) go to peer `to`
+   * instead: used when the socket disconnects, so that what was queued while connected
+   * still goes to the peer it was sent to. Returns how many were readdressed.
+   */
+  readdress(from: number, to: number): number {
+    return this.ring.readdress(from, to);
+  }
+
   /** Registers the ring with the backend again (e.g. after the backend re-created its state). */
   reattach(): void {
     this.backend.attach(this.ring.view());

@@ -85,6 +85,24 @@ export class SlotRing {
     this.count++;
   }
 
+  /**
+   * Gives every queued datagram addressed to peer `from` the peer `to` instead (reference
+   * counts follow). Returns how many were readdressed. Order and bytes are untouched.
+   */
+  readdress(from: number, to: number): number {
+    let n = 0;
+    for (let i = 0, s = this.head; i < this.count; i++, s = s + 1 === this.cap ? 0 : s + 1) {
+      if (this.peers[s] !== from) continue;
+      this.peers[s] = to;
+      n++;
+    }
+    if (this.peerRefs) {
+      if (from >= 0) this.peerRefs.refs[from] -= n;
+      if (to >= 0) this.peerRefs.refs[to] += n;
+    }
+    return n;
+  }
+
   /** Removes the head slot; returns its callback. */
   shift(): SendCallback | undefined {
     const h = this.head;

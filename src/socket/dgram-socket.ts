@@ -191,6 +191,7 @@ export class DgramBatchSocket extends BaseSocket {
       port: p,
       send(msg: SendPayload, callback?: SendCallback): boolean {
         self.assertOpen();
+        if (self.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected: a peer handle cannot send on a connected socket');
         return self.doSend(toPayload(msg, undefined, undefined, self.maxSize, self.peerView), p, ip, callback);
       },
     };

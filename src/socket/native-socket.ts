@@ -169,7 +169,16 @@ export class NativeBatchSocket extends BaseSocket {
     done();
   }
 
+  /**
+   * Datagrams queued while connected (peer id -1) were addressed to the connected peer:
+   * before the kernel forgets it, they get that peer's address as an explicit destination,
+   * so they still go there — not to a later connect()'s peer, and not EDESTADDRREQ.
+   */
   protected doDisconnect(): void {
+    if (this.scheduler.queued > 0) {
+      const [address, port] = this.native.remoteAddress();
+      this.scheduler.readdress(-1, this.peers.lookup(address, port));
+    }
     this.native.disconnect();
   }
 
@@ -204,6 +213,7 @@ export class NativeBatchSocket extends BaseSocket {
   /** @internal fast path used by {@link NativePeer}. */
   sendToPeer(id: number, msg: SendPayload, cb: SendCallback | undefined): boolean {
     this.assertOpen();
+    if (this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected: a peer handle cannot send on a connected socket');
     if (this.state === 'unbound') this.ensureBound();
     let bytes: Uint8Array;
     let start = 0;
