@@ -25,10 +25,14 @@ type State = 'unbound' | 'binding' | 'bound' | 'closed';
 const asyncDispose: typeof Symbol.asyncDispose = (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 
-/** Pending batches of one `for await` consumer. */
+/**
+ * Pending batches of one async-iterator consumer, and its pending `next()` calls: several
+ * may wait at once (`Promise.all([it.next(), it.next()])`); they resolve in call order,
+ * one batch each, and all settle `done` when the consumer ends or the socket closes.
+ */
 class BatchQueue {
   items: CopiedBatch[] = [];
-  waiter: ((r: IteratorResult<RecvBatch>) => void) | undefined;
+  waiters: ((r: IteratorResult<RecvBatch>) => void)[] = [];
   done = false;
 }
 
@@ -450,9 +454,8 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   /** Queue a copied batch for every async-iterator consumer (bounded; oldest dropped and counted). */
   protected deliverToIterators(batch: CopiedBatch): void {
     for (const q of this.iterators) {
-      if (q.waiter) {
-        const w = q.waiter;
-        q.waiter = undefined;
+      const w = q.waiters.shift();
+      if (w) {
         w({ value: batch, done: false });
       } else {
         if (q.items.length >= this.opts.maxPendingBatches) {
@@ -467,11 +470,9 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   private endIterator(q: BatchQueue): void {
     q.done = true;
     this.iterators.delete(q);
-    if (q.waiter) {
-      const w = q.waiter;
-      q.waiter = undefined;
-      w({ value: undefined, done: true });
-    }
+    const waiters = q.waiters;
+    q.waiters = [];
+    for (const w of waiters) w({ value: undefined, done: true });
   }
 
   /**
@@ -489,7 +490,7 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
         if (item) return Promise.resolve({ value: item, done: false });
         if (q.done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
-          q.waiter = resolve;
+          q.waiters.push(resolve);
         });
       },
       return: (): Promise<IteratorResult<RecvBatch>> => {
