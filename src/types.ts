@@ -233,11 +233,27 @@ export interface RecvBatch {
 }
 
 /** A destination registered once: its sends skip address parsing and lookup. */
+/**
+ * A handle for one destination, from {@link BatchSocket.peer}: `peer(port, address)`
+ * returns the same handle for the same destination while the program holds it. On the
+ * batch backend the handle pins the destination's peer-table entry (its `send` needs no
+ * address parsing or lookup); `release()` — or `using h = sock.peer(…)` (`Symbol.dispose`)
+ * — unpins it, and a handle the program drops without releasing is released when the
+ * garbage collector reclaims it (FinalizationRegistry), so short-lived destinations do
+ * not accumulate. A released handle still sends (through the ordinary per-send lookup).
+ */
 export interface Peer {
   readonly address: string;
   readonly port: number;
-  /** Queue one datagram for this peer; same contract as {@link BatchSocket.send}. */
+  /**
+   * Queue one datagram for this peer; same contract as {@link BatchSocket.send}. Throws
+   * ERR_SOCKET_DGRAM_IS_CONNECTED on a connected socket (as `send(msg, port, address)` does).
+   */
   send(msg: SendPayload, callback?: SendCallback): boolean;
+  /** Unpins the destination (idempotent); the next `peer()` for it returns a new handle. */
+  release(): void;
+  /** Same as `release()`, for `using`. */
+  [Symbol.dispose](): void;
 }
 
 export type SendPayload = Buffer | Uint8Array | ArrayBufferView | string | ReadonlyArray<Buffer | Uint8Array | string>;

@@ -18,6 +18,7 @@ import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../op
 import { toPayload, type PayloadView } from '../payload.js';
 import type { BatchSocketStats, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
+import { PeerHandles } from './peer-handles.js';
 import { kernelDrops } from './proc-net-udp.js';
 import { CopiedBatch } from './recv-batch.js';
 import { zeroStats } from './stats.js';
@@ -29,6 +30,8 @@ export class DgramBatchSocket extends BaseSocket {
   private inflight = 0;
   private finalBufferSizes: [number, number] = [0, 0];
   private finalKernelDrops = 0;
+  /** Live `peer()` handles by destination, so the same destination returns the same handle. */
+  private readonly handles = new PeerHandles<string, DgramPeer>(() => {});
   private inflightBytes = 0;
   private needDrain = false;
   private enqueued = 0;
@@ -185,16 +188,24 @@ export class DgramBatchSocket extends BaseSocket {
     this.assertOpen();
     const p = validatePort(port, 'Port', false);
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
-    const self = this;
-    return {
-      address: ip,
-      port: p,
-      send(msg: SendPayload, callback?: SendCallback): boolean {
-        self.assertOpen();
-        if (self.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected: a peer handle cannot send on a connected socket');
-        return self.doSend(toPayload(msg, undefined, undefined, self.maxSize, self.peerView), p, ip, callback);
-      },
-    };
+    const key = `${p}/${ip}`;
+    const live = this.handles.get(key);
+    if (live) return live;
+    const handle = new DgramPeer(this, key, ip, p);
+    this.handles.add(key, handle);
+    return handle;
+  }
+
+  /** @internal {@link DgramPeer}: validated send to a peer handle's destination. */
+  sendToPeer(port: number, address: string, msg: SendPayload, callback: SendCallback | undefined): boolean {
+    this.assertOpen();
+    if (this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected: a peer handle cannot send on a connected socket');
+    return this.doSend(toPayload(msg, undefined, undefined, this.maxSize, this.peerView), port, address, callback);
+  }
+
+  /** @internal {@link DgramPeer.release}. Nothing is pinned on this backend: the handle is only forgotten. */
+  releasePeer(handle: DgramPeer): void {
+    this.handles.release(handle.key, handle);
   }
 
   /** Nothing is held by this backend: a no-op kept for API parity. */
@@ -311,3 +322,25 @@ export class DgramBatchSocket extends BaseSocket {
   }
 }
 
+
+/** Handle returned by {@link DgramBatchSocket.peer}. */
+class DgramPeer implements Peer {
+  private released = false;
+  constructor(
+    private readonly socket: DgramBatchSocket,
+    readonly key: string,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+  send(msg: SendPayload, callback?: SendCallback): boolean {
+    return this.socket.sendToPeer(this.port, this.address, msg, callback);
+  }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.socket.releasePeer(this);
+  }
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}

@@ -15,6 +15,7 @@ import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions
 import { SendScheduler, type SendRing } from '../scheduler/send-scheduler.js';
 import type { BatchSocketStats, FlushEvent, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
+import { PeerHandles } from './peer-handles.js';
 import { PeerTable } from './peer-table.js';
 import { RecvRing, RingBatch } from './recv-batch.js';
 
@@ -28,6 +29,8 @@ export class NativeBatchSocket extends BaseSocket {
   private peers!: PeerTable;
   private recvRing!: RecvRing;
   private batchView!: RingBatch;
+  /** Live `peer()` handles by peer id; releasing one (or its collection) unpins its entry. */
+  private readonly handles = new PeerHandles<number, NativePeer>((id) => this.peers.unpin(id));
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
   private finalBufferSizes: [number, number] = [0, 0];
 
@@ -207,7 +210,21 @@ export class NativeBatchSocket extends BaseSocket {
     const p = validatePort(port, 'Port', false);
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
     const id = this.peers.lookup(ip, p, true);
-    return new NativePeer(this, id, ip, p);
+    const live = this.handles.get(id);
+    if (live) return live;
+    const handle = new NativePeer(this, id, ip, p);
+    this.handles.add(id, handle);
+    return handle;
+  }
+
+  /** @internal {@link NativePeer.release}: the handle no longer pins its entry. */
+  releasePeer(handle: NativePeer): void {
+    this.handles.release(handle.id, handle);
+  }
+
+  /** Peer-table entries and live handles now (diagnostics; bounded for short-lived destinations). */
+  peerCacheSize(): { entries: number; handles: number } {
+    return { entries: this.peers.size, handles: this.handles.size };
   }
 
   /** @internal fast path used by {@link NativePeer}. */
@@ -398,14 +415,24 @@ const EINVAL = 22;
 
 /** Handle returned by {@link NativeBatchSocket.peer}. */
 class NativePeer implements Peer {
+  private released = false;
   constructor(
     private readonly socket: NativeBatchSocket,
-    private readonly id: number,
+    readonly id: number,
     readonly address: string,
     readonly port: number,
   ) {}
   send(msg: SendPayload, callback?: SendCallback): boolean {
+    // Released: the id may since belong to another destination; take the ordinary path.
+    if (this.released) return this.socket.send(msg, this.port, this.address, callback);
     return this.socket.sendToPeer(this.id, msg, callback);
   }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.socket.releasePeer(this);
+  }
+  [Symbol.dispose](): void {
+    this.release();
+  }
 }
-

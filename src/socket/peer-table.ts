@@ -9,7 +9,8 @@
  *
  * Entries are reference-counted by queued datagrams; when more than `maxCached` unpinned
  * entries exist, those no queued datagram uses are evicted (oldest first) and their ids
- * reused, so a socket that talks to many transient destinations stays bounded.
+ * reused, so a socket that talks to many transient destinations stays bounded. A `peer()`
+ * handle pins its entry until it is released or collected (see peer-handles.ts).
  */
 import { SOCKADDR_STRIDE } from '../native/binding.js';
 
@@ -41,7 +42,8 @@ export class PeerTable {
     const key = `${port}/${ip}`;
     let id = this.byKey.get(key);
     if (id === undefined) {
-      if (!pin && this.unpinned >= this.maxCached) this.evict();
+      // Also before a pinned entry: handles released or collected since left unpinned ones.
+      if (this.unpinned >= this.maxCached) this.evict();
       id = this.allocate();
       try {
         this.encode(ip, port, this.table, id * SOCKADDR_STRIDE);

@@ -29,8 +29,12 @@ execFileSync(process.execPath, ['-e', \`
 \`]);
 const dropsMidway = rx.stats().recvKernelDrops; // nothing read since the flood began
 const tx = lib.createBatchSocket({ type: 'udp4', backend: BACKEND });
-let markers = 0;
-for (let i = 0; i < 250 && !marker; i++) { tx.send(Buffer.alloc(10), port, '127.0.0.1'); markers++; await until(() => marker, 20); }
+let markers = 0, markerCalls = 0;
+for (let i = 0; i < 250 && !marker; i++) { tx.send(Buffer.alloc(10), port, '127.0.0.1', () => markerCalls++); markers++; await until(() => marker, 20); }
+// Markers sent after the one that arrived are in flight: wait until the kernel took them
+// all and the receiver read or the kernel dropped every datagram.
+await until(() => markerCalls === markers, 5000);
+await until(() => got + snmp().RcvbufErrors - before.RcvbufErrors === N + markers, 5000);
 const after = snmp();
 const stats = rx.stats();
 await Promise.all([tx, rx].map((s) => new Promise((r) => s.close(r))));
@@ -49,8 +53,8 @@ interface FloodOut {
 }
 
 describe.skipIf(!canNetns)('recvKernelDrops (private netns)', () => {
-  it.each(backends)('[%s] counts exactly the datagrams the kernel dropped for the socket (= Udp RcvbufErrors in the netns)', (backend) => {
-    const out = runChild<FloodOut>(backend, flood, { netns: 'ip link set lo up' });
+  it.each(backends)('[%s] counts exactly the datagrams the kernel dropped for the socket (= Udp RcvbufErrors in the netns)', { timeout: 90_000 }, (backend) => {
+    const out = runChild<FloodOut>(backend, flood, { netns: 'ip link set lo up', timeoutMs: 60_000 });
     expect(out.rcvbufErrors, 'the flood overflowed the receive buffer').toBeGreaterThan(0);
     // Every datagram (flood and markers) either arrived or was dropped by the kernel.
     expect(out.markers).toBeLessThan(250);

@@ -55,8 +55,8 @@ describe.skipIf(!canNetns)('GSO over a path with MTU 1280 (private netns)', () =
       ['udp4', '127.0.0.1'],
       ['udp6', '::1'],
     ])('%s', (type, host) => {
-      it.each([true, false])('connected=%s: all 200 x 1400-byte datagrams arrive in order; GSO is turned off where the path is', (connected) => {
-        const out = runChild<Out>(backend, sendAll(type, [host], connected), { netns: 'ip link set lo mtu 1280 up' });
+      it.each([true, false])('connected=%s: all 200 x 1400-byte datagrams arrive in order; GSO is turned off where the path is', { timeout: 90_000 }, (connected) => {
+        const out = runChild<Out>(backend, sendAll(type, [host], connected), { netns: 'ip link set lo mtu 1280 up', timeoutMs: 60_000 });
         expect(out.codes).toEqual({ ok: 200 });
         expect(out.got[0]).toEqual(range(200));
         if (backend === 'batch') {
@@ -70,8 +70,9 @@ describe.skipIf(!canNetns)('GSO over a path with MTU 1280 (private netns)', () =
     });
   });
 
-  it('[batch] unconnected: only the destination behind the MTU-1280 route loses GSO; another destination keeps it', () => {
+  it('[batch] unconnected: only the destination behind the MTU-1280 route loses GSO; another destination keeps it', { timeout: 90_000 }, () => {
     const out = runChild<Out>('batch', sendAll('udp4', ['127.0.0.2', '127.0.0.1'], false), {
+      timeoutMs: 60_000,
       netns: 'ip link set lo up && ip route replace local 127.0.0.2 dev lo table local mtu 1280',
     });
     expect(out.codes).toEqual({ ok: 400 });
