@@ -41,6 +41,7 @@ function nodeStyle(err: Error & { code: string }, name: string): void {
 
 /** An error with a Node-style `code`. `instanceof`-checkable; `name` follows the JS class (TypeError, RangeError, Error). */
 export class BatchSocketError extends Error {
+  /** Node-style error code, e.g. `'ERR_SOCKET_DGRAM_NOT_RUNNING'`. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
@@ -54,6 +55,7 @@ export class BatchSocketError extends Error {
 
 /** Wrong argument type. Thrown synchronously. */
 export class BatchSocketTypeError extends TypeError {
+  /** Node-style error code, e.g. `'ERR_INVALID_ARG_TYPE'`. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
@@ -67,6 +69,7 @@ export class BatchSocketTypeError extends TypeError {
 
 /** Argument out of range. Thrown synchronously. */
 export class BatchSocketRangeError extends RangeError {
+  /** Node-style error code, e.g. `'ERR_OUT_OF_RANGE'` or `'EMSGSIZE'`. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
@@ -145,10 +148,15 @@ export function bufferSizeError(which: 'send' | 'recv', errno: number): BatchSoc
  * e.g. the EMSGSIZE of one datagram or the ECONNREFUSED a connected socket receives.
  */
 export interface SystemError extends Error {
+  /** Errno name, e.g. `'ECONNREFUSED'` (`'E<n>'` for an errno Node does not name). */
   code: string;
+  /** Negative errno (Node convention), e.g. -111. */
   errno: number;
+  /** The failing system call, e.g. `'recvmmsg'`, `'getsockname'`, `'setTTL'`. */
   syscall: string;
+  /** Address involved, when there is one. */
   address?: string;
+  /** Port involved, when there is one. */
   port?: number;
 }
 

@@ -30,9 +30,21 @@ let warned = false;
 
 /**
  * Whether the native batch backend can be used here, and if not, why.
- * @returns `{ available: true }` or `{ available: false, reason }`.
+ * @returns `{ available: true, path }` or `{ available: false, reason }`.
  */
-export function batchBackendStatus(): { available: true; path: string } | { available: false; reason: string } {
+export function batchBackendStatus():
+  | {
+      /** The native addon loaded. */
+      available: true;
+      /** File the native addon was loaded from. */
+      path: string;
+    }
+  | {
+      /** The native addon did not load: the default backend is then `'dgram'`. */
+      available: false;
+      /** Why it did not load (the text the fallback warning quotes). */
+      reason: string;
+    } {
   const r = loadNative();
   return r.ok ? { available: true, path: r.path } : { available: false, reason: r.reason };
 }

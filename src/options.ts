@@ -28,18 +28,31 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
 }
 
+/** Default values of the {@link BatchSocketOptions} that have one (see each option for meaning and range). */
 export const DEFAULTS = {
+  /** Datagrams that trigger a flush. */
   maxBatch: 64,
+  /** Longest hold of the oldest queued datagram, µs. */
   windowUs: 1000,
+  /** Flush policy. */
   mode: 'window' as FlushMode,
+  /** Most datagrams queued. */
   maxQueue: 8192,
+  /** Most payload bytes queued (8 MiB). */
   maxQueueBytes: 8 * 1024 * 1024,
+  /** Datagrams per recvmmsg(2) call. */
   recvBatch: 32,
+  /** Receive slot size, bytes. */
   recvSlotSize: 65536,
+  /** Most datagrams read per readable wake-up. */
   recvBudget: 256,
+  /** Most batches buffered for a slow `for await` consumer. */
   maxPendingBatches: 1024,
+  /** UDP GSO on sends (udp(7) UDP_SEGMENT) where supported. */
   gso: 'auto' as const,
+  /** UDP GRO on receives (udp(7) UDP_GRO) where supported. */
   gro: 'auto' as const,
+  /** Send order guarantee. */
   order: 'global' as SendOrder,
 };
 

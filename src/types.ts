@@ -4,7 +4,9 @@
 import type { EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
 
+/** Address family of a socket: `'udp4'` (IPv4) or `'udp6'` (IPv6, dual-stack unless `ipv6Only`), as node:dgram's `type`. */
 export type SocketType = 'udp4' | 'udp6';
+/** Which implementation a socket uses: `'batch'` (native sendmmsg(2)/recvmmsg(2) addon) or `'dgram'` (node:dgram). */
 export type BackendName = 'batch' | 'dgram';
 /**
  * `'window'`: flush when `maxBatch` datagrams are queued or `windowUs` after the oldest
@@ -101,9 +103,13 @@ export interface FlushEvent {
 
 /** Hold-time percentiles, µs (oldest datagram of each flush). */
 export interface HoldTimeStats {
+  /** Median hold time, µs. */
   p50: number;
+  /** 99th-percentile hold time, µs. */
   p99: number;
+  /** Longest hold time seen, µs. */
   max: number;
+  /** Flushes measured (samples behind the percentiles). */
   count: number;
 }
 
@@ -112,6 +118,7 @@ export interface HoldTimeStats {
  * `enqueued === sent + failed + dropped + queued`.
  */
 export interface BatchSocketStats {
+  /** Backend of the socket these counters belong to. */
   backend: BackendName;
   /** Datagrams handed to `send()` that passed validation. */
   enqueued: number;
@@ -146,16 +153,25 @@ export interface BatchSocketStats {
   /** Failed datagrams by errno code. */
   failures: Record<string, number>;
   /** Dropped datagrams by reason. */
-  drops: { queueFull: number; closed: number };
+  drops: {
+    /** Datagrams refused because the queue was at `maxQueue` datagrams or `maxQueueBytes` bytes (`send()` returned false; callback error ERR_SOCKET_QUEUE_FULL). */
+    queueFull: number;
+    /** Datagrams not sent because the socket closed first (callback error ERR_SOCKET_CLOSED). */
+    closed: number;
+  };
   /** Hold time of the oldest datagram per flush, µs. */
   holdUs: HoldTimeStats;
   /** Receive side. */
   received: number;
+  /** Payload bytes received (after any truncation to `recvSlotSize`). */
   bytesReceived: number;
+  /** recvmmsg(2) calls (batch backend); always 0 on the dgram backend. */
   recvSyscalls: number;
+  /** Receive batches (`'batch'` events): per recvmmsg(2) call on 'batch', per datagram on 'dgram'. */
   recvBatches: number;
   /** Datagrams longer than the receive slot (`recvSlotSize`), cut to it; each is also flagged `truncated: true` in its `'message'` rinfo. */
   recvTruncated: number;
+  /** Receive errors (errno of recvmmsg(2) or dgram's socket error); emitted as `'error'` when a listener is attached, else only counted. */
   recvErrors: number;
   /**
    * Datagrams the kernel dropped for this socket before it read them (receive buffer full,
@@ -170,6 +186,7 @@ export interface BatchSocketStats {
   recvBatchesDropped: number;
   /** Real SO_SNDBUF / SO_RCVBUF sizes (bytes), 0 before the socket exists. */
   sendBufferSize: number;
+  /** Real SO_RCVBUF size, bytes (socket(7); the kernel doubles the requested value), 0 before the socket exists. */
   recvBufferSize: number;
   /** GSO messages the kernel accepted (each carries >= 2 datagrams, all counted in `sent`). */
   gsoMessages: number;
@@ -207,6 +224,7 @@ export type { RemoteInfo };
  * this one compare equal for every whole datagram.
  */
 export interface MessageInfo extends RemoteInfo {
+  /** Present (true) only when the datagram was cut to `recvSlotSize` (MSG_TRUNC, recvmsg(2)). */
   truncated?: true;
 }
 
@@ -243,7 +261,9 @@ export interface RecvBatch {
  * not accumulate. A released handle still sends (through the ordinary per-send lookup).
  */
 export interface Peer {
+  /** Destination IP address (as given to `peer()`, validated). */
   readonly address: string;
+  /** Destination UDP port, 1..65535. */
   readonly port: number;
   /**
    * Queue one datagram for this peer; same contract as {@link BatchSocket.send}. Throws
@@ -256,6 +276,10 @@ export interface Peer {
   [Symbol.dispose](): void;
 }
 
+/**
+ * What `send()` accepts, as node:dgram: bytes (Buffer, Uint8Array, any ArrayBufferView), a
+ * string (UTF-8), or an array of those sent as one datagram (concatenated).
+ */
 export type SendPayload = Buffer | Uint8Array | ArrayBufferView | string | ReadonlyArray<Buffer | Uint8Array | string>;
 /** `(err, bytes)`: `err` is null when the kernel took the datagram; `bytes` is its length. */
 export type SendCallback = (err: Error | null, bytes?: number) => void;
@@ -312,47 +336,140 @@ export type BatchSocketListener<E extends BatchSocketEvent> = (...args: BatchSoc
  */
 export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
   // Typed events: a misspelt event name or a listener of the wrong shape is a compile error.
+  /** Adds `listener` for `event` (typed by {@link BatchSocketEventMap}), as EventEmitter's `on()`. */
   on<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds a one-time `listener` for `event`, as EventEmitter's `once()`. */
   once<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Removes `listener` from `event`, as EventEmitter's `off()`. */
   off<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Same as `on()`. */
   addListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Same as `off()`. */
   removeListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds `listener` for `event` ahead of the others, as EventEmitter's `prependListener()`. */
   prependListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds a one-time `listener` for `event` ahead of the others, as EventEmitter's `prependOnceListener()`. */
   prependOnceListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Calls the listeners of `event` with `args`, as EventEmitter's `emit()`; true when there were any. */
   emit<E extends BatchSocketEvent>(event: E, ...args: BatchSocketEventMap[E]): boolean;
+  /** Backend in use (`'batch'` or `'dgram'`), fixed at creation. */
   readonly backend: BackendName;
+  /** Address family, as given to {@link createBatchSocket}. */
   readonly type: SocketType;
+  /**
+   * Binds to `port` (default 0: any) on `address` (default all interfaces), as dgram's
+   * `bind()`: asynchronous, `'listening'` (and `callback`) follow, a failure is an `'error'` event.
+   * @throws ERR_SOCKET_ALREADY_BOUND when bound already; ERR_SOCKET_BAD_PORT / ERR_INVALID_IP_ADDRESS / ERR_INVALID_ARG_TYPE for bad arguments; ERR_SOCKET_DGRAM_NOT_RUNNING after close.
+   */
   bind(port?: number, address?: string, callback?: () => void): this;
   /** `fd`: an open UDP socket to use (dgram backend; the batch backend refuses it with ERR_INVALID_ARG_VALUE). */
   bind(options: { port?: number; address?: string; exclusive?: boolean; fd?: number }, callback?: () => void): this;
+  /** Binds to any port on all interfaces; `callback` runs on `'listening'`. */
   bind(callback: () => void): this;
+  /**
+   * Associates the socket with one peer (connect(2) on a UDP socket, as dgram's `connect()`);
+   * asynchronous: `'connect'` and `callback` follow, a failure goes to `callback` or `'error'`.
+   * Binds implicitly first when unbound. `address` defaults to loopback.
+   * @throws ERR_SOCKET_DGRAM_IS_CONNECTED when already connected (or connecting); ERR_SOCKET_BAD_PORT / ERR_INVALID_IP_ADDRESS for bad arguments.
+   */
   connect(port: number, address?: string, callback?: (err?: Error) => void): void;
+  /**
+   * Dissolves the association made by {@link BatchSocket.connect}, as dgram's; datagrams already
+   * queued still go to the peer they were sent to.
+   * @throws ERR_SOCKET_DGRAM_NOT_CONNECTED when not connected (or still connecting).
+   */
   disconnect(): void;
+  /**
+   * Queues one datagram to `address`:`port` (default address: loopback; on a connected socket,
+   * no port or address). Returns false when the datagram was dropped (queue full:
+   * ERR_SOCKET_QUEUE_FULL to `callback`, `'drain'` later), true otherwise. `callback(err, bytes)`
+   * runs once the kernel took the datagram or it failed (node:dgram's `send()` contract).
+   * @throws ERR_SOCKET_BAD_PORT, ERR_INVALID_IP_ADDRESS, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (empty datagram), EMSGSIZE (over the family's maximum), ERR_SOCKET_DGRAM_IS_CONNECTED (address given on a connected socket), ERR_SOCKET_DGRAM_NOT_RUNNING (closed).
+   */
   send(msg: SendPayload, port?: number, address?: string, callback?: SendCallback): boolean;
+  /** `send(msg, port, callback)`: to `port` on loopback. */
   send(msg: SendPayload, port?: number, callback?: SendCallback): boolean;
+  /** `send(msg, callback)`: to the connected peer. */
   send(msg: SendPayload, callback?: SendCallback): boolean;
+  /** `send(msg, offset, length, …)`: bytes `offset .. offset+length` of a single buffer or string (ERR_BUFFER_OUT_OF_BOUNDS outside it). */
   send(msg: SendPayload, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): boolean;
+  /**
+   * A {@link Peer} handle for `address`:`port` (same handle while held): sends to it skip address
+   * parsing and, on the batch backend, the peer lookup. Validates like `send()`.
+   */
   peer(port: number, address: string): Peer;
+  /** Sends everything queued now instead of waiting for the batch, window or tick (a no-op on the dgram backend). @throws ERR_SOCKET_DGRAM_NOT_RUNNING after close. */
   flush(): void;
-  address(): { address: string; family: string; port: number };
-  remoteAddress(): { address: string; family: string; port: number };
+  /**
+   * The bound local address, as dgram's `address()` (getsockname(2)).
+   * @throws a system error `getsockname EBADF` before bind; ERR_SOCKET_DGRAM_NOT_RUNNING after close.
+   */
+  address(): {
+    /** Local IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** Local UDP port. */
+    port: number;
+  };
+  /**
+   * The connected peer's address, as dgram's `remoteAddress()` (getpeername(2)).
+   * @throws ERR_SOCKET_DGRAM_NOT_CONNECTED when not connected.
+   */
+  remoteAddress(): {
+    /** The connected peer's IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** The connected peer's UDP port. */
+    port: number;
+  };
+  /**
+   * Closes the socket, as dgram's `close()`: queued datagrams get one last flush attempt and any
+   * not sent then fail to their callbacks; `'close'` (and `callback`) follow on the next tick.
+   * @throws ERR_SOCKET_DGRAM_NOT_RUNNING when already closed.
+   */
   close(callback?: () => void): this;
+  /** A snapshot of the socket's counters (works before bind and after close). */
   stats(): BatchSocketStats;
+  /**
+   * Sets SO_SNDBUF, bytes (socket(7); the kernel doubles the value), as dgram's.
+   * @throws ERR_SOCKET_BAD_BUFFER_SIZE for a bad value; ERR_SOCKET_BUFFER_SIZE (a SystemError, e.g. EBADF before bind).
+   */
   setSendBufferSize(bytes: number): void;
+  /**
+   * Sets SO_RCVBUF, bytes (socket(7); the kernel doubles the value), as dgram's.
+   * @throws ERR_SOCKET_BAD_BUFFER_SIZE for a bad value; ERR_SOCKET_BUFFER_SIZE (a SystemError, e.g. EBADF before bind).
+   */
   setRecvBufferSize(bytes: number): void;
+  /** SO_SNDBUF as the kernel reports it, bytes. @throws ERR_SOCKET_BUFFER_SIZE (EBADF) before bind. */
   getSendBufferSize(): number;
+  /** SO_RCVBUF as the kernel reports it, bytes. @throws ERR_SOCKET_BUFFER_SIZE (EBADF) before bind. */
   getRecvBufferSize(): number;
+  /** Lets the socket keep the event loop alive again (the default), as dgram's `ref()`. */
   ref(): this;
+  /** Lets the process exit while the socket is open, as dgram's `unref()`. */
   unref(): this;
   /** dgram's socket options; each throws `<method> EBADF` before the socket is bound, as dgram. */
   setBroadcast(flag: boolean): void;
+  /** IP_TTL / IPV6_UNICAST_HOPS (ip(7), ipv6(7)), 1..255 (`setTTL EINVAL` outside). Returns `ttl`, as dgram. */
   setTTL(ttl: number): number;
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (ip(7), ipv6(7)), 0..255 (`setMulticastTTL EINVAL` outside). Returns `ttl`, as dgram. */
   setMulticastTTL(ttl: number): number;
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (ip(7), ipv6(7)). Returns `flag`, as dgram. */
   setMulticastLoopback(flag: boolean): boolean;
+  /**
+   * Outgoing interface for multicast (IP_MULTICAST_IF / IPV6_MULTICAST_IF): udp4 the interface's
+   * IPv4 address, udp6 `'::%ifname'` (or `'::%index'`); `setMulticastInterface EINVAL` otherwise, as dgram.
+   */
   setMulticastInterface(interfaceAddress: string): void;
+  /** Joins an any-source multicast group (IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP) on `interfaceAddress` or the kernel's choice. */
   addMembership(multicastAddress: string, interfaceAddress?: string): void;
+  /** Leaves a group joined with {@link BatchSocket.addMembership} (IP_DROP_MEMBERSHIP / IPV6_DROP_MEMBERSHIP). */
   dropMembership(multicastAddress: string, interfaceAddress?: string): void;
+  /** Joins `groupAddress` for datagrams from `sourceAddress` only (RFC 4607 SSM; IP_ADD_SOURCE_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP). */
   addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void;
+  /** Leaves a source-specific membership. */
   dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void;
   /** Payload bytes queued, not yet taken by the kernel. */
   getSendQueueSize(): number;

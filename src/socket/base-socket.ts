@@ -41,13 +41,21 @@ class BatchQueue {
  * the class so that both backends' exported classes check event names and listeners too.
  */
 export interface BaseSocket {
+  /** Adds `listener` for `event` (typed by {@link BatchSocketEventMap}), as EventEmitter's `on()`. */
   on<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds a one-time `listener` for `event`, as EventEmitter's `once()`. */
   once<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Removes `listener` from `event`, as EventEmitter's `off()`. */
   off<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Same as `on()`. */
   addListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Same as `off()`. */
   removeListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds `listener` for `event` ahead of the others, as EventEmitter's `prependListener()`. */
   prependListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Adds a one-time `listener` for `event` ahead of the others, as EventEmitter's `prependOnceListener()`. */
   prependOnceListener<E extends BatchSocketEvent>(event: E, listener: BatchSocketListener<E>): this;
+  /** Calls the listeners of `event` with `args`, as EventEmitter's `emit()`; true when there were any. */
   emit<E extends BatchSocketEvent>(event: E, ...args: BatchSocketEventMap[E]): boolean;
 }
 
@@ -436,6 +444,7 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     return this;
   }
 
+  /** True once `close()` was called (also when aborted through `signal`). */
   get closed(): boolean {
     return this.state === 'closed';
   }

@@ -23,7 +23,12 @@ import { kernelDrops } from './proc-net-udp.js';
 import { CopiedBatch } from './recv-batch.js';
 import { zeroStats } from './stats.js';
 
+/**
+ * The `'dgram'` backend: a {@link BatchSocket} over a node:dgram socket (no batching, GSO or
+ * GRO). Created by {@link createBatchSocket}.
+ */
 export class DgramBatchSocket extends BaseSocket {
+  /** Always `'dgram'`. */
   readonly backend = 'dgram' as const;
   private readonly sock: dgram.Socket;
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
@@ -184,6 +189,7 @@ export class DgramBatchSocket extends BaseSocket {
     return this.type === 'udp6' && isIPv4(address) ? `::ffff:${address}` : address;
   }
 
+  /** {@inheritDoc BatchSocket.peer} */
   peer(port: number, address: string): Peer {
     this.assertOpen();
     const p = validatePort(port, 'Port', false);
@@ -225,16 +231,33 @@ export class DgramBatchSocket extends BaseSocket {
     this.emit('message', msg, rinfo);
   }
 
-  address(): { address: string; family: string; port: number } {
+  /** {@inheritDoc BatchSocket.address} */
+  address(): {
+    /** Local IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** Local UDP port. */
+    port: number;
+  } {
     this.assertOpen();
     return this.sock.address();
   }
-  remoteAddress(): { address: string; family: string; port: number } {
+  /** {@inheritDoc BatchSocket.remoteAddress} */
+  remoteAddress(): {
+    /** The connected peer's IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** The connected peer's UDP port. */
+    port: number;
+  } {
     this.assertOpen();
     if (!this.connectedNow) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     return this.sock.remoteAddress();
   }
 
+  /** {@inheritDoc BatchSocket.stats} */
   stats(): BatchSocketStats {
     const bound = this.state === 'bound';
     // node:dgram has no batches, no GSO/GRO and no hold time: those stay zero.
@@ -273,18 +296,22 @@ export class DgramBatchSocket extends BaseSocket {
     return kernelDrops(handle?.fd) ?? 0;
   }
 
+  /** {@inheritDoc BatchSocket.setSendBufferSize} */
   setSendBufferSize(bytes: number): void {
     this.assertOpen();
     this.sock.setSendBufferSize(validateBufferSize(bytes));
   }
+  /** {@inheritDoc BatchSocket.setRecvBufferSize} */
   setRecvBufferSize(bytes: number): void {
     this.assertOpen();
     this.sock.setRecvBufferSize(validateBufferSize(bytes));
   }
+  /** {@inheritDoc BatchSocket.getSendBufferSize} */
   getSendBufferSize(): number {
     this.assertOpen();
     return this.sock.getSendBufferSize();
   }
+  /** {@inheritDoc BatchSocket.getRecvBufferSize} */
   getRecvBufferSize(): number {
     this.assertOpen();
     return this.sock.getRecvBufferSize();
@@ -312,10 +339,12 @@ export class DgramBatchSocket extends BaseSocket {
     if (join) this.sock.addSourceSpecificMembership(source, group, interfaceAddress);
     else this.sock.dropSourceSpecificMembership(source, group, interfaceAddress);
   }
+  /** {@inheritDoc BatchSocket.ref} */
   ref(): this {
     this.sock.ref();
     return this;
   }
+  /** {@inheritDoc BatchSocket.unref} */
   unref(): this {
     this.sock.unref();
     return this;

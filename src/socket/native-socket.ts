@@ -21,7 +21,12 @@ import { RecvRing, RingBatch } from './recv-batch.js';
 
 const { errno } = constants;
 
+/**
+ * The `'batch'` backend: a {@link BatchSocket} over the native addon (sendmmsg(2)/recvmmsg(2),
+ * UDP GSO/GRO, udp(7)). Created by {@link createBatchSocket}.
+ */
 export class NativeBatchSocket extends BaseSocket {
+  /** Always `'batch'`. */
   readonly backend = 'batch' as const;
   private readonly native: NativeUdpSocket;
   private readonly counters = new Float64Array(C.COUNT);
@@ -202,8 +207,8 @@ export class NativeBatchSocket extends BaseSocket {
 
   /**
    * A pinned handle for `address`:`port`: its `send` skips address validation and the
-   * peer lookup (the fast path for a relay's viewers). Each call returns a new handle;
-   * handles for the same address and port share one pinned peer-table entry.
+   * peer lookup (the fast path for a relay's viewers). The same destination returns the
+   * same handle while it is held (see {@link Peer}).
    */
   peer(port: number, address: string): Peer {
     this.assertOpen();
@@ -223,7 +228,12 @@ export class NativeBatchSocket extends BaseSocket {
   }
 
   /** Peer-table entries and live handles now (diagnostics; bounded for short-lived destinations). */
-  peerCacheSize(): { entries: number; handles: number } {
+  peerCacheSize(): {
+    /** Entries in the peer table (pinned and unpinned). */
+    entries: number;
+    /** Live `peer()` handles. */
+    handles: number;
+  } {
     return { entries: this.peers.size, handles: this.handles.size };
   }
 
@@ -247,6 +257,7 @@ export class NativeBatchSocket extends BaseSocket {
     return this.scheduler.enqueue(bytes, start, length, id, cb);
   }
 
+  /** {@inheritDoc BatchSocket.flush} */
   flush(): void {
     this.assertOpen();
     this.scheduler.flush('flush');
@@ -289,20 +300,37 @@ export class NativeBatchSocket extends BaseSocket {
 
   // ---- introspection ----------------------------------------------------------------------
 
-  address(): { address: string; family: string; port: number } {
+  /** {@inheritDoc BatchSocket.address} */
+  address(): {
+    /** Local IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** Local UDP port. */
+    port: number;
+  } {
     this.assertOpen();
     if (this.state !== 'bound') throw systemError(errno.EBADF, 'getsockname');
     const [address, port] = this.native.localAddress();
     return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
   }
 
-  remoteAddress(): { address: string; family: string; port: number } {
+  /** {@inheritDoc BatchSocket.remoteAddress} */
+  remoteAddress(): {
+    /** The connected peer's IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** The connected peer's UDP port. */
+    port: number;
+  } {
     this.assertOpen();
     if (!this.connectedNow) throw new BatchSocketError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     const [address, port] = this.native.remoteAddress();
     return { address, family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port };
   }
 
+  /** {@inheritDoc BatchSocket.stats} */
   stats(): BatchSocketStats {
     const s = this.scheduler;
     const c = this.counters;
@@ -358,20 +386,24 @@ export class NativeBatchSocket extends BaseSocket {
     this.native.debugInjectSendErrno(errno, count, gsoOnly);
   }
 
+  /** {@inheritDoc BatchSocket.setSendBufferSize} */
   setSendBufferSize(bytes: number): void {
     const size = validateBufferSize(bytes);
     this.assertBoundForBufferSize('send');
     this.applyBufferSize(SNDBUF, size);
   }
+  /** {@inheritDoc BatchSocket.setRecvBufferSize} */
   setRecvBufferSize(bytes: number): void {
     const size = validateBufferSize(bytes);
     this.assertBoundForBufferSize('recv');
     this.applyBufferSize(RCVBUF, size);
   }
+  /** {@inheritDoc BatchSocket.getSendBufferSize} */
   getSendBufferSize(): number {
     this.assertBoundForBufferSize('send');
     return this.native.getBufferSize(SNDBUF);
   }
+  /** {@inheritDoc BatchSocket.getRecvBufferSize} */
   getRecvBufferSize(): number {
     this.assertBoundForBufferSize('recv');
     return this.native.getBufferSize(RCVBUF);
@@ -397,10 +429,12 @@ export class NativeBatchSocket extends BaseSocket {
   protected doSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void {
     this.native.setSourceMembership(source, group, interfaceAddress, join);
   }
+  /** {@inheritDoc BatchSocket.ref} */
   ref(): this {
     if (this.state !== 'closed') this.native.ref(true);
     return this;
   }
+  /** {@inheritDoc BatchSocket.unref} */
   unref(): this {
     if (this.state !== 'closed') this.native.ref(false);
     return this;

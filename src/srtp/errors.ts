@@ -3,6 +3,7 @@
  */
 import { SRTP_STATUS } from './native.js';
 
+/** Codes of the SRTP layer's errors: Node's own for bad arguments, `ERR_SRTP_*` for SRTP conditions (RFC 3711, RFC 7714). */
 export type SrtpErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
   | 'ERR_INVALID_ARG_VALUE'
@@ -24,18 +25,23 @@ export type SrtpErrorCode =
   /** The context was removed. */
   | 'ERR_SRTP_CONTEXT_CLOSED';
 
+/** An SRTP failure (protect/unprotect status, unavailable addon, closed context) with its `code`. */
 export class SrtpError extends Error {
+  /** Which failure, e.g. `'ERR_SRTP_AUTH_FAILED'`. */
   readonly code: SrtpErrorCode;
   constructor(code: SrtpErrorCode, message: string) {
     super(message);
     this.code = code;
   }
+  /** `Error [<code>]`, so stacks and `toString()` read like Node's own errors. */
   override get name(): string {
     return `Error [${this.code}]`;
   }
 }
 
+/** Wrong argument type for the SRTP API. Thrown synchronously. */
 export class SrtpTypeError extends TypeError {
+  /** Node-style code, e.g. `'ERR_INVALID_ARG_TYPE'`. */
   readonly code: SrtpErrorCode;
   constructor(code: SrtpErrorCode, message: string) {
     super(message);
@@ -43,7 +49,9 @@ export class SrtpTypeError extends TypeError {
   }
 }
 
+/** SRTP argument out of range (key material of the wrong length, an SSRC or index outside its bounds). Thrown synchronously. */
 export class SrtpRangeError extends RangeError {
+  /** Node-style code, e.g. `'ERR_OUT_OF_RANGE'`. */
   readonly code: SrtpErrorCode;
   constructor(code: SrtpErrorCode, message: string) {
     super(message);

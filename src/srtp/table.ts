@@ -74,7 +74,9 @@ function loadTableClass(): NativeSrtpTableClass {
 export class SrtpBatch {
   /** The arena; packet i is `arena[offsets[i] .. offsets[i] + lengths[i])`. */
   arena: Buffer;
+  /** Byte offset of each packet in `arena`. */
   offsets: Uint32Array;
+  /** Length of each packet, bytes (after a protect/unprotect call: the new length). */
   lengths: Uint32Array;
   /** Context id of each packet. */
   ids: Int32Array;
@@ -290,7 +292,20 @@ export class SrtpContextTable {
   }
 
   /** TEST ONLY: the derived session keys of a context (RFC 3711 B.3 vector). */
-  sessionKeys(id: number): { rtpKey: Buffer; rtpSalt: Buffer; rtpAuthKey: Buffer; rtcpKey: Buffer; rtcpSalt: Buffer; rtcpAuthKey: Buffer } {
+  sessionKeys(id: number): {
+    /** SRTP session encryption key, 16 bytes. */
+    rtpKey: Buffer;
+    /** SRTP session salt, 14 bytes. */
+    rtpSalt: Buffer;
+    /** SRTP session authentication key, 20 bytes. */
+    rtpAuthKey: Buffer;
+    /** SRTCP session encryption key, 16 bytes. */
+    rtcpKey: Buffer;
+    /** SRTCP session salt, 14 bytes. */
+    rtcpSalt: Buffer;
+    /** SRTCP session authentication key, 20 bytes. */
+    rtcpAuthKey: Buffer;
+  } {
     this.profileOf(id);
     const k = Buffer.from(this.native.sessionKeys(id));
     return {

@@ -14,14 +14,19 @@ export type WeriftAddress = Readonly<[string, number]>;
 
 /** werift's `InterfaceAddresses` (packages/common/src/network.ts). */
 export interface WeriftInterfaceAddresses {
+  /** Local IPv4 address for udp4 sockets. */
   udp4?: string;
+  /** Local IPv6 address for udp6 sockets. */
   udp6?: string;
 }
 
 /** Options werift passes to `UdpTransport.init(type, options)`. */
 export interface UdpTransportInitOptions {
+  /** `[min, max]` ports: bind the first free one (used when `port` is absent). */
   portRange?: [number, number];
+  /** Port to bind. */
   port?: number;
+  /** Local address to bind, per family (default: the wildcard). */
   interfaceAddresses?: WeriftInterfaceAddresses;
 }
 
@@ -38,6 +43,7 @@ export interface WeriftUdpTransport {
 
 /** `UdpTransport` as a value: the class whose static `init` creates every ICE/UDP socket. */
 export interface WeriftUdpTransportClass {
+  /** Creates and binds one UDP transport of family `type` (the plug replaces it while installed). */
   init(type: 'udp4' | 'udp6', options?: UdpTransportInitOptions): Promise<unknown>;
 }
 
@@ -57,11 +63,28 @@ export interface WeriftConnectionLike {
  * needed for the shared-port topology.
  */
 export interface WeriftModuleLike {
+  /** werift's `UdpTransport`: its static `init` is replaced while the plug is installed. */
   UdpTransport: WeriftUdpTransportClass;
-  Connection?: { prototype: { ensureProtocol?: (protocol: unknown) => void } };
+  /** werift's ICE `Connection` class (shared-port topology). */
+  Connection?: {
+    /** Its prototype. */
+    prototype: {
+      /** `Connection#ensureProtocol(protocol)`, hooked to learn which connection owns a host `StunProtocol`. */
+      ensureProtocol?: (protocol: unknown) => void;
+    };
+  };
+  /** werift's `StunProtocol` class (shared-port topology): used for `instanceof` checks only. */
   StunProtocol?: abstract new (...args: never[]) => unknown;
   /** Needed for `srtp: 'native'` (its `sendRtp`/`sendRtcp` are hooked; packages/webrtc/src/transport/dtls.ts). */
-  RTCDtlsTransport?: { prototype: { sendRtp?: unknown; sendRtcp?: unknown } };
+  RTCDtlsTransport?: {
+    /** Its prototype. */
+    prototype: {
+      /** `RTCDtlsTransport#sendRtp`, hooked for native SRTP. */
+      sendRtp?: unknown;
+      /** `RTCDtlsTransport#sendRtcp`, hooked for native SRTP. */
+      sendRtcp?: unknown;
+    };
+  };
 }
 
 /** Options of {@link installWeriftBatching}. */
@@ -133,9 +156,15 @@ export interface WeriftPlugCounters {
 export interface WeriftBatchingStats extends Omit<BatchSocketStats, 'backend'> {
   /** Backends of the plug's sockets (one entry unless mixed). */
   backends: BackendName[];
+  /** The plug's own counters. */
   plug: WeriftPlugCounters;
   /** Bound ports of the shared sockets now open, by family. */
-  sharedPorts: { udp4?: number; udp6?: number };
+  sharedPorts: {
+    /** Port of the open udp4 shared socket, if any. */
+    udp4?: number;
+    /** Port of the open udp6 shared socket, if any. */
+    udp6?: number;
+  };
   /** With `srtp: 'native'`: the native SRTP egress's counters. */
   srtp?: WeriftSrtpCounters;
 }
