@@ -22,8 +22,8 @@ let relay: Relay;
 let base: string;
 const viewers: TestViewer[] = [];
 
-async function offer(): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestViewer }> {
-  const { pc, sdp } = await makeOffer();
+async function offer(kinds?: readonly ('video' | 'audio')[]): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestViewer }> {
+  const { pc, sdp } = await makeOffer(kinds);
   const v: TestViewer = { pc, location: '', video: [], audio: [] };
   pc.onTrack.subscribe((t) =>
     t.onReceiveRtp.subscribe((p) => {
@@ -34,16 +34,17 @@ async function offer(): Promise<{ pc: TestViewer['pc']; sdp: string; v: TestView
   return { pc, sdp, v };
 }
 
-async function join(stream = 'demo', headers: Record<string, string> = {}): Promise<TestViewer> {
-  const { pc, sdp, v } = await offer();
+async function join(stream = 'demo', headers: Record<string, string> = {}, kinds?: readonly ('video' | 'audio')[]): Promise<TestViewer & { answer: string }> {
+  const { pc, sdp, v } = await offer(kinds);
   const res = await fetch(`${base}/whep/${stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: sdp });
   expect(res.status).toBe(201);
   expect(res.headers.get('content-type')).toBe('application/sdp');
   v.location = res.headers.get('location')!;
   expect(v.location).toMatch(/^\/whep\/demo\/[0-9a-f-]{36}$/);
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  const answer = await res.text();
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
   viewers.push(v);
-  return v;
+  return Object.assign(v, { answer });
 }
 
 
@@ -73,6 +74,17 @@ describe('rtp-relay with werift viewers over WHEP', () => {
     // Three viewers on one shared port: fan-out of one ingest packet shares a sendmmsg.
     expect(udp.syscalls).toBeLessThan(udp.sent / 2);
     expect(relay.webrtcPort()).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('an audio-only offer is answered with Opus alone and receives the audio in order', async () => {
+    const v = await join('demo', {}, ['audio']);
+    const mlines = v.answer.split(/\r?\n/).filter((l) => l.startsWith('m='));
+    expect(mlines.length).toBe(1);
+    expect(mlines[0]).toMatch(/^m=audio /);
+    expect(v.answer).toMatch(/a=rtpmap:\d+ opus\/48000/i);
+    expect(await until(() => v.audio.length > 50, 45_000)).toBe(true);
+    expect(contiguous(v.audio)).toBe(true);
+    expect(v.video.length).toBe(0);
   }, 60_000);
 
   it('a viewer joining mid-stream starts at the next keyframe', async () => {

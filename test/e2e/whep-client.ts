@@ -1,6 +1,6 @@
 /**
  * A WHEP viewer's side for tests: a werift peer connection (the CJS build, so it never
- * sits on the plug installed on the ESM build) with recvonly video + audio, host
+ * sits on the plug installed on the ESM build) with recvonly video + audio (or the kinds asked for), host
  * candidates on 127.0.0.1 only, and its offer once gathering is complete (no trickle);
  * plus the small waits and checks the relay tests share.
  */
@@ -12,7 +12,7 @@ export type Werift = typeof WeriftNs;
 export const weriftCjs = createRequire(import.meta.url)('werift') as Werift;
 export type ViewerPc = InstanceType<Werift['RTCPeerConnection']>;
 
-export async function makeOffer(): Promise<{ pc: ViewerPc; sdp: string }> {
+export async function makeOffer(kinds: readonly ('video' | 'audio')[] = ['video', 'audio']): Promise<{ pc: ViewerPc; sdp: string }> {
   const pc = new weriftCjs.RTCPeerConnection({
     iceServers: [],
     iceUseIpv4: false,
@@ -21,8 +21,7 @@ export async function makeOffer(): Promise<{ pc: ViewerPc; sdp: string }> {
     iceInterfaceAddresses: { udp4: '127.0.0.1' },
     codecs: { video: [weriftCjs.useH264()], audio: [weriftCjs.useOPUS()] },
   });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
+  for (const kind of kinds) pc.addTransceiver(kind, { direction: 'recvonly' });
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((resolve) => {
     if (pc.iceGatheringState === 'complete') return resolve();
