@@ -24,7 +24,7 @@ import { SCENARIOS } from './scenarios/index.mjs';
 import { collectEnv, loadavg, toolVersions } from './lib/env.mjs';
 import { enterNetns, inOwnNetns } from './lib/netns.mjs';
 import { probePerf } from './lib/perf.mjs';
-import { buildCRef } from './lib/cref.mjs';
+import { buildCRef, buildSrtpFanout } from './lib/cref.mjs';
 import { killAll, run, sleep } from './lib/proc.mjs';
 import { writeReport } from './report.mjs';
 
@@ -120,7 +120,7 @@ async function main() {
   if (!existsSync(join(root, 'dist', 'cli', 'udp-blast.js'))) throw new Error('dist/ is not built (npm run build:ts)');
   const deps = await run('bash', [join(root, 'scripts', 'install-bench-deps.sh'), '--check'], 30_000);
   const depLines = deps.stdout.split('\n').filter(Boolean);
-  const [perf, cref, tools, env] = await Promise.all([probePerf(tmpDir), buildCRef(root, tmpDir), toolVersions(), collectEnv(root)]);
+  const [perf, cref, srtpFanout, tools, env] = await Promise.all([probePerf(tmpDir), buildCRef(root, tmpDir), buildSrtpFanout(root, tmpDir), toolVersions(), collectEnv(root)]);
   const { probeBatchBackend } = await import(join(root, 'dist', 'cli', 'backend.js'));
   const batch = probeBatchBackend();
   const help = await run(process.execPath, [join(root, 'dist', 'cli', 'udp-blast.js'), '--help'], 15_000);
@@ -138,7 +138,7 @@ async function main() {
     startedAt,
     env: {
       ...env,
-      tools: { perf, cref, ...tools, installCheck: depLines },
+      tools: { perf, cref, srtpFanout, ...tools, installCheck: depLines },
       batchBackend: batch,
       build,
       netns: netnsInfo,
@@ -149,7 +149,7 @@ async function main() {
     scenarios: [],
   };
   log(`profile ${opts.profile}; ${env.machine.cores} cores ${env.machine.cpuModel}; kernel ${env.kernel.release}; Node ${process.version}; werift ${env.werift.version}; commit ${env.git.commit?.slice(0, 10)}${env.git.dirty ? ' (dirty)' : ''}`);
-  log(`perf: ${perf.ok ? 'ok' : perf.reason}; C reference: ${cref.ok ? 'ok' : cref.reason}; batch backend: ${batch.ok ? 'ok' : batch.reason}; netns: ${netns ? 'own' : netnsInfo.reason}`);
+  log(`perf: ${perf.ok ? 'ok' : perf.reason}; C reference: ${cref.ok ? 'ok' : cref.reason}; C SRTP fan-out ceiling: ${srtpFanout.ok ? 'ok' : srtpFanout.reason}; batch backend: ${batch.ok ? 'ok' : batch.reason}; netns: ${netns ? 'own' : netnsInfo.reason}`);
 
   const ctxBase = {
     profile: opts.profile,
@@ -160,6 +160,7 @@ async function main() {
     tmpDir,
     perf,
     cref,
+    srtpFanout,
     batch,
     tools,
     netns,

@@ -4,6 +4,7 @@
 #   sockperf    peers scenario (sockperf throughput beside udp-blast)
 #   linux-perf  kernel-counted syscalls (perf stat -e syscalls:sys_enter_*)
 #   gcc         compiles the C reference senders in bench/c/ at bench time
+#   libssl-dev  OpenSSL headers and libcrypto for bench/c/srtp_fanout.c (the relay egress ceiling)
 #
 #   scripts/install-bench-deps.sh            install what is missing (apt-get), then report
 #   scripts/install-bench-deps.sh --check    only report, install nothing
@@ -22,12 +23,23 @@ for arg in "$@"; do
 done
 
 # tool → Debian package
-declare -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [perf]=linux-perf [gcc]=gcc)
-tools=(iperf3 sockperf perf gcc)
+declare -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [perf]=linux-perf [gcc]=gcc [libcrypto]=libssl-dev)
+tools=(iperf3 sockperf perf gcc libcrypto)
+
+# Where a tool is: a command on PATH, or for libcrypto the OpenSSL development header.
+locate() {
+  if [ "$1" = libcrypto ]; then
+    for d in /usr/include /usr/local/include; do
+      [ -f "$d/openssl/evp.h" ] && { echo "$d/openssl"; return 0; }
+    done
+    return 1
+  fi
+  command -v "$1" 2>/dev/null
+}
 
 missing_pkgs=()
 for t in "${tools[@]}"; do
-  command -v "$t" >/dev/null 2>&1 || missing_pkgs+=("${pkg_of[$t]}")
+  locate "$t" >/dev/null || missing_pkgs+=("${pkg_of[$t]}")
 done
 
 install_note=""
@@ -49,7 +61,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ] && [ $check_only -eq 0 ]; then
 fi
 
 for t in "${tools[@]}"; do
-  if p="$(command -v "$t" 2>/dev/null)"; then
+  if p="$(locate "$t")"; then
     echo "ok $t $p"
   elif [ $check_only -eq 1 ]; then
     echo "missing $t (not installed; scripts/install-bench-deps.sh installs Debian package ${pkg_of[$t]})"

@@ -13,6 +13,9 @@
 #   scripts/install-system-deps.sh --cross    + the arm64 cross compiler and qemu-user: npm pack builds the
 #                                               linux-arm64 prebuild (scripts/prebuild.mjs), and
 #                                               scripts/test-package.mjs loads it on arm64 Node under qemu
+#   scripts/install-system-deps.sh --bench    + gcc and libssl-dev: the bench compiles its C references at run
+#                                               time (bench/c/), the relay egress ceiling links OpenSSL's
+#                                               libcrypto (bench/c/srtp_fanout.c; the bench smoke test runs it)
 #   scripts/install-system-deps.sh --netns    + iproute2 (ip, tc) and util-linux (unshare) for the
 #                                               private-namespace fault tests (they skip without)
 # Flags combine.
@@ -27,6 +30,7 @@ for arg in "$@"; do
     --valgrind) want+=(valgrind) ;;
     --fuzz) want+=(clang libclang-rt-14-dev) ;;
     --netns) want+=(iproute2 util-linux) ;;
+    --bench) want+=(gcc libssl-dev) ;;
     --media) want+=(chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly) ;;
     --cross) want+=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user) ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
