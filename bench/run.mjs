@@ -7,7 +7,9 @@
  * Options: --quick | --smoke | --full (default), --only id,id, --out DIR,
  *   --no-install (do not apt-get missing tools), --no-netns (run on the host loopback),
  *   --no-build (use dist/ as it is), --wait-quiet[=MINUTES] (first wait, up to MINUTES
- *   (default 10), for the 1-minute load average to fall below 0.25 per core).
+ *   (default 10), for the 1-minute load average to fall below 0.25 per core), --cpu-prof (also
+ *   profile the relay's fast egress with node --cpu-prof in the quick profile; the full
+ *   profile always does).
  *
  * Steps: install missing tools (scripts/install-bench-deps.sh, host namespace), then
  * re-execute inside a private network namespace (unshare -n) with only loopback; build
@@ -32,7 +34,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 
 function parseArgs(a) {
-  const o = { profile: 'full', only: null, out: null, install: true, netns: true, build: true, waitQuietMin: 0 };
+  const o = { profile: 'full', only: null, out: null, install: true, netns: true, build: true, waitQuietMin: 0, cpuProf: false };
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     if (x === '--quick') o.profile = 'quick';
@@ -45,6 +47,7 @@ function parseArgs(a) {
     else if (x === '--no-install') o.install = false;
     else if (x === '--no-netns') o.netns = false;
     else if (x === '--no-build') o.build = false;
+    else if (x === '--cpu-prof') o.cpuProf = true;
     else if (x === '--wait-quiet') o.waitQuietMin = 10;
     else if (x.startsWith('--wait-quiet=')) o.waitQuietMin = Number(x.slice(13));
     else if (x === '--help' || x === '-h') {
@@ -68,7 +71,7 @@ function parseArgs(a) {
 
 function readHelp() {
   return `usage: npm run bench -- [--quick|--smoke|--full] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--out DIR]
-       [--no-install] [--no-netns] [--no-build] [--wait-quiet[=MINUTES]]`;
+       [--no-install] [--no-netns] [--no-build] [--wait-quiet[=MINUTES]] [--cpu-prof]`;
 }
 
 const opts = parseArgs(argv);
@@ -153,6 +156,7 @@ async function main() {
 
   const ctxBase = {
     profile: opts.profile,
+    cpuProf: opts.cpuProf,
     root,
     nodeBin: process.execPath,
     udpBlast: join(root, 'dist', 'cli', 'udp-blast.js'),

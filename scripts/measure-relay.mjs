@@ -5,7 +5,12 @@
 // tracepoints on the relay's PID, when perf works), and the relay's own counters from
 // /metrics (RTP packets forwarded, datagrams the batched sockets sent).
 //
-//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--cpu-prof DIR] [-- relay flags, e.g. --no-batching]
+//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--streams K] [--cpu-prof DIR] [-- relay flags, e.g. --egress werift]
+//
+// The viewers run until the measurement is over and are then told to stop (SIGTERM), so a
+// slow start on a busy machine never cuts the measured window short. With --cpu-prof the
+// relay runs under `node --cpu-prof` and the output gives the measured window on the
+// monotonic clock (measureWindowUs) so the profile can be cut to it.
 //
 // Prints one JSON object. Needs the built package (npm run build).
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,7 +34,7 @@ const snmp = () => {
 const sep = process.argv.indexOf('--');
 const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
 const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
-const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' } } });
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' } } });
 const N = Number(values.viewers);
 const S = Number(values.seconds);
 const httpPort = Number(values['http-port']);
@@ -67,6 +72,9 @@ async function metrics() {
     udpSyscalls: get(/^rtp_relay_udp_send_syscalls_total (\S+)$/gm),
     udpBatches: get(/^rtp_relay_udp_batches_total (\S+)$/gm),
     udpDropped: get(/^rtp_relay_udp_dropped_total (\S+)$/gm),
+    udpGsoSegments: get(/^rtp_relay_udp_gso_segments_total (\S+)$/gm),
+    closed: Object.fromEntries([...text.matchAll(/^rtp_relay_viewers_closed_total\{[^}]*kind="([^"]+)"[^}]*\} (\S+)$/gm)].filter((x) => Number(x[2]) > 0).map((x) => [x[1], Number(x[2])])),
+    hasGso: /^rtp_relay_udp_gso_segments_total /m.test(text),
   };
 }
 const cpuMs = () => {
@@ -103,7 +111,7 @@ for (let p = 0; p < P; p++) {
   const n = Math.floor(N / P) + (p < N % P ? 1 : 0);
   const first = viewerProcs.reduce((a, c) => a + c.viewerCount, 0);
   const url = K > 0 ? `http://127.0.0.1:${httpPort}/whep/s{i}` : `http://127.0.0.1:${httpPort}/whep/demo`;
-  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', url, '--streams', String(Math.max(1, K)), '--first', String(first), '--viewers', String(n), '--seconds', String(S + 15)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', url, '--streams', String(Math.max(1, K)), '--first', String(first), '--viewers', String(n), '--seconds', String(S + Number(values['join-timeout']) + 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.viewerCount = n;
   viewerOuts[p] = '';
   child.stdout.on('data', (d) => (viewerOuts[p] += d));
@@ -113,19 +121,21 @@ viewers = { kill: (sig) => viewerProcs.forEach((c) => c.kill(sig)) };
 const viewersDone = Promise.all(viewerProcs.map((c) => new Promise((r) => c.on('exit', r))));
 
 // Steady state: every viewer connected and past its first keyframe.
-const deadline = Date.now() + 120_000;
+const deadline = Date.now() + Number(values['join-timeout']) * 1000;
 let m = await metrics();
 while (Date.now() < deadline && !(m.viewers === N && m.waiting === 0 && m.egress > 0)) {
   await sleep(250);
   m = await metrics();
 }
-if (m.viewers !== N) throw new Error(`only ${m.viewers} of ${N} viewers joined`);
+if (m.viewers !== N) throw new Error(`only ${m.viewers} of ${N} viewers joined within ${values['join-timeout']} s (viewers closed by the relay: ${JSON.stringify(m.closed)})`);
+if (m.waiting !== 0 || m.egress === 0) throw new Error(`${m.waiting} of ${N} viewers still waiting for a keyframe after ${values['join-timeout']} s`);
 await sleep(1000);
 
 const perfOk = spawnSync('perf', ['stat', '-e', 'syscalls:sys_enter_sendmmsg', '--', 'true']).status === 0;
 const m0 = await metrics();
 const c0 = cpuMs();
 const k0 = snmp();
+const w0 = process.hrtime.bigint();
 let perf = null;
 if (perfOk) {
   const events = 'syscalls:sys_enter_sendmmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto';
@@ -139,10 +149,17 @@ if (perfOk) {
   await sleep(S * 1000);
 }
 const c1 = cpuMs();
+const w1 = process.hrtime.bigint();
 const m1 = await metrics();
 const k1 = snmp();
 const rss = rssMb();
+// Measured: the viewers stop now and report (bounded: a hung one is killed and reported).
+viewers.kill('SIGTERM');
+const viewersTimer = setTimeout(() => viewers.kill('SIGKILL'), 60_000);
 await viewersDone;
+clearTimeout(viewersTimer);
+const unparsed = viewerOuts.map((o, p) => (o.trim() ? null : `viewer process ${p} printed nothing (killed after 60 s?)`)).filter(Boolean);
+if (unparsed.length) throw new Error(unparsed.join('; '));
 const parts = viewerOuts.map((o) => JSON.parse(o.trim().split('\n').at(-1)));
 const viewerResult = {
   processes: P,
@@ -154,10 +171,20 @@ const viewerResult = {
   allInOrder: parts.every((r) => r.allInOrder),
   gaps: parts.reduce((a, r) => a + r.gaps, 0),
   joinErrors: parts.flatMap((r) => r.joinErrors ?? []),
+  rejoins: parts.reduce((a, r) => a + (r.rejoins ?? 0), 0),
+  failedAfterConnect: parts.reduce((a, r) => a + (r.failedAfterConnect ?? 0), 0),
 };
 feeder?.kill('SIGTERM');
 relay.kill('SIGINT');
-await new Promise((r) => relay.on('exit', r));
+// Bounded: a relay that does not stop within 30 s is killed (and its CPU profile lost: reported).
+let relayExit = 'clean';
+await new Promise((r) => {
+  const t = setTimeout(() => {
+    relayExit = 'killed after 30 s (no clean stop on SIGINT)';
+    relay.kill('SIGKILL');
+  }, 30_000);
+  relay.on('exit', () => (clearTimeout(t), r()));
+});
 
 const forwarded = m1.egress - m0.egress;
 const sendSyscalls = perf ? perf.sendmmsg + perf.sendmsg + perf.sendto : null;
@@ -172,6 +199,10 @@ const out = {
   relayCpuMs: Math.round(c1 - c0),
   relayCpuUsPerForwarded: Number((((c1 - c0) * 1000) / forwarded).toFixed(2)),
   relayRssMb: Math.round(rss),
+  // Share of the sent datagrams that left as segments of a UDP GSO message (null: the relay has no such counter).
+  gsoShare: m1.hasGso && udpSent > 0 ? Number(((m1.udpGsoSegments - m0.udpGsoSegments) / udpSent).toFixed(4)) : null,
+  // The measured window on CLOCK_MONOTONIC, µs (the clock of V8's CPU profiles).
+  measureWindowUs: [Number(w0 / 1000n), Number(w1 / 1000n)],
   sendSyscalls: perf,
   batchedUdpSent: udpSent || null,
   syscallsPerDatagram: sendSyscalls !== null ? Number((sendSyscalls / (udpSent || forwarded)).toFixed(4)) : null,
@@ -179,6 +210,7 @@ const out = {
   // Kernel UDP counters over the measured window (whole private namespace: relay and viewers).
   snmp: process.env.MEASURE_RELAY_NETNS ? Object.fromEntries(['OutDatagrams', 'InDatagrams', 'RcvbufErrors', 'SndbufErrors'].map((k) => [k, k1[k] - k0[k]])) : 'not isolated (needs root and unshare)',
   viewersResult: viewerResult,
+  relayExit,
 };
 console.log(JSON.stringify(out, null, 2));
 process.exit(0);

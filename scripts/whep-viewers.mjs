@@ -3,7 +3,8 @@
 // sockets — no batching on the viewer side), for a bounded time; prints one JSON object:
 // how many connected, RTP packets received per viewer (min/median/max), whether every
 // viewer's video started at a keyframe (SPS, alone or in a STAP-A) and arrived in order
-// (contiguous sequence numbers), then DELETEs every viewer.
+// (contiguous sequence numbers), then DELETEs every viewer. Stops early on SIGTERM/SIGINT
+// (then reports as at the end of --seconds).
 //
 //   node scripts/whep-viewers.mjs --url http://127.0.0.1:8080/whep/demo --viewers 64 --seconds 10
 //
@@ -34,6 +35,10 @@ if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error
 const N = Number(values.viewers);
 const seconds = Number(values.seconds);
 if (!(N >= 1 && N <= 512) || !(seconds > 0 && seconds <= 600)) throw new Error('--viewers in [1, 512], --seconds in (0, 600]');
+// A stop may come while viewers are still joining: remembered, acted on once they have.
+const stopRequested = new Promise((r) => {
+  for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, r);
+});
 const headers = { 'Content-Type': 'application/sdp', ...(values.token ? { Authorization: `Bearer ${values.token}` } : {}) };
 
 async function viewer(j) {
@@ -45,8 +50,14 @@ async function viewer(j) {
   });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
-  const v = { pc, video: 0, audio: 0, firstNal: -1, firstIsKeyframe: false, gaps: 0, lastSeq: -1, connected: false, location: null };
-  pc.connectionStateChange.subscribe((s) => { if (s === 'connected') v.connected = true; });
+  const v = { pc, video: 0, audio: 0, firstNal: -1, firstIsKeyframe: false, gaps: 0, lastSeq: -1, connected: false, failed: false, location: null, onFailed: null };
+  pc.connectionStateChange.subscribe((s) => {
+    if (s === 'connected') v.connected = true;
+    else if (s === 'failed') {
+      v.failed = true;
+      v.onFailed?.();
+    }
+  });
   pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => {
     if (t.kind !== 'video') { v.audio++; return; }
     if (v.video === 0) {
@@ -72,25 +83,71 @@ async function viewer(j) {
 
 const vs = [];
 const joinErrors = [];
+let stopping = false;
+let rejoins = 0;
+const rejoining = new Set();
+const leave = (v) => {
+  fetch(v.location, { method: 'DELETE', headers }).catch(() => {});
+  v.pc.close().catch(() => {});
+};
+// A viewer whose connection fails before it ever connected (ICE/DTLS timing out on a
+// saturated machine) leaves and joins again, up to 3 attempts in all, as a real client
+// would; every failed attempt is reported in joinErrors, never hidden. A viewer that fails
+// after it connected stays failed (its losses are the measurement).
+function watch(slot, j, attempt) {
+  const v = vs[slot];
+  v.onFailed = () => {
+    if (v.connected || stopping || attempt >= 3) return;
+    joinErrors.push(`viewer ${j} attempt ${attempt}: connection failed before it connected`);
+    leave(v);
+    const p = (async () => {
+      for (let a = attempt + 1; a <= 3 && !stopping; a++) {
+        try {
+          vs[slot] = await viewer(j);
+          rejoins++;
+          watch(slot, j, a);
+          return;
+        } catch (err) {
+          joinErrors.push(`viewer ${j} attempt ${a}: ${err.message}`);
+        }
+      }
+    })();
+    rejoining.add(p);
+    p.finally(() => rejoining.delete(p));
+  };
+  if (v.failed) v.onFailed();
+}
 for (let i = 0; i < N; i++) {
+  const j = Number(values.first) + i;
   // Up to 3 attempts per viewer; what failed is reported, never hidden.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      vs.push(await viewer(Number(values.first) + i));
+      vs.push(await viewer(j));
+      watch(vs.length - 1, j, attempt);
       break;
     } catch (err) {
-      joinErrors.push(`viewer ${Number(values.first) + i} attempt ${attempt + 1}: ${err.message}`);
+      joinErrors.push(`viewer ${j} attempt ${attempt}: ${err.message}`);
     }
   }
   await new Promise((r) => setTimeout(r, Number(values['join-ms'])));
 }
+// Runs for --seconds after the last join, or until told to stop (SIGTERM/SIGINT: the caller
+// has measured what it wanted), whichever comes first; then reports and leaves.
 const t0 = Date.now();
-await new Promise((r) => setTimeout(r, seconds * 1000));
+process.stderr.write(`whep-viewers: ${vs.length} of ${N} viewers joined\n`);
+let timer;
+await Promise.race([stopRequested, new Promise((r) => (timer = setTimeout(r, seconds * 1000)))]);
+clearTimeout(timer);
+stopping = true;
+await Promise.all([...rejoining]);
 const videos = vs.map((v) => v.video).sort((a, b) => a - b);
 const out = {
   viewers: vs.length,
   joinErrors,
+  // Viewers that joined again after their connection failed before connecting.
+  rejoins,
   connected: vs.filter((v) => v.connected).length,
+  failedAfterConnect: vs.filter((v) => v.connected && v.failed).length,
   seconds: (Date.now() - t0) / 1000,
   videoPackets: { total: videos.reduce((a, b) => a + b, 0), min: videos[0], median: videos[videos.length >> 1], max: videos.at(-1) },
   audioPackets: vs.reduce((a, v) => a + v.audio, 0),

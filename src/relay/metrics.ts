@@ -156,6 +156,8 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
   udpCounter('rtp_relay_udp_partial_sends_total', 'Flushes where the kernel took only part of the batch', (u) => u.partialSends);
   udpCounter('rtp_relay_udp_dropped_total', 'Datagrams dropped by the batch sockets (queue full, closed)', (u) => u.dropped);
   udpCounter('rtp_relay_udp_failed_total', 'Datagrams that failed with an errno of their own', (u) => u.failed);
+  udpCounter('rtp_relay_udp_gso_segments_total', 'Datagrams that left as segments of UDP GSO messages (the rest went one per sendmmsg entry)', (u) => u.gsoSegments);
+  udpCounter('rtp_relay_udp_gso_messages_total', 'UDP GSO messages sent (sendmmsg entries carrying several datagrams)', (u) => u.gsoMessages);
   new Gauge({
     name: 'rtp_relay_udp_batch_size_mean',
     help: 'Mean datagrams per flush on the WebRTC UDP sockets since start',

@@ -76,6 +76,10 @@ export interface UdpEgressStats {
   partialSends: number;
   dropped: number;
   failed: number;
+  /** Datagrams that left as segments of UDP GSO messages (one sendmmsg entry carrying several). */
+  gsoSegments: number;
+  /** UDP GSO messages sent (each carrying `gsoSegments / gsoMessages` datagrams on average). */
+  gsoMessages: number;
 }
 
 export interface Relay {
@@ -195,7 +199,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
     const udpStats = (): UdpEgressStats | undefined => {
       if (!batching) return undefined;
       const s = batching.stats();
-      return { sent: s.sent, syscalls: s.syscalls, batches: s.batches, partialSends: s.partialSends, dropped: s.dropped, failed: s.failed };
+      return { sent: s.sent, syscalls: s.syscalls, batches: s.batches, partialSends: s.partialSends, dropped: s.dropped, failed: s.failed, gsoSegments: s.gsoSegments, gsoMessages: s.gsoMessages };
     };
     const metrics = createMetrics(() => streams.values(), udpStats);
     server = createRelayServer({ backend, metrics, token: opts.token });

@@ -100,7 +100,7 @@ describe('npm run bench -- --smoke', () => {
     expect(e.node.version).toBe(process.version);
     expect(e.werift.version ?? e.werift.reason).toBeTruthy();
     expect(e.git.commit).toMatch(/^[0-9a-f]{40}$/);
-    for (const t of ['perf', 'cref', 'iperf3', 'sockperf']) {
+    for (const t of ['perf', 'cref', 'srtpFanout', 'iperf3', 'sockperf']) {
       const tool = e.tools[t];
       expect(tool, t).toBeDefined();
       if (!tool.ok) expect(tool.reason, t).toBeTruthy();
@@ -144,7 +144,7 @@ describe('npm run bench -- --smoke', () => {
     if (w) for (const s of w.summary) summaryShape(s.cpuUsPerPacket);
   });
 
-  it('the relay scenario measures rtp-relay (or says exactly what is missing)', () => {
+  it('the relay scenario measures rtp-relay and the C ceiling (or says exactly what is missing)', () => {
     const relay = result.scenarios.find((s) => s.id === 'relay')!;
     if (relay.status === 'missing') {
       expect(relay.missing.length).toBeGreaterThan(0);
@@ -152,12 +152,42 @@ describe('npm run bench -- --smoke', () => {
       expect(relay.data).toBeNull();
       return;
     }
-    const data = relay.data as { summary: { config: string; cpuUsPerForwarded: unknown; syscallsPerDatagram: unknown; startedAtKeyframe: boolean }[]; runs: { error?: string }[] };
-    expect(data.runs.every((r) => !r.error), JSON.stringify(data.runs.map((r) => r.error))).toBe(true);
-    for (const s of data.summary) {
-      summaryShape(s.cpuUsPerForwarded);
-      expect(s.startedAtKeyframe).toBe(true);
+    interface Row {
+      config: string;
+      egress: string | null;
+      ceiling: string | null;
+      cpuUsPerForwarded: { n: number };
+      syscallsPerDatagram: unknown;
+      startedAtKeyframe?: boolean;
+      inOrder?: boolean;
+      protectUs?: unknown;
+      sendUs?: unknown;
     }
+    const data = relay.data as { summary: Row[]; runs: { config: string; error?: string; cpuUsPerForwarded?: number }[] };
+    expect(data.runs.every((r) => !r.error), JSON.stringify(data.runs.map((r) => r.error))).toBe(true);
+    const relayRows = data.summary.filter((s) => s.egress !== null);
+    const ceilingRows = data.summary.filter((s) => s.ceiling !== null);
+    expect(relayRows.length).toBeGreaterThan(0);
+    for (const s of relayRows) {
+      summaryShape(s.cpuUsPerForwarded);
+      expect(s.cpuUsPerForwarded.n, s.config).toBe(1);
+      expect(s.startedAtKeyframe, s.config).toBe(true);
+      expect(s.inOrder, s.config).toBe(true);
+    }
+    // The C ceiling runs wherever it builds (Debian libssl-dev: scripts/install-system-deps.sh --bench).
+    const tools = result.env.tools as Record<string, { ok: boolean; reason?: string }>;
+    if (tools.srtpFanout.ok) {
+      expect(ceilingRows.length).toBeGreaterThan(0);
+      for (const s of ceilingRows) {
+        summaryShape(s.cpuUsPerForwarded);
+        expect(s.cpuUsPerForwarded.n, s.config).toBe(1);
+        summaryShape(s.protectUs);
+        summaryShape(s.sendUs);
+      }
+    } else {
+      expect(relay.missing.some((m) => m.what.startsWith('C ceiling')), tools.srtpFanout.reason).toBe(true);
+    }
+    for (const r of data.runs) expect(r.cpuUsPerForwarded, r.config).toBeGreaterThan(0);
   });
 
   it('the report names every scenario and its SVG charts exist', () => {
