@@ -70,8 +70,14 @@ export function detectRelay(root) {
 /** The egresses this rtp-relay offers, read from its --help (`--egress fast|werift|…`). */
 async function relayEgresses(ctx, bin) {
   const r = await runCmd(ctx.nodeBin, [join(ctx.root, bin), '--help'], 30_000);
-  const m = /--egress\s+([a-z|-]+)/.exec(r.stdout);
-  if (m) return { option: true, names: m[1].split('|') };
+  const lines = r.stdout.split('\n');
+  const at = lines.findIndex((l) => /^\s*--egress\b/.test(l));
+  if (at >= 0) {
+    // The option's line and its continuation lines (up to the next option).
+    const end = lines.findIndex((l, i) => i > at && /^\s*-/.test(l));
+    const text = lines.slice(at, end < 0 ? undefined : end).join(' ');
+    return { option: true, names: Object.keys(EGRESS).filter((n) => new RegExp(`(^|[^-\\w])${n}(?![-\\w])`).test(text)) };
+  }
   // Before --egress: batching on by default, --no-batching for werift's own sockets.
   return { option: false, names: /--no-batching/.test(r.stdout) ? ['werift', 'werift-unbatched'] : ['werift'] };
 }
@@ -336,7 +342,7 @@ export async function report(res, R) {
         rows.map((s) =>
           s.ceiling
             ? [s.label, `${fmtSummary(s.cpuUsPerForwarded, 2)} (protect ${fmtNum(s.protectUs.median, 2)}, send ${fmtNum(s.sendUs.median, 2)}, other ${fmtNum(s.otherUs.median, 2)})`, fmtSummary(s.syscallsPerDatagram, 4), '0 (plain sendmmsg)', fmtSummary(s.forwardedPerS, 0), '–', `${fmtSummary(s.lost, 0)} lost at the receiver`, '–', '–']
-            : [s.label, fmtSummary(s.cpuUsPerForwarded, 2), fmtSummary(s.syscallsPerDatagram, 4), fmtSummary(pct(s.gsoShare), 1, 'no counter'), fmtSummary(s.forwardedPerS, 0), fmtSummary(s.rssMb, 0), fmtSummary(s.viewerGaps, 0), s.cpuUsPerForwarded.n ? (s.inOrder && s.startedAtKeyframe ? 'yes' : 'NO') : '–', fmtSummary(s.rcvbufErrors, 0)],
+            : [s.label, fmtSummary(s.cpuUsPerForwarded, 2), fmtSummary(s.syscallsPerDatagram, 4), fmtSummary(pct(s.gsoShare), 1, s.cpuUsPerForwarded.n ? 'no counter' : '–'), fmtSummary(s.forwardedPerS, 0), fmtSummary(s.rssMb, 0), fmtSummary(s.viewerGaps, 0), s.cpuUsPerForwarded.n ? (s.inOrder && s.startedAtKeyframe ? 'yes' : 'NO') : '–', fmtSummary(s.rcvbufErrors, 0)],
         ),
       ),
     );

@@ -160,6 +160,8 @@ describe('npm run bench -- --smoke', () => {
       syscallsPerDatagram: unknown;
       startedAtKeyframe?: boolean;
       inOrder?: boolean;
+      viewerGaps?: { max: number | null };
+      rcvbufErrors?: { max: number | null };
       protectUs?: unknown;
       sendUs?: unknown;
     }
@@ -172,7 +174,9 @@ describe('npm run bench -- --smoke', () => {
       summaryShape(s.cpuUsPerForwarded);
       expect(s.cpuUsPerForwarded.n, s.config).toBe(1);
       expect(s.startedAtKeyframe, s.config).toBe(true);
-      expect(s.inOrder, s.config).toBe(true);
+      // A sequence gap is a fault unless the kernel counted receive-buffer drops in the run's
+      // namespace (a starved viewer on a saturated machine), which the report shows beside it.
+      if (!s.inOrder) expect(s.rcvbufErrors!.max, `${s.config}: ${s.viewerGaps!.max} gaps without kernel-counted loss`).toBeGreaterThan(0);
     }
     // The C ceiling runs wherever it builds (Debian libssl-dev: scripts/install-system-deps.sh --bench).
     const tools = result.env.tools as Record<string, { ok: boolean; reason?: string }>;
