@@ -75,6 +75,9 @@ async function metrics() {
     udpGsoSegments: get(/^rtp_relay_udp_gso_segments_total (\S+)$/gm),
     closed: Object.fromEntries([...text.matchAll(/^rtp_relay_viewers_closed_total\{[^}]*kind="([^"]+)"[^}]*\} (\S+)$/gm)].filter((x) => Number(x[2]) > 0).map((x) => [x[1], Number(x[2])])),
     hasGso: /^rtp_relay_udp_gso_segments_total /m.test(text),
+    // Connected viewers by egress path and the fast egress's datagram outcomes (relays that have them).
+    byEgress: Object.fromEntries([...text.matchAll(/^rtp_relay_viewers_by_egress\{path="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1], Number(x[2])])),
+    fastOutcomes: Object.fromEntries([...text.matchAll(/^rtp_relay_fast_egress_datagrams_total\{outcome="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1], Number(x[2])])),
   };
 }
 const cpuMs = () => {
@@ -203,6 +206,8 @@ const out = {
   gsoShare: m1.hasGso && udpSent > 0 ? Number(((m1.udpGsoSegments - m0.udpGsoSegments) / udpSent).toFixed(4)) : null,
   // The measured window on CLOCK_MONOTONIC, µs (the clock of V8's CPU profiles).
   measureWindowUs: [Number(w0 / 1000n), Number(w1 / 1000n)],
+  viewersByEgress: m1.byEgress,
+  fastEgressDatagrams: Object.keys(m1.fastOutcomes).length ? Object.fromEntries(Object.entries(m1.fastOutcomes).map(([k, v]) => [k, v - (m0.fastOutcomes[k] ?? 0)])) : null,
   sendSyscalls: perf,
   batchedUdpSent: udpSent || null,
   syscallsPerDatagram: sendSyscalls !== null ? Number((sendSyscalls / (udpSent || forwarded)).toFixed(4)) : null,

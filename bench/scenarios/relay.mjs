@@ -127,6 +127,8 @@ async function relayRun(ctx, P, topo, egress, offered, runIndex, cpuProfDir) {
     connected: r.viewersResult.connected,
     joinErrors: r.viewersResult.joinErrors.length,
     rejoins: r.viewersResult.rejoins ?? 0,
+    viewersByEgress: r.viewersByEgress ?? {},
+    fastEgressDatagrams: r.fastEgressDatagrams ?? null,
     rcvbufErrors: typeof r.snmp === 'object' ? r.snmp.RcvbufErrors : null,
     raw: r,
   };
@@ -224,6 +226,14 @@ export async function run(ctx) {
     ctx.log(`  ${key}: ${fmtNum(r.cpuUsPerForwarded, 2)} µs/packet`);
     return r;
   });
+  for (const r of runs) {
+    const c = byKey[r.config];
+    if (r.error || !c.egress || c.egress === 'default' || !r.viewersByEgress || !Object.keys(r.viewersByEgress).length) continue;
+    const other = Object.entries(r.viewersByEgress).filter(([path, n]) => path !== c.egress && n > 0);
+    if (other.length) notes.push(`${r.config} rep ${r.rep}: not every viewer took the ${c.egress} egress (${other.map(([p, n]) => `${n} on ${p}`).join(', ')}; the relay fell back for them).`);
+    const fo = r.fastEgressDatagrams;
+    if (c.egress === 'fast' && fo && (fo.dropped || fo.oversize || fo.error)) notes.push(`${r.config} rep ${r.rep}: the fast egress dropped ${fo.dropped ?? 0}, refused ${fo.oversize ?? 0} oversize and failed ${fo.error ?? 0} datagram(s) in the window.`);
+  }
   if (skipped) notes.push(`The time budget of this profile (${budgetS[ctx.profile]} s) ran out: some repetitions were skipped (see n per figure).`);
   const failed = runs.filter((r) => r.error);
   if (failed.length) notes.push(`${failed.length} run(s) failed; errors in data.runs[].error.`);
