@@ -113,6 +113,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   void CloseWatcher();
   Napi::Value AwaitWritable(const Napi::CallbackInfo& info);
   Napi::Value RefWatcher(const Napi::CallbackInfo& info);  // JS ref(on)
+  // uv_ref()s the watcher when user_ref_ or writable_armed_, else uv_unref()s it.
+  void ApplyRef();
   // Starts/stops the watcher for the current interest; returns 0 or a positive errno.
   int UpdatePoll();
   static void OnPollThunk(uv_poll_t* handle, int status, int events);
@@ -165,6 +167,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   int poll_events_ = 0;        // interest the watcher is started with (0 = stopped)
   bool receiving_ = false;     // startRecv() in effect
   bool writable_armed_ = false;
+  bool user_ref_ = true;       // ref(true) (default) / ref(false): see ApplyRef
   bool closed_ = false;
   int callback_depth_ = 0;       // > 0 while a JS callback made by OnPoll is on the stack
   bool release_pending_ = false; // close() ran inside a callback; ReleaseJs when unwound

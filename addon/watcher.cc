@@ -152,6 +152,7 @@ void UdpSocket::OnPoll(int status, int events) {
   if ((events & UV_WRITABLE) && writable_armed_ && !closed_) {
     writable_armed_ = false;  // one-shot
     UpdatePoll();
+    ApplyRef();
     CallJs(on_writable_, {});
   }
   if ((events & UV_READABLE) && receiving_ && !closed_) {
@@ -197,28 +198,37 @@ Napi::Value UdpSocket::AwaitWritable(const Napi::CallbackInfo& info) {
   if (on && !writable_armed_) Counters(env)[kWritableWaits] += 1;
   writable_armed_ = on;
   int err = UpdatePoll();
-  if (err != 0) {
-    writable_armed_ = false;
-    ThrowErrno(env, err, "uv_poll_start");
-  }
+  if (err != 0) writable_armed_ = false;
+  ApplyRef();
+  if (err != 0) ThrowErrno(env, err, "uv_poll_start");
   return env.Undefined();
 }
 
-// ref(on: boolean): void — uv_ref/uv_unref the watcher: whether an active watcher keeps
-// the event loop (and the process) alive, like dgram's socket.ref()/unref(). A stopped
-// watcher never does. No-op after close().
+// ref(on: boolean): void — whether the socket keeps the event loop (and the process)
+// alive while it merely receives, like dgram's socket.ref()/unref(). A send waiting for
+// writability keeps it alive whatever this says (see ApplyRef). No-op after close().
 Napi::Value UdpSocket::RefWatcher(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool on = false;
   if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
-  if (poll_ != nullptr) {
-    if (on) {
-      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    } else {
-      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    }
-  }
+  user_ref_ = on;
+  ApplyRef();
   return env.Undefined();
+}
+
+// uv_ref/uv_unref the watcher: referenced when the user wants it (ref(), the default) or
+// while a send waits for writability. A queued datagram is a promise: libuv keeps the
+// loop alive for every pending uv_udp_send_t of an unref'd dgram socket (uv__req_register),
+// and so do we for a send queue blocked on EAGAIN/ENOBUFS — the process exits once the
+// queue drained or failed, never with datagrams silently left in it. (uv_ref/uv_unref are
+// idempotent flag flips; a stopped watcher keeps nothing alive either way.)
+void UdpSocket::ApplyRef() {
+  if (poll_ == nullptr) return;
+  if (user_ref_ || writable_armed_) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
 }
 
 }  // namespace dsn

@@ -448,7 +448,13 @@ export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
   getRecvBufferSize(): number;
   /** Lets the socket keep the event loop alive again (the default), as dgram's `ref()`. */
   ref(): this;
-  /** Lets the process exit while the socket is open, as dgram's `unref()`. */
+  /**
+   * Lets the process exit while the socket is open, as dgram's `unref()`. Queued datagrams
+   * still keep it alive: while the send queue is not empty (window or tick pending, a send
+   * waiting for writability after EAGAIN, an ENOBUFS back-off) the process does not exit
+   * before each of them was sent or failed and called back — as libuv's pending send
+   * requests do for an unref'd dgram socket.
+   */
   unref(): this;
   /** dgram's socket options; each throws `<method> EBADF` before the socket is bound, as dgram. */
   setBroadcast(flag: boolean): void;

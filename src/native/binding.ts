@@ -258,7 +258,12 @@ export interface NativeUdpSocket {
   stopRecv(): void;
   /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
   awaitWritable(on: boolean): void;
-  /** uv_ref/uv_unref the watcher (whether the socket keeps the event loop alive). */
+  /**
+   * Whether the socket keeps the event loop alive while it only receives (uv_ref/uv_unref
+   * of the watcher, dgram's ref()/unref()). While writable readiness is armed
+   * ({@link awaitWritable}) the watcher is referenced regardless, so a send queue blocked on
+   * EAGAIN keeps the process alive until it drains (addon/watcher.cc ApplyRef).
+   */
   ref(on: boolean): void;
   /** Stops the watcher and closes the fd; idempotent, also from inside a callback. No callback runs afterwards. */
   close(): void;

@@ -921,6 +921,32 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(reffed.stdout.trim()).toBe('timer ran');
     });
 
+    it('ref(false) does not cover a writable wait: awaitWritable(true) keeps the loop alive until onWritable, then the process exits', () => {
+      // With nothing else alive, an unreferenced watcher would let the loop end before its
+      // first poll, so onWritable (due at once: the socket has room) would never run.
+      const res = runChild(`
+        const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() { console.log('writable'); }, onRecvError() {} });
+        s.bind('127.0.0.1', 0, 0);
+        s.ref(false);
+        s.awaitWritable(true);
+        process.on('exit', () => console.log('exited'));
+      `);
+      expect(res.stderr).toBe('');
+      expect(res.status).toBe(0);
+      expect(res.stdout.trim().split('\n')).toEqual(['writable', 'exited']);
+
+      const cancelled = runChild(`
+        const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() { console.log('writable'); }, onRecvError() {} });
+        s.bind('127.0.0.1', 0, 0);
+        s.ref(false);
+        s.awaitWritable(true);
+        s.awaitWritable(false);
+        process.on('exit', () => console.log('exited'));
+      `);
+      expect(cancelled.status).toBe(0);
+      expect(cancelled.stdout.trim()).toBe('exited');
+    });
+
     it('a worker that exits with open (polling) and just-closed sockets tears down cleanly', () => {
       // The main thread never loads the addon, so the worker's teardown unloads it
       // (dlclose): every uv_close callback must have run before that.
