@@ -36,7 +36,10 @@ namespace dsn {
   X(kGroActive, "GRO_ACTIVE", 23)                      \
   X(kGsoResends, "GSO_RESENDS", 24)                   \
   X(kGsoPeerFallbacks, "GSO_PEER_FALLBACKS", 25)      \
-  X(kRecvKernelDrops, "RECV_KERNEL_DROPS", 26)
+  X(kRecvKernelDrops, "RECV_KERNEL_DROPS", 26)       \
+  X(kTimerArms, "TIMER_ARMS", 27)                     \
+  X(kTimerWakeups, "TIMER_WAKEUPS", 28)               \
+  X(kTimerFires, "TIMER_FIRES", 29)
 
 enum Counter : std::size_t {
 #define DSN_COUNTER_ENUM(enumerator, name, index) enumerator = index,

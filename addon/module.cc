@@ -1,5 +1,5 @@
 // Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno, constants, interfaceName,
-// interfaceIndex } (src/native/binding.ts, NativeBinding). N-API version 8, context-aware
+// interfaceIndex, guessHandle } (src/native/binding.ts, NativeBinding). N-API version 8, context-aware
 // (usable from worker threads).
 #include <napi.h>
 #include <net/if.h>
@@ -76,6 +76,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));
+  exports.Set("guessHandle", Napi::Function::New(env, dsn::GuessHandle, "guessHandle"));  // inherited_fd.cc
 
   // errno values the TypeScript side needs, by name (positive, as in counters[LAST_ERRNO]
   // and onRecvError; thrown errors carry the negative value in `errno`, as Node does).

@@ -20,6 +20,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
   return DefineClass(env, "UdpSocket",
                      {
                          InstanceMethod<&UdpSocket::Bind>("bind"),
+                         InstanceMethod<&UdpSocket::Adopt>("adopt"),
                          InstanceMethod<&UdpSocket::Connect>("connect"),
                          InstanceMethod<&UdpSocket::Disconnect>("disconnect"),
                          InstanceMethod<&UdpSocket::LocalAddress>("localAddress"),
@@ -37,6 +38,9 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::StopRecv>("stopRecv"),
                          InstanceMethod<&UdpSocket::AwaitWritable>("awaitWritable"),
                          InstanceMethod<&UdpSocket::RefWatcher>("ref"),
+                         InstanceMethod<&UdpSocket::ArmTimer>("armTimer"),
+                         InstanceMethod<&UdpSocket::DisarmTimer>("disarmTimer"),
+                         InstanceMethod<&UdpSocket::TimerFd>("timerFd"),
                          InstanceMethod<&UdpSocket::Close>("close"),
                          InstanceMethod<&UdpSocket::Fd>("fd"),
                          InstanceMethod<&UdpSocket::SetBroadcast>("setBroadcast"),
@@ -49,7 +53,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                      });
 }
 
-// new UdpSocket(family: 4 | 6, counters: Float64Array(>= 32), callbacks: { onRecv, onWritable, onRecvError })
+// new UdpSocket(family: 4 | 6, counters: Float64Array(>= 32), callbacks: { onRecv, onWritable, onRecvError, onTimer? })
 // Creates socket(AF_INET|AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) (socket(2))
 // and its uv_poll_t watcher (stopped). Throws TypeError/RangeError for bad arguments, a
 // system error (syscall 'socket', e.g. EMFILE, EAFNOSUPPORT without IPv6) if the socket
@@ -85,6 +89,18 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
       return;
     }
     *targets[i] = Napi::Persistent(fn.As<Napi::Function>());
+  }
+  // Optional: the window timer's expiry (window_timer.cc); armTimer() needs it.
+  {
+    Napi::Value fn = callbacks.Get("onTimer");
+    if (env.IsExceptionPending()) return;
+    if (!fn.IsUndefined()) {
+      if (!fn.IsFunction()) {
+        ThrowTypeError(env, "The \"callbacks.onTimer\" property must be of type function");
+        return;
+      }
+      on_timer_ = Napi::Persistent(fn.As<Napi::Function>());
+    }
   }
 
   uv_loop_t* loop = nullptr;
@@ -378,6 +394,7 @@ void UdpSocket::CloseNow() {
   writable_armed_ = false;
   // uv_close stops the watcher (and removes the fd from epoll) before the fd is closed.
   CloseWatcher();
+  CloseTimer();
   if (fd_ >= 0) {
     ::close(fd_);  // Linux releases the fd even when close(2) reports EINTR: never retry
     fd_ = -1;
@@ -389,6 +406,7 @@ void UdpSocket::ReleaseJs() {
   on_recv_.Reset();
   on_writable_.Reset();
   on_recv_error_.Reset();
+  on_timer_.Reset();
   callbacks_.Reset();
   send_arena_.Reset();
   send_offsets_.Reset();

@@ -63,6 +63,9 @@ constexpr std::int64_t kBindIpv6Only = 2;   // IPV6_V6ONLY
 constexpr std::int64_t kSndBuf = 0;
 constexpr std::int64_t kRcvBuf = 1;
 
+// guessHandle(fd) of the module (inherited_fd.cc): what kind of fd it is, as uv_guess_handle.
+Napi::Value GuessHandle(const Napi::CallbackInfo& info);
+
 class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -83,6 +86,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value EncodePeer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
+
+  // ---- inherited_fd.cc (bind({ fd })) ----
+  Napi::Value Adopt(const Napi::CallbackInfo& info);
 
   // ---- socket_options.cc (dgram's setTTL, setBroadcast, multicast) ----
   Napi::Value SetBroadcast(const Napi::CallbackInfo& info);
@@ -107,6 +113,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   double* Counters(napi_env env);
 
   // ---- watcher.cc ----
+  // Allocates and initialises a uv_poll_t (stopped) for `fd` in a PollBlock owned by this
+  // socket, with its environment cleanup hook; returns 0 or a positive errno.
+  int NewPoll(napi_env env, uv_loop_t* loop, int fd, PollBlock** block, uv_poll_t** handle);
+  // uv_close()s a handle made by NewPoll; its block is freed by the close callback.
+  static void ClosePoll(PollBlock* block, uv_poll_t* handle);
   // Allocates and initialises the watcher (stopped) for fd_; returns 0 or a positive errno.
   int OpenWatcher(napi_env env, uv_loop_t* loop);
   // uv_close()s the watcher; its memory is freed by its close callback. Idempotent.
@@ -125,6 +136,19 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // A JS exception becomes an uncaught exception (napi_fatal_exception) and false is
   // returned; true otherwise.
   bool CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
+
+  // ---- window_timer.cc ----
+  Napi::Value ArmTimer(const Napi::CallbackInfo& info);     // JS armTimer(us)
+  Napi::Value DisarmTimer(const Napi::CallbackInfo& info);  // JS disarmTimer()
+  Napi::Value TimerFd(const Napi::CallbackInfo& info);      // JS timerFd()
+  // Creates the timerfd and its watcher (started, unreferenced); false with a pending exception.
+  bool OpenTimer(Napi::Env env);
+  // Closes the timer's watcher and timerfd; idempotent.
+  void CloseTimer();
+  // timerfd_settime(2) to `us` µs from now (0 = disarm); returns 0 or a positive errno.
+  int SetTimer(std::int64_t us);
+  static void OnTimerThunk(uv_poll_t* handle, int status, int events);
+  void OnTimer(int status);
 
   // ---- send.cc ----
   Napi::Value SetSendRing(const Napi::CallbackInfo& info);
@@ -172,6 +196,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   int callback_depth_ = 0;       // > 0 while a JS callback made by OnPoll is on the stack
   bool release_pending_ = false; // close() ran inside a callback; ReleaseJs when unwound
   bool self_ref_ = false;        // holds an ObjectWrap::Ref
+
+  // Window timer (window_timer.cc): a timerfd with its own uv_poll_t, created by the first
+  // armTimer(). Referenced (keeps the loop alive) only while armed.
+  int timer_fd_ = -1;
+  PollBlock* timer_block_ = nullptr;  // freed by OnPollClosed, never by us
+  uv_poll_t* timer_poll_ = nullptr;   // the handle inside timer_block_
+  bool timer_armed_ = false;
+  Napi::FunctionReference on_timer_;
 
   napi_async_context async_context_ = nullptr;
   Napi::ObjectReference callbacks_;

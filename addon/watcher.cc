@@ -24,10 +24,10 @@
 
 namespace dsn {
 
-// The watcher's heap block: this header, then the uv_poll_t (uv_handle_size(UV_POLL)
+// A watcher's heap block: this header, then the uv_poll_t (uv_handle_size(UV_POLL)
 // bytes of the running libuv). The handle's data points to the block. The block outlives
 // the UdpSocket when the JS object is collected first, and is freed only by the uv_close
-// callback.
+// callback. The socket's fd has one; the window timer's timerfd (window_timer.cc) another.
 struct PollBlock {
   UdpSocket* owner;                             // nullptr once closing
   napi_async_cleanup_hook_handle cleanup_hook;  // removed by the close callback
@@ -43,31 +43,37 @@ uv_poll_t* HandleOf(PollBlock* block) {
 PollBlock* BlockOf(const uv_handle_t* handle) { return static_cast<PollBlock*>(uv_handle_get_data(handle)); }
 }  // namespace
 
-int UdpSocket::OpenWatcher(napi_env env, uv_loop_t* loop) {
+int UdpSocket::NewPoll(napi_env env, uv_loop_t* loop, int fd, PollBlock** block_out, uv_poll_t** handle_out) {
   void* memory = std::malloc(kHandleOffset + uv_handle_size(UV_POLL));
   if (memory == nullptr) return ENOMEM;
   auto* block = new (memory) PollBlock{this, nullptr};
   uv_poll_t* handle = HandleOf(block);
-  int r = uv_poll_init(loop, handle, fd_);
+  int r = uv_poll_init(loop, handle, fd);
   if (r != 0) {
     std::free(memory);  // never initialised: no uv_close
     return -r;
   }
   uv_handle_set_data(reinterpret_cast<uv_handle_t*>(handle), block);
-  watcher_ = block;
-  poll_ = handle;
   if (napi_add_async_cleanup_hook(env, OnEnvCleanup, block, &block->cleanup_hook) != napi_ok) {
     block->cleanup_hook = nullptr;
-    CloseWatcher();
+    ClosePoll(block, handle);
     return ENOMEM;
   }
+  *block_out = block;
+  *handle_out = handle;
   return 0;
 }
 
+void UdpSocket::ClosePoll(PollBlock* block, uv_poll_t* handle) {
+  block->owner = nullptr;  // no more callbacks, and OnEnvCleanup has nothing to close
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), OnPollClosed);
+}
+
+int UdpSocket::OpenWatcher(napi_env env, uv_loop_t* loop) { return NewPoll(env, loop, fd_, &watcher_, &poll_); }
+
 void UdpSocket::CloseWatcher() {
   if (watcher_ == nullptr) return;
-  watcher_->owner = nullptr;  // no more OnPoll, and OnEnvCleanup has nothing to close
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+  ClosePoll(watcher_, poll_);
   watcher_ = nullptr;
   poll_ = nullptr;
   poll_events_ = 0;
@@ -108,6 +114,11 @@ int UdpSocket::UpdatePoll() {
 void UdpSocket::OnPollThunk(uv_poll_t* handle, int status, int events) {
   PollBlock* block = BlockOf(reinterpret_cast<uv_handle_t*>(handle));
   if (block != nullptr && block->owner != nullptr) block->owner->OnPoll(status, events);
+}
+
+void UdpSocket::OnTimerThunk(uv_poll_t* handle, int status, int /*events*/) {
+  PollBlock* block = BlockOf(reinterpret_cast<uv_handle_t*>(handle));
+  if (block != nullptr && block->owner != nullptr) block->owner->OnTimer(status);
 }
 
 bool UdpSocket::CallJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {

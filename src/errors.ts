@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_BUFFER_OUT_OF_BOUNDS'
   | 'ERR_MISSING_ARGS'
   | 'ERR_INVALID_STATE'
+  | 'ERR_INVALID_FD_TYPE'
   | 'ABORT_ERR'
   | 'EMSGSIZE';
 

@@ -32,7 +32,13 @@ export interface BatchSocketOptions {
   backend?: BackendName;
   /** Datagrams that trigger a flush (default 64). Above UIO_MAXIOV (1024) one flush makes several sendmmsg calls. */
   maxBatch?: number;
-  /** Longest hold of the oldest queued datagram, µs (default 1000, 1..1_000_000). Timer granularity is libuv's 1 ms. */
+  /**
+   * Longest hold of the oldest queued datagram, µs (default 1000, 1..1_000_000). On the
+   * batch backend a window that is not a whole number of ms (e.g. 250) is held by a
+   * timerfd (µs precision, one timerfd_settime(2) to arm and one to cancel); whole-ms
+   * windows by a libuv timer (1 ms granularity: it may hold up to ~1 ms longer). The dgram
+   * backend holds nothing (each send goes to node:dgram at once).
+   */
   windowUs?: number;
   /** Flush policy (default `'window'`). */
   mode?: FlushMode;
@@ -362,7 +368,17 @@ export interface BatchSocket extends EventEmitter, AsyncIterable<RecvBatch> {
    * @throws ERR_SOCKET_ALREADY_BOUND when bound already; ERR_SOCKET_BAD_PORT / ERR_INVALID_IP_ADDRESS / ERR_INVALID_ARG_TYPE for bad arguments; ERR_SOCKET_DGRAM_NOT_RUNNING after close.
    */
   bind(port?: number, address?: string, callback?: () => void): this;
-  /** `fd`: an open UDP socket to use (dgram backend; the batch backend refuses it with ERR_INVALID_ARG_VALUE). */
+  /**
+   * With `fd`: takes over an open UDP socket (bound or not; e.g. inherited from a parent
+   * process through spawn's `stdio`) instead of binding — as dgram: from then on the fd is
+   * the socket's, made non-blocking, and closed by {@link close}; `port`/`address`/`exclusive`
+   * are ignored. `'listening'` (and `callback`) follow asynchronously.
+   * @throws ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE unless `fd` is an integer 0..2^31-1;
+   * ERR_INVALID_FD_TYPE (TypeError, `Unsupported fd type: TCP`, as dgram) when it is not a UDP
+   * socket; batch backend: ERR_INVALID_ARG_VALUE for a UDP socket of the other family,
+   * `open EEXIST` (SystemError) when this process's event loop already watches the fd (a live
+   * node:dgram socket owns it). A refused fd is left open and untouched.
+   */
   bind(options: { port?: number; address?: string; exclusive?: boolean; fd?: number }, callback?: () => void): this;
   /** Binds to any port on all interfaces; `callback` runs on `'listening'`. */
   bind(callback: () => void): this;

@@ -110,6 +110,12 @@ export const C = {
    * datagram that is queued after it.
    */
   RECV_KERNEL_DROPS: 26,
+  /** Times the window timer was armed ({@link NativeUdpSocket.armTimer}). */
+  TIMER_ARMS: 27,
+  /** Wake-ups of the window timer's watcher (an idle socket has none). */
+  TIMER_WAKEUPS: 28,
+  /** Window timer expiries delivered to `onTimer`. */
+  TIMER_FIRES: 29,
   /** Number of slots; the JS side allocates `new Float64Array(COUNT)`. */
   COUNT: 32,
 } as const;
@@ -140,6 +146,12 @@ export interface NativeCallbacks {
    * (and clears) it. EFAULT: a registered receive array was detached; receiving stopped.
    */
   onRecvError(errno: number): void;
+  /**
+   * The window timer armed by {@link NativeUdpSocket.armTimer} expired (one-shot; called
+   * once per arming that was not disarmed or re-armed first). Optional: without it
+   * `armTimer` throws `ERR_INVALID_STATE`.
+   */
+  onTimer?(): void;
 }
 
 /**
@@ -158,6 +170,17 @@ export interface NativeUdpSocket {
    * (EINVAL on a udp4 socket). An IPv4 literal on a udp6 socket binds its IPv4-mapped form.
    */
   bind(ip: string, port: number, flags: number): void;
+  /**
+   * bind({ fd }): takes over `fd`, a UDP socket of this socket's family (bound or not), in
+   * place of the socket's own fd, which is closed (addon/inherited_fd.cc). From then on the
+   * fd is the socket's: made non-blocking (on the shared open file description) and
+   * close(2)d by {@link close}, as node:dgram does. GSO and GRO start off and receiving
+   * stopped: call setGso/setGro/startRecv again. Throws, leaving the fd untouched and open:
+   * `open EINVAL` unless {@link NativeBinding.guessHandle} says `['UDP', family]`,
+   * `open EEXIST` when this event loop already watches the fd (one libuv watcher per fd:
+   * e.g. a live node:dgram socket of this process owns it), other uv_poll_init errnos.
+   */
+  adopt(fd: number): void;
   /** `connect(2)`; afterwards sends use peer id -1. */
   connect(ip: string, port: number): void;
   /**
@@ -265,6 +288,20 @@ export interface NativeUdpSocket {
    * EAGAIN keeps the process alive until it drains (addon/watcher.cc ApplyRef).
    */
   ref(on: boolean): void;
+  /**
+   * Arms the window timer to expire `us` µs from now (1 ≤ us ≤ 3.6e9): a timerfd
+   * (timerfd_create(2), CLOCK_MONOTONIC) with its own uv_poll_t, created by the first call
+   * (addon/window_timer.cc). Re-arming moves the expiry. One timerfd_settime(2) per call;
+   * while armed the timer keeps the event loop alive (even after `ref(false)`), disarmed
+   * it never does and causes no wake-ups. Throws `ERR_INVALID_STATE` without
+   * {@link NativeCallbacks.onTimer}, a system error (`syscall` 'timerfd_create',
+   * 'uv_poll_start' or 'timerfd_settime') when the kernel refuses.
+   */
+  armTimer(us: number): void;
+  /** Cancels a pending expiry (one timerfd_settime(2)); no-op when not armed or closed. */
+  disarmTimer(): void;
+  /** The window timer's fd (for /proc/self/fdinfo in tests), -1 before the first `armTimer` and after close. */
+  timerFd(): number;
   /** Stops the watcher and closes the fd; idempotent, also from inside a callback. No callback runs afterwards. */
   close(): void;
   /** The fd, or -1 after close. */
@@ -314,6 +351,13 @@ export interface NativeBinding {
   interfaceName(index: number): string | undefined;
   /** if_nametoindex(3): the index of the interface called `name`, 0 when there is none. */
   interfaceIndex(name: string): number;
+  /**
+   * What kind of fd `fd` is, as libuv's uv_guess_handle (Node's guessHandleType, which
+   * node:dgram's `bind({ fd })` checks): `['UDP', 4 | 6]` for an AF_INET/AF_INET6
+   * SOCK_DGRAM socket of protocol UDP, else `['TCP' | 'PIPE' | 'FILE' | 'TTY' | 'UNKNOWN', 0]`
+   * ('UNKNOWN' also for an fd that is not open). Never changes the fd (addon/inherited_fd.cc).
+   */
+  guessHandle(fd: number): [type: string, family: 0 | 4 | 6];
   constants: NativeConstants;
 }
 
@@ -389,7 +433,8 @@ export function loadNative(): NativeLoadResult {
         typeof binding.UdpSocket !== 'function' ||
         typeof binding.UIO_MAXIOV !== 'number' ||
         typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function' ||
-        typeof binding.interfaceIndex !== 'function'
+        typeof binding.interfaceIndex !== 'function' ||
+        typeof binding.guessHandle !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);
         continue;

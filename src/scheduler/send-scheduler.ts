@@ -34,6 +34,15 @@ export interface SendBackend {
    * messages (regrouping by peer only pays off then). Absent = true.
    */
   gsoActive?(): boolean;
+  /**
+   * A precise one-shot timer for windows that are not a whole number of milliseconds
+   * (libuv's timers have 1 ms granularity): arm it to call {@link SendScheduler.onWindowTimer}
+   * `us` µs from now (re-arming moves the expiry). May throw when the system refuses a
+   * timer: the scheduler then keeps the libuv timer. Absent = libuv timer only.
+   */
+  armTimer?(us: number): void;
+  /** Cancels what {@link armTimer} armed. */
+  disarmTimer?(): void;
 }
 
 export interface SchedulerOptions {
@@ -79,6 +88,10 @@ export class SendScheduler {
 
   private oldestAt = 0; // performance.now() ms of the oldest queued datagram's window start
   private timer: NodeJS.Timeout | undefined;
+  /** The backend's precise window timer is armed. */
+  private preciseArmed = false;
+  /** Window timer in use: 'precise' (backend.armTimer, µs) or 'libuv' (setTimeout, whole ms). */
+  private timerKind: 'precise' | 'libuv';
   private immediate: NodeJS.Immediate | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private enobufsStreak = 0;
@@ -105,6 +118,14 @@ export class SendScheduler {
     this.opts = opts;
     this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, isEmpty: () => this.ring.count === 0 });
     this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs);
+    // Whole-millisecond windows keep libuv's timer (no system call to arm or cancel); the
+    // others need µs precision, which only the backend's timer has.
+    this.timerKind = opts.mode === 'window' && opts.windowUs % 1000 !== 0 && backend.armTimer && backend.disarmTimer ? 'precise' : 'libuv';
+  }
+
+  /** The window timer in use: `'precise'` (the backend's µs timer) or `'libuv'` (setTimeout, 1 ms granularity). */
+  get windowTimer(): 'precise' | 'libuv' {
+    return this.timerKind;
   }
 
   /** Datagrams queued now. */
@@ -127,7 +148,14 @@ export class SendScheduler {
   }
   /** True when a flush timer (window, tick or back-off) is pending. */
   get timerArmed(): boolean {
-    return this.timer !== undefined || this.immediate !== undefined || this.backoffTimer !== undefined;
+    return this.timer !== undefined || this.preciseArmed || this.immediate !== undefined || this.backoffTimer !== undefined;
+  }
+
+  /** The backend's precise window timer expired (see {@link SendBackend.armTimer}). */
+  onWindowTimer(): void {
+    if (!this.preciseArmed) return;
+    this.preciseArmed = false;
+    this.flush('window');
   }
 
   /**
@@ -271,18 +299,37 @@ export class SendScheduler {
   }
 
   private armTimer(): void {
-    if (this.closed || this.timer || this.immediate) return;
+    if (this.closed || this.timer || this.immediate || this.preciseArmed) return;
     if (this.opts.mode === 'tick') {
       this.immediate = setImmediate(this.onTick);
-    } else {
-      this.timer = setTimeout(this.onWindow, Math.max(1, Math.ceil(this.opts.windowUs / 1000)));
+      return;
     }
+    if (this.timerKind === 'precise') {
+      try {
+        this.backend.armTimer!(this.opts.windowUs);
+        this.preciseArmed = true;
+        return;
+      } catch {
+        // The system refused a timer (e.g. EMFILE for the timerfd): hold the window with
+        // libuv's timer from now on — coarser, never lost.
+        this.timerKind = 'libuv';
+      }
+    }
+    this.timer = setTimeout(this.onWindow, Math.max(1, Math.ceil(this.opts.windowUs / 1000)));
   }
 
   private cancelTimers(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (this.preciseArmed) {
+      this.preciseArmed = false;
+      try {
+        this.backend.disarmTimer!();
+      } catch {
+        // Refused to disarm: a late expiry finds preciseArmed false and is ignored.
+      }
     }
     if (this.immediate) {
       clearImmediate(this.immediate);

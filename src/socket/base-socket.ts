@@ -264,15 +264,18 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     if (typeof a === 'function') cb = a;
     else if (a !== null && typeof a === 'object') {
       const o = a as { port?: unknown; address?: unknown; exclusive?: unknown; fd?: unknown };
-      if (o.fd !== undefined) {
-        if (typeof o.fd !== 'number' || !Number.isInteger(o.fd) || o.fd < 0 || o.fd > 0x7fffffff) {
+      if (o.fd !== undefined && o.fd !== null) {
+        // node:dgram silently ignores an fd that is not an int32 > 0 (and binds a port instead):
+        // here it is an error, so a wrong fd never binds something else.
+        if (typeof o.fd !== 'number') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.fd" property must be of type number. Received ${describe(o.fd)}`);
+        if (!Number.isInteger(o.fd) || o.fd < 0 || o.fd > 0x7fffffff) {
           throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received ${String(o.fd)}`);
         }
         if (b !== undefined && typeof b !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(b)}`);
         const listener = typeof b === 'function' ? (b as () => void) : undefined;
         if (listener) this.once('listening', listener);
         this.state = 'binding';
-        this.doBindFd(o.fd, (err) => {
+        const onBound = (err?: Error): void => {
           if (err) {
             if (this.state === 'binding') this.state = 'unbound';
             if (listener) this.off('listening', listener);
@@ -283,7 +286,16 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
           process.nextTick(() => {
             if (this.state === 'bound') this.emit('listening');
           });
-        });
+        };
+        try {
+          this.doBindFd(o.fd, onBound);
+        } catch (err) {
+          // Refused synchronously (as dgram: ERR_INVALID_FD_TYPE, `open EEXIST`): the socket
+          // stays unbound and usable, and the callback is not kept for a later bind.
+          if (this.state === 'binding') this.state = 'unbound';
+          if (listener) this.off('listening', listener);
+          throw err;
+        }
         return this;
       }
       port = o.port ?? 0;

@@ -94,10 +94,16 @@ export class DgramBatchSocket extends BaseSocket {
   protected doBindFd(fd: number, done: (err?: Error) => void): void {
     const onError = (err: Error): void => done(err);
     this.sock.once('error', onError);
-    this.sock.bind({ fd }, () => {
+    try {
+      this.sock.bind({ fd }, () => {
+        this.sock.off('error', onError);
+        done();
+      });
+    } catch (err) {
+      // dgram refuses synchronously (ERR_INVALID_FD_TYPE, `open EEXIST`): nothing to wait for.
       this.sock.off('error', onError);
-      done();
-    });
+      throw err;
+    }
   }
 
   protected doConnect(port: number, address: string, done: (err?: Error) => void): void {

@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
-import { BatchSocketError, bufferSizeError, systemError } from '../errors.js';
+import { BatchSocketError, BatchSocketTypeError, bufferSizeError, systemError } from '../errors.js';
 import { MAX_PAYLOAD_V6 } from '../limits.js';
 import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../options.js';
 import type { PayloadView } from '../payload.js';
@@ -39,8 +39,11 @@ export class NativeBatchSocket extends BaseSocket {
   private readonly peerView: PayloadView = { bytes: new Uint8Array(0), start: 0, length: 0 };
   private finalBufferSizes: [number, number] = [0, 0];
 
+  private readonly binding: NativeBinding;
+
   constructor(binding: NativeBinding, opts: ResolvedOptions) {
     super(opts);
+    this.binding = binding;
     // Refused before the fd exists (node:dgram would throw this out of bind()).
     if ((opts.sendBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('send', EINVAL);
     if ((opts.recvBufferSize ?? 0) > MAX_BUFFER_SIZE) throw bufferSizeError('recv', EINVAL);
@@ -48,6 +51,7 @@ export class NativeBatchSocket extends BaseSocket {
       onRecv: (count) => this.onRecv(count),
       onWritable: () => this.scheduler.onWritable(),
       onRecvError: (errno) => this.onRecvError(errno),
+      onTimer: () => this.scheduler.onWindowTimer(),
     });
     const native = this.native;
     try {
@@ -74,6 +78,8 @@ export class NativeBatchSocket extends BaseSocket {
       lastErrno: (): number => this.counters[C.LAST_ERRNO],
       awaitWritable: (on: boolean): void => native.awaitWritable(on),
       gsoActive: (): boolean => this.counters[C.GSO_ACTIVE] === 1,
+      armTimer: (us: number): void => native.armTimer(us),
+      disarmTimer: (): void => native.disarmTimer(),
     };
     this.scheduler = new SendScheduler(
       backend,
@@ -99,19 +105,28 @@ export class NativeBatchSocket extends BaseSocket {
     this.batchView = new RingBatch(this.recvRing);
     const r = this.recvRing;
     native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget, r.segSizes);
-    // GSO/GRO where the kernel has them (probed per socket; see README "GSO and GRO").
-    // GRO only with slots that hold any coalesced buffer whole.
-    if (opts.gso) native.setGso(true);
+    this.enableOffloads();
+    this.applyOptionBufferSizes();
+  }
+
+  /** GSO/GRO where the kernel has them (probed per socket; see README "GSO and GRO"). GRO only with slots that hold any coalesced buffer whole. */
+  private enableOffloads(): void {
+    const opts = this.opts;
+    if (opts.gso) this.native.setGso(true);
     if (opts.gro && opts.recvSlotSize >= GRO_MIN_SLOT) {
       try {
-        native.setGro(true); // false where the kernel lacks UDP_GRO
+        this.native.setGro(true); // false where the kernel lacks UDP_GRO
       } catch {
         // An unexpected setsockopt errno: GRO is an optimisation, the socket works without it
         // (stats().gro stays false).
       }
     }
-    if (opts.sendBufferSize) this.applyBufferSize(SNDBUF, opts.sendBufferSize);
-    if (opts.recvBufferSize) this.applyBufferSize(RCVBUF, opts.recvBufferSize);
+  }
+
+  /** The `sendBufferSize`/`recvBufferSize` options, on the socket's fd. */
+  private applyOptionBufferSizes(): void {
+    if (this.opts.sendBufferSize) this.applyBufferSize(SNDBUF, this.opts.sendBufferSize);
+    if (this.opts.recvBufferSize) this.applyBufferSize(RCVBUF, this.opts.recvBufferSize);
   }
 
   /**
@@ -154,10 +169,34 @@ export class NativeBatchSocket extends BaseSocket {
     done();
   }
 
-  /** Adopting an inherited fd needs the watcher moved to it: not done yet, refused clearly. */
-  protected doBindFd(_fd: number, _done: (err?: Error) => void): void {
-    this.state = 'unbound';
-    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', "bind({ fd }) is not supported by the batch backend (an inherited socket cannot be adopted yet): use { backend: 'dgram' } for it");
+  /**
+   * bind({ fd }): adopts an open UDP socket of this socket's family (inherited from a parent
+   * process, or made by node:dgram elsewhere) in place of the socket's own fd — as
+   * node:dgram (libuv's uv_udp_open) does: from then on the fd is this socket's, is
+   * non-blocking, and is closed by close(). Thrown synchronously, as dgram does, with the
+   * fd left untouched and open: ERR_INVALID_FD_TYPE (not a UDP socket: 'Unsupported fd
+   * type: TCP'), ERR_INVALID_ARG_VALUE (a UDP socket of the other family), `open EEXIST`
+   * (this process's event loop already watches it, e.g. through a live node:dgram socket).
+   * The `sendBufferSize`/`recvBufferSize` options are applied to the adopted fd (as dgram
+   * does when it starts listening); if the kernel refuses one, that is an 'error' event
+   * after 'listening'.
+   */
+  protected doBindFd(fd: number, done: (err?: Error) => void): void {
+    const [kind, family] = this.binding.guessHandle(fd);
+    if (kind !== 'UDP') throw new BatchSocketTypeError('ERR_INVALID_FD_TYPE', `Unsupported fd type: ${kind}`);
+    const want = this.type === 'udp4' ? 4 : 6;
+    if (family !== want) {
+      throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `The property 'options.fd' is an IPv${family} UDP socket (fd ${fd}); this socket's type is '${this.type}'. Received ${fd}`);
+    }
+    this.native.adopt(fd); // throws `open <errno>` with the fd untouched
+    this.enableOffloads();
+    this.native.startRecv();
+    done();
+    try {
+      this.applyOptionBufferSizes();
+    } catch (err) {
+      process.nextTick(() => this.emit('error', err as Error));
+    }
   }
 
   /** dgram binds implicitly on the first send/connect; so do we (any address, port 0). */
@@ -375,6 +414,20 @@ export class NativeBatchSocket extends BaseSocket {
   /** @internal Raw native counters (indices in `C` of src/native/binding.ts), for tests and benchmarks. */
   nativeCounters(): Float64Array {
     return this.counters;
+  }
+
+  /**
+   * @internal The window timer's timerfd (-1 when none: before the first sub-millisecond
+   * window was armed, for whole-millisecond windows, and after close), for tests that read
+   * the kernel's view of it in /proc/self/fdinfo.
+   */
+  windowTimerFd(): number {
+    return this.native.timerFd();
+  }
+
+  /** Which window timer the scheduler uses: `'precise'` (timerfd, µs) for windows that are not whole milliseconds, else `'libuv'`. */
+  get windowTimer(): 'precise' | 'libuv' {
+    return this.scheduler.windowTimer;
   }
 
   /**

@@ -113,6 +113,112 @@ describe('flush triggers', () => {
   });
 });
 
+/** A backend with the precise (µs) window timer of the native one: records arm/disarm, fires on demand. */
+class TimerBackend extends FakeBackend {
+  armed: number | null = null;
+  arms: number[] = [];
+  disarms = 0;
+  failArm = false;
+  armTimer(us: number): void {
+    if (this.failArm) throw Object.assign(new Error('timerfd_create EMFILE'), { code: 'EMFILE' });
+    this.armed = us;
+    this.arms.push(us);
+  }
+  disarmTimer(): void {
+    if (this.armed !== null) this.disarms++;
+    this.armed = null;
+  }
+  /** The timer expires: what the native onTimer does. */
+  fire(s: SendScheduler): void {
+    if (this.armed === null) throw new Error('fired while disarmed');
+    this.armed = null;
+    s.onWindowTimer();
+  }
+}
+
+function timerRig(opts: Partial<SchedulerOptions>, b = new TimerBackend()): { s: SendScheduler; b: TimerBackend; events: FlushEvent[] } {
+  const events: FlushEvent[] = [];
+  const s = new SendScheduler(b, { maxBatch: 64, windowUs: 250, mode: 'window', maxQueue: 8192, maxQueueBytes: 1 << 20, onFlush: (e) => events.push(e), ...opts });
+  return { s, b, events };
+}
+
+describe('sub-millisecond windows: the backend\'s precise timer', () => {
+  test('a 250 µs window arms the backend timer with 250 µs on empty → non-empty only, no libuv timer; its expiry flushes once', async () => {
+    const { s, b, events } = timerRig({ windowUs: 250 });
+    expect(s.windowTimer).toBe('precise');
+    expect(b.arms).toEqual([]);
+    for (let i = 0; i < 3; i++) s.enqueue(datagram(i), 0, 4, 0);
+    expect(b.arms).toEqual([250]); // once, not per datagram
+    expect(vi.getTimerCount()).toBe(0);
+    expect(s.timerArmed).toBe(true);
+    expect(b.calls).toHaveLength(0);
+    b.fire(s);
+    expect(b.calls).toEqual([{ requested: 3, taken: 3, errno: 0 }]);
+    expect(s.timerArmed).toBe(false);
+    s.onWindowTimer(); // a late or duplicate expiry does nothing
+    expect(b.calls).toHaveLength(1);
+    await tick();
+    expect(events.map((e) => e.reason)).toEqual(['window']);
+    expectIdentity(s);
+  });
+
+  test('a flush before the window ends (batch full, flush(), close()) disarms it', () => {
+    const { s, b } = timerRig({ windowUs: 500, maxBatch: 2 });
+    s.enqueue(datagram(0), 0, 4, 0);
+    s.enqueue(datagram(1), 0, 4, 0); // batch full
+    expect(b.arms).toEqual([500]);
+    expect(b.disarms).toBe(1);
+    expect(b.armed).toBeNull();
+    s.enqueue(datagram(2), 0, 4, 0);
+    s.flush();
+    expect(b.disarms).toBe(2);
+    s.enqueue(datagram(3), 0, 4, 0);
+    s.close();
+    expect(b.arms).toHaveLength(3);
+    expect(b.disarms).toBe(3);
+    expect(b.armed).toBeNull();
+    expect(b.delivered.map(seqOf)).toEqual([0, 1, 2, 3]);
+  });
+
+  test('whole-millisecond windows and tick mode keep libuv timers (no system call to arm)', () => {
+    for (const opts of [{ windowUs: 1000 }, { windowUs: 3000 }, { mode: 'tick' as const, windowUs: 250 }]) {
+      const { s, b } = timerRig(opts);
+      expect(s.windowTimer).toBe('libuv');
+      s.enqueue(datagram(0), 0, 4, 0);
+      expect(b.arms).toEqual([]);
+      expect(vi.getTimerCount()).toBe(1);
+      s.close();
+    }
+  });
+
+  test('a backend that refuses a timer (EMFILE): the window falls back to the libuv timer, nothing is held forever', () => {
+    const b = new TimerBackend();
+    b.failArm = true;
+    const { s } = timerRig({ windowUs: 250 }, b);
+    s.enqueue(datagram(0), 0, 4, 0);
+    expect(s.windowTimer).toBe('libuv');
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(b.calls).toHaveLength(1);
+    expectIdentity(s);
+  });
+
+  test('while blocked on writability no window timer is armed; the writable flush sends everything', () => {
+    const { s, b } = timerRig({ windowUs: 250 });
+    b.script.push({ take: 1, errno: EAGAIN });
+    s.enqueue(datagram(0), 0, 4, 0);
+    s.enqueue(datagram(1), 0, 4, 0);
+    b.fire(s);
+    expect(b.writableArmed).toBe(true);
+    s.enqueue(datagram(2), 0, 4, 0);
+    expect(b.arms).toHaveLength(1);
+    expect(b.armed).toBeNull();
+    s.onWritable();
+    expect(b.delivered.map(seqOf)).toEqual([0, 1, 2]);
+    expectIdentity(s);
+  });
+});
+
 describe('partial sends and transient errors', () => {
   test('EAGAIN after a partial send: waits for writability (no timer), then the tail goes first, before newer datagrams', async () => {
     const { s, b, events } = rig({ maxBatch: 5 }, [{ take: 2, errno: EAGAIN }]);
