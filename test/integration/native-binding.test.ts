@@ -947,7 +947,7 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(cancelled.stdout.trim()).toBe('exited');
     });
 
-    it('a worker that exits with open (polling) and just-closed sockets tears down cleanly', () => {
+    it('a worker that exits with open (polling, armed window timer) and just-closed sockets tears down cleanly', () => {
       // The main thread never loads the addon, so the worker's teardown unloads it
       // (dlclose): every uv_close callback must have run before that.
       const res = runChild(
@@ -958,12 +958,13 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
           const N = require(process.env.ADDON);
           const socks = [];
           for (let i = 0; i < 8; i++) {
-            const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() {}, onRecvError() {} });
+            const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() {}, onRecvError() {}, onTimer() {} });
             s.bind('127.0.0.1', 0, 0);
             s.setRecvRing(new Uint8Array(64), 64, new Uint32Array(1), new Uint8Array(32), new Uint8Array(1), 1);
             s.setSendRing(new Uint8Array(64), new Uint32Array(4), new Uint32Array(4), new Int32Array(4), new Uint8Array(32));
             s.startRecv();
             if (i % 2) s.awaitWritable(true);
+            if (i % 3 === 0) s.armTimer(i === 0 ? 1 : 60000000); // window timers (timerfd watchers) too: one fired, others armed
             if (i % 4 === 3) s.close(); // close callback still pending at teardown
             socks.push(s);
           }

@@ -9,7 +9,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { C } from '../../src/native/binding.js';
+import { C, loadNative, type NativeBinding } from '../../src/native/binding.js';
 import type { NativeBatchSocket } from '../../src/socket/native-socket.js';
 import type { BatchSocket } from '../../src/index.js';
 import { batchAvailable, bindLocal, closeAll, open, seqDatagram, until } from './helpers.js';
@@ -128,5 +128,57 @@ describe.runIf(batchAvailable)('[batch] sub-millisecond window timer (timerfd)',
     expect(await until(() => tx.stats().sent === 1, 10_000)).toBe(true);
     expect(tx.windowTimerFd()).toBe(-1);
     expect(counters[C.TIMER_ARMS]).toBe(0);
+  });
+});
+
+describe.runIf(batchAvailable)('[native] armTimer/disarmTimer arguments and states', () => {
+  const N = (): NativeBinding => {
+    const r = loadNative();
+    if (!r.ok) throw new Error(r.reason);
+    return r.binding;
+  };
+  const cbs = { onRecv() {}, onWritable() {}, onRecvError() {} };
+
+  it('bad arguments and states throw coded errors; disarmTimer is a no-op when nothing is armed', () => {
+    const fired: number[] = [];
+    const s = new (N().UdpSocket)(4, new Float64Array(32), { ...cbs, onTimer: () => fired.push(1) });
+    try {
+      expect(() => s.armTimer(0)).toThrow(expect.objectContaining({ name: 'RangeError' }));
+      expect(() => s.armTimer(3.6e9 + 1)).toThrow(expect.objectContaining({ name: 'RangeError' }));
+      expect(() => s.armTimer('5' as unknown as number)).toThrow(expect.objectContaining({ name: 'TypeError' }));
+      expect(s.timerFd()).toBe(-1); // nothing made by a refused call
+      s.disarmTimer();
+      expect(s.timerFd()).toBe(-1);
+    } finally {
+      s.close();
+    }
+    expect(() => s.armTimer(100)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' }));
+    s.disarmTimer(); // no-op after close
+    expect(fired).toEqual([]);
+
+    const noTimer = new (N().UdpSocket)(4, new Float64Array(32), cbs);
+    expect(() => noTimer.armTimer(100)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    noTimer.close();
+    expect(() => new (N().UdpSocket)(4, new Float64Array(32), { ...cbs, onTimer: 5 as unknown as () => void })).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: 'The "callbacks.onTimer" property must be of type function' }),
+    );
+  });
+
+  it('re-arming moves the expiry (one onTimer), close() from inside onTimer is safe', async () => {
+    let fired = 0;
+    const counters = new Float64Array(32);
+    const s = new (N().UdpSocket)(4, counters, {
+      ...cbs,
+      onTimer: () => {
+        fired++;
+        s.close();
+      },
+    });
+    s.armTimer(60_000_000);
+    s.armTimer(200); // moves a one-minute expiry to 200 µs
+    expect(await until(() => fired === 1, 10_000)).toBe(true);
+    expect(counters[C.TIMER_ARMS]).toBe(2);
+    expect(counters[C.TIMER_FIRES]).toBe(1);
+    expect(s.timerFd()).toBe(-1);
   });
 });
