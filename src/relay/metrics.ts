@@ -137,6 +137,39 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
     (collect) => new Counter({ name: 'rtp_relay_pli_total', help: 'Picture loss indications (RTCP PLI) received from viewers', labelNames: ['stream'], registers: [registry], collect }),
     (s) => ({ '': s.totals().pli }),
   );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_fir_total', help: 'Full intra requests (RTCP FIR, RFC 5104) received from viewers; a repeated request counted once', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.totals().fir }),
+  );
+  perStream(
+    (collect) =>
+      new Counter({
+        name: 'rtp_relay_parameter_sets_on_request_total',
+        help: 'Keyframes a viewer asked for (PLI/FIR) that got the cached SPS/PPS inserted before them (the relay cannot ask the encoder for a keyframe)',
+        labelNames: ['stream'],
+        registers: [registry],
+        collect,
+      }),
+    (s) => ({ '': s.counters.parameterSetsOnRequest }),
+  );
+  perStream(
+    (collect) =>
+      new Counter({
+        name: 'rtp_relay_nack_total',
+        help: 'Fast path: RTP sequence numbers viewers asked for in generic NACKs (requested), packets resent for them from the per-output history (retransmitted), and those no longer in it (missed)',
+        labelNames: ['stream', 'kind'],
+        registers: [registry],
+        collect,
+      }),
+    (s) => {
+      const t = s.totals();
+      return { requested: t.nackRequested, retransmitted: t.retransmitted, missed: t.nackMissed };
+    },
+  );
+  perStream(
+    (collect) => new Counter({ name: 'rtp_relay_sender_reports_total', help: 'Fast path: RTCP sender reports the relay sent for viewers whose RTP werift does not see', labelNames: ['stream'], registers: [registry], collect }),
+    (s) => ({ '': s.totals().senderReports }),
+  );
 
   const udpCounter = (name: string, help: string, read: (u: UdpEgressStats) => number): void => {
     new Counter({

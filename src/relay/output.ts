@@ -117,6 +117,19 @@ export class RtpOutput {
   }
 
   /**
+   * Like {@link RtpOutput.apply} for a packet the relay adds to the ingest (the cached
+   * SPS/PPS before an IDR a viewer asked for) and gives the sequence number of the packet
+   * it goes before, `src`'s: the copy takes that packet's outgoing sequence number and
+   * timestamp, and every later packet's sequence number moves up by one, so the stream
+   * stays contiguous and its timestamps unchanged.
+   */
+  insert(src: Uint8Array, off: number, len: number, now: number): Buffer {
+    const out = this.apply(src, off, len, now);
+    this.rewrite.seqOffset = (this.rewrite.seqOffset + 1) & 0xffff;
+    return out;
+  }
+
+  /**
    * Copies `src[off..off+len)` and rewrites the copy for this output; the caller sends it.
    * Records what was sent (for the next re-base).
    */

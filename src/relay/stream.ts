@@ -18,6 +18,13 @@
  *    `MAX_IN_FLIGHT` packets in flight through werift, see viewer.ts) and after a
  *    discontinuity — at the first packet of a keyframe: an SPS, or an IDR slice preceded
  *    by the cached SPS/PPS in one STAP-A. Audio flows as soon as the viewer is connected.
+ * 5. Keyframe requests: the relay cannot ask the encoder for a keyframe, so a viewer's
+ *    PLI or FIR (viewer.ts) is counted, marks the viewer as wanting one (frozen when none
+ *    comes within 2 s) and makes the next keyframe it gets start with the cached SPS/PPS:
+ *    an IDR without in-band SPS/PPS gets them inserted before it, in one STAP-A with the
+ *    IDR's timestamp, taking the next sequence number (later packets shift by one), so a
+ *    viewer that lost the parameter sets can decode it. Frames in between are still sent
+ *    (NACK may repair them).
  */
 import { KeyframeMark, collectParameterSets, keyframeMark, parameterSetPacket, type ParameterSets } from './h264.js';
 import { parseRtpHeader } from './rtp.js';
@@ -69,6 +76,8 @@ export interface StreamCounters {
   warnings: Record<'bframes' | 'unknown_payload_type' | 'oversize', number>;
   /** Keyframe starts where the cached SPS/PPS were sent first. */
   parameterSetsSent: number;
+  /** Of those, keyframes a live viewer had asked for (PLI/FIR) that got the cached SPS/PPS inserted before them. */
+  parameterSetsOnRequest: number;
   /** RTP packets handed to werift, all viewers. */
   egressVideo: number;
   egressAudio: number;
@@ -97,6 +106,7 @@ export class RelayStream {
     bframes: 0,
     warnings: { bframes: 0, unknown_payload_type: 0, oversize: 0 },
     parameterSetsSent: 0,
+    parameterSetsOnRequest: 0,
     egressVideo: 0,
     egressAudio: 0,
     keyframeWaits: 0,
@@ -109,7 +119,7 @@ export class RelayStream {
   /** Latest SPS/PPS (in band, or out of band until the first in-band ones). */
   readonly parameterSets: ParameterSets;
   /** Closed viewers' counters, folded in so totals survive them. */
-  private readonly gone = { forwarded: 0, pli: 0, stalls: 0, freezes: 0 };
+  private readonly gone = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, senderReports: 0 };
   /** Viewers gone, by why they were closed. */
   readonly closed: Partial<Record<CloseReason, number>> = {};
   private readonly videoLock: SourceLock;
@@ -150,6 +160,12 @@ export class RelayStream {
     if (!this.viewers.delete(v)) return;
     this.gone.forwarded += v.counters.forwarded;
     this.gone.pli += v.counters.pli;
+    this.gone.fir += v.counters.fir;
+    const r = v.rtcpCounters();
+    this.gone.nackRequested += r.nackRequested;
+    this.gone.retransmitted += r.retransmitted;
+    this.gone.nackMissed += r.nackMissed;
+    this.gone.senderReports += r.senderReports;
     this.gone.stalls += v.counters.stalls;
     this.gone.freezes += v.counters.freezes;
     const why = v.closeReason ?? 'deleted';
@@ -185,18 +201,27 @@ export class RelayStream {
     return out;
   }
 
-  /** PLI, stall and freeze totals over current and past viewers; viewers frozen now. */
-  totals(now = Date.now()): { pli: number; stalls: number; freezes: number; frozen: number } {
-    let { pli, stalls } = this.gone;
-    let frozen = 0;
-    for (const v of this.viewers) if (v.connected && v.frozen(now)) frozen++;
-    let freezes = this.gone.freezes;
+  /**
+   * Totals over current and past viewers: PLI, FIR, stalls, freezes; on the fast path the
+   * NACKed sequence numbers (requested), the packets resent for them and those no longer in
+   * the history (missed), and the sender reports sent. `frozen`: viewers frozen now.
+   */
+  totals(now = Date.now()): { pli: number; fir: number; stalls: number; freezes: number; frozen: number; nackRequested: number; retransmitted: number; nackMissed: number; senderReports: number } {
+    const t = { ...this.gone, frozen: 0 };
     for (const v of this.viewers) {
-      pli += v.counters.pli;
-      stalls += v.counters.stalls;
-      freezes += v.counters.freezes;
+      if (v.connected && v.frozen(now)) t.frozen++;
+      t.pli += v.counters.pli;
+      t.fir += v.counters.fir;
+      t.stalls += v.counters.stalls;
+      t.freezes += v.counters.freezes;
+      const r = v.rtcpCounters();
+      t.nackRequested += r.nackRequested;
+      t.retransmitted += r.retransmitted;
+      t.nackMissed += r.nackMissed;
+      t.senderReports += r.senderReports;
     }
-    return { pli, stalls, freezes, frozen };
+    const { forwarded: _forwarded, ...rest } = t;
+    return rest;
   }
 
   /**
@@ -274,6 +299,18 @@ export class RelayStream {
       if (isVideo) {
         const out = v.video;
         if (!out) continue;
+        if (keyStart && out.live && v.parameterSetsDue) {
+          // The viewer asked for a keyframe (PLI/FIR): this one starts with the cached SPS/PPS.
+          v.parameterSetsDue = false;
+          const ps = this.parameterSets;
+          if (mark === KeyframeMark.IdrStart && ps.sps && ps.pps) {
+            const pkt = parameterSetPacket([ps.sps, ps.pps], h.sequenceNumber, h.timestamp, h.ssrc, h.payloadType);
+            v.sendVideo(out.insert(pkt, 0, pkt.length, now));
+            c.parameterSetsSent++;
+            c.parameterSetsOnRequest++;
+            c.egressVideo++;
+          }
+        }
         if (!out.live) {
           if (!keyStart) continue;
           c.keyframeWaitMs += v.waitingSince ? now - v.waitingSince : 0;

@@ -7,7 +7,14 @@
  *
  * The relay rewrites every packet for the viewer itself (output.ts) and hands werift the
  * finished bytes; werift's own rewrite (SSRC, payload type, zero offsets) is then the
- * identity, and werift keeps doing SRTP, RTCP sender reports and NACK retransmission.
+ * identity, and werift keeps doing SRTP, RTCP sender reports and NACK retransmission —
+ * unless the viewer's RTP goes out on the native fast path
+ * ({@link Viewer.useFastPathRtcp}): werift then never sees it, so the relay's
+ * {@link SenderRtcp} sends the sender reports and answers NACKs from the fast path's
+ * history (sender-rtcp.ts). Either way PLI and FIR reach the keyframe policy here: counted,
+ * the viewer marked as wanting a keyframe (frozen after {@link FROZEN_AFTER_MS}), and its
+ * next keyframe preceded by the cached SPS/PPS (stream.ts), since the relay cannot ask the
+ * encoder for one.
  *
  * Liveness: a viewer whose last sign of life — an incoming STUN binding request (ICE
  * consent, RFC 7675) or any other datagram (SRTCP receiver reports, DTLS) — is older
@@ -22,6 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as Werift from 'werift';
 import { RtpOutput } from './output.js';
+import { SenderRtcp, suppressWeriftSenderReports, type RtcpOutput, type RtcpPath, type SenderRtcpCounters } from './sender-rtcp.js';
 
 export type WeriftModule = typeof Werift;
 type PeerConnection = InstanceType<WeriftModule['RTCPeerConnection']>;
@@ -56,6 +64,8 @@ export interface ViewerCounters {
   forwarded: number;
   /** Picture loss indications (RTCP PLI) the viewer sent. */
   pli: number;
+  /** Full intra requests (RTCP FIR, RFC 5104) the viewer sent, repeats of one request counted once. */
+  fir: number;
   /** Times the viewer fell behind and was moved back to waiting for a keyframe. */
   stalls: number;
   /** Times the viewer froze: asked for a picture or reported loss, then got no keyframe for {@link FROZEN_AFTER_MS}. */
@@ -74,10 +84,23 @@ export interface ReceiverReport {
   at: number;
 }
 
+/** What the fast path gives a viewer's RTCP per output: its counters and its history (sender-rtcp.ts). */
+export type FastPathOutput = Pick<RtcpOutput, 'sent' | 'retransmit'>;
+
+/** The fast path's side of a viewer's RTCP: per kind, the output; and where RTCP leaves. */
+export interface FastPathRtcp {
+  video?: FastPathOutput;
+  audio?: FastPathOutput;
+  /** SRTCP-protects and queues the relay's RTCP to the viewer, in order with its RTP. */
+  path: RtcpPath;
+  /** The clock of the outputs' `lastSentAtMs`, Unix ms (default: `performance.timeOrigin + performance.now()`). */
+  now?: () => number;
+}
+
 export class Viewer {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
-  readonly counters: ViewerCounters = { forwarded: 0, pli: 0, stalls: 0, freezes: 0 };
+  readonly counters: ViewerCounters = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0 };
   /** DTLS is up: RTP can be sent. */
   connected = false;
   /** Per-kind output state; undefined when the offer did not ask for that kind. */
@@ -93,6 +116,12 @@ export class Viewer {
   troubleSince = 0;
   /** Why it was closed (once closed). */
   closeReason: CloseReason | undefined;
+  /** The viewer asked for a keyframe (PLI/FIR): its next keyframe starts with the cached SPS/PPS (stream.ts). */
+  parameterSetsDue = false;
+  /** The viewer's RTCP (sender reports and NACK on the fast path; PLI/FIR always), from 'connected' on. */
+  rtcp: SenderRtcp | undefined;
+  private fastPath: FastPathRtcp | undefined;
+  private unsubscribeRtcp: (() => void) | undefined;
   private frozenCounted = false;
   private inFlight = 0;
   private closed = false;
@@ -147,10 +176,6 @@ export class Viewer {
     if (kinds.includes('video')) {
       this.videoSender = this.pc.addTrack(new MediaStreamTrack({ kind: 'video' }));
       this.video = new RtpOutput(90000);
-      this.videoSender.onPictureLossIndication.subscribe(() => {
-        this.counters.pli++;
-        this.wantKeyframe(Date.now());
-      });
       this.videoSender.onRtcp.subscribe((p) => this.onRtcp('video', this.videoSender!, p));
     }
     if (kinds.includes('audio')) {
@@ -205,6 +230,7 @@ export class Viewer {
 
   /** Sends a keyframe's first packet (or the cached parameter sets before it): no longer frozen. */
   gotKeyframe(): void {
+    this.parameterSetsDue = false;
     this.troubleSince = 0;
     this.frozenCounted = false;
     this.waitingSince = 0;
@@ -239,12 +265,80 @@ export class Viewer {
     sender.sendRtp(packet).then(this.onSent, this.onSent);
   }
 
+  /**
+   * The viewer's RTP leaves on the native fast path, which werift never sees: from now on
+   * (or from 'connected' on) the relay sends its sender reports with `fast`'s counts through
+   * `fast.path` and answers its NACKs from `fast`'s history; werift's own sender reports
+   * for these tracks are switched off. Call it before the first packet goes out on the
+   * fast path.
+   */
+  useFastPathRtcp(fast: FastPathRtcp): void {
+    this.fastPath = fast;
+    for (const s of [this.videoSender, this.audioSender]) if (s) suppressWeriftSenderReports(s as unknown as Parameters<typeof suppressWeriftSenderReports>[0]);
+    if (this.connected) this.startRtcp();
+  }
+
+  /** Counters of the viewer's RTCP (zeros before 'connected'). */
+  rtcpCounters(): SenderRtcpCounters {
+    return this.rtcp ? { ...this.rtcp.counters } : { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, pli: 0, fir: 0 };
+  }
+
+  /** (Re)starts the RTCP handling: fast-path mode when {@link Viewer.useFastPathRtcp} was called, else werift's. */
+  private startRtcp(): void {
+    const previous = this.rtcp;
+    previous?.stop();
+    this.unsubscribeRtcp?.();
+    const fast = this.fastPath;
+    const outputs: RtcpOutput[] = [];
+    const noHistory = (seqs: readonly number[]): { retransmitted: number; missed: number } => ({ retransmitted: 0, missed: seqs.length });
+    const unsent = (): { packets: number; octets: number; lastTs: number; lastSentAtMs: number } => ({ packets: 0, octets: 0, lastTs: 0, lastSentAtMs: 0 });
+    for (const [kind, sender, clockRate] of [
+      ['video', this.videoSender, 90000],
+      ['audio', this.audioSender, 48000],
+    ] as const) {
+      if (!sender) continue;
+      const out = fast?.[kind];
+      outputs.push({ kind, ssrc: sender.ssrc, clockRate, sent: out ? () => out.sent() : unsent, retransmit: out ? (s) => out.retransmit(s) : noHistory });
+    }
+    const cnameOf = this.videoSender ?? this.audioSender;
+    const rtcp = new SenderRtcp({
+      outputs,
+      path: fast?.path,
+      retransmit: fast !== undefined,
+      cname: () => (cnameOf as unknown as { cname?: string } | undefined)?.cname,
+      onKeyframeRequest: (kind, why) => this.keyframeRequested(kind, why),
+      now: fast?.now,
+    });
+    if (previous) {
+      // Counts so far stay with the viewer.
+      for (const k of Object.keys(rtcp.counters) as (keyof SenderRtcpCounters)[]) rtcp.counters[k] += previous.counters[k];
+    }
+    this.rtcp = rtcp;
+    type DtlsLike = { onRtcp?: { subscribe(f: (p: unknown) => void): { unSubscribe(): void } } };
+    const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as DtlsLike | undefined;
+    const sub = dtls?.onRtcp?.subscribe((p) => rtcp.handleRtcp(p));
+    this.unsubscribeRtcp = sub ? () => sub.unSubscribe() : undefined;
+    rtcp.start();
+  }
+
+  /** PLI/FIR from the viewer: counted; video wants a keyframe, which starts with the cached SPS/PPS. */
+  private keyframeRequested(kind: 'video' | 'audio', why: 'pli' | 'fir'): void {
+    if (why === 'pli') this.counters.pli++;
+    else this.counters.fir++;
+    if (kind !== 'video') return;
+    this.wantKeyframe(Date.now());
+    this.parameterSetsDue = true;
+  }
+
   /** Closes the peer connection (idempotent); listeners get 'closed' once. */
   async close(reason: CloseReason = 'deleted'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
     this.connected = false;
+    this.rtcp?.stop();
+    this.unsubscribeRtcp?.();
+    this.unsubscribeRtcp = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const l of this.listeners) l('closed', this);
@@ -294,6 +388,7 @@ export class Viewer {
         const apt = this.audioSender?.codec?.payloadType;
         if (this.video && this.videoSender) Object.assign(this.video.rewrite, { ssrc: this.videoSender.ssrc, payloadType: vpt ?? 0 });
         if (this.audio && this.audioSender) Object.assign(this.audio.rewrite, { ssrc: this.audioSender.ssrc, payloadType: apt ?? 0 });
+        this.startRtcp();
         this.every(1000, () => {
           const now = Date.now();
           if (now - this.lastSignOfLife > LIVENESS_TIMEOUT_MS) void this.close('silent');

@@ -228,7 +228,9 @@ function fakeViewer(): { v: Viewer; video: Buffer[]; audio: Buffer[] } {
     video: vOut,
     audio: aOut,
     waitingSince: 0,
-    counters: { forwarded: 0, pli: 0, stalls: 0, freezes: 0 },
+    counters: { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0 },
+    parameterSetsDue: false,
+    rtcpCounters: () => ({ senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, pli: 0, fir: 0 }),
     get videoLive() {
       return vOut.live;
     },
@@ -273,6 +275,49 @@ describe('stream fan-out policy', () => {
     expect(hs.map((h) => h.sequenceNumber)).toEqual([100, 101, 102]);
     expect(hs[0].timestamp).toBe(hs[1].timestamp);
     expect(s.counters.parameterSetsSent).toBe(1);
+  });
+
+  it('a live viewer that asked for a keyframe (PLI/FIR) gets the cached SPS/PPS inserted before the next IDR, in sequence, at its timestamp; an in-band SPS keyframe needs none', () => {
+    const s = new RelayStream({ name: 't', videoPayloadType: 96, audioPayloadType: 97 });
+    let seq = 1000;
+    let ts = 0;
+    const send = (payload: number[], newFrame = true): void => {
+      if (newFrame) ts += 3000;
+      const b = rtp(96, seq++, ts, 0xabc, payload);
+      s.onDatagram(b, 0, b.length, '127.0.0.1', 5000, ts / 90);
+    };
+    const { v, video } = fakeViewer();
+    s.add(v);
+    send(P); // probation
+    send(SPS);
+    send(PPS, false);
+    send(IDR, false);
+    send(P);
+    expect(video.length).toBe(4); // live from the keyframe on: SPS, PPS, IDR, P
+    v.parameterSetsDue = true; // what viewer.ts does on a PLI or a new FIR
+    send(P);
+    expect(video.length).toBe(5); // not at a P-frame: frames keep flowing
+    send(IDR); // an IDR without in-band SPS/PPS
+    send(P);
+    expect(video.length).toBe(8);
+    const hs = video.map((b) => parseRtpHeader(b)!);
+    expect(hs.map((h) => h.sequenceNumber)).toEqual(hs.map((_, i) => 100 + i)); // contiguous, nothing skipped
+    expect(keyframeMark(video[5], hs[5].payloadOffset, hs[5].payloadLength)).toBe(KeyframeMark.Sps); // the STAP-A SPS+PPS
+    expect(keyframeMark(video[6], hs[6].payloadOffset, hs[6].payloadLength)).toBe(KeyframeMark.IdrStart);
+    expect(hs[5].timestamp).toBe(hs[6].timestamp);
+    expect(hs[7].timestamp - hs[6].timestamp).toBe(3000); // media timing unchanged
+    expect(v.parameterSetsDue).toBe(false);
+    expect(s.counters).toMatchObject({ parameterSetsOnRequest: 1, parameterSetsSent: 1 });
+    // Asked again, and the next keyframe carries SPS/PPS in band: nothing is inserted.
+    v.parameterSetsDue = true;
+    send(SPS);
+    send(PPS, false);
+    send(IDR, false);
+    expect(video.length).toBe(11);
+    expect(v.parameterSetsDue).toBe(false);
+    expect(s.counters.parameterSetsOnRequest).toBe(1);
+    const all = video.map((b) => parseRtpHeader(b)!.sequenceNumber);
+    expect(all).toEqual(all.map((_, i) => 100 + i));
   });
 
   it('restart behind the old sequence numbers and a new SSRC: the viewer is gated to the next keyframe and continues its own numbering', () => {
