@@ -29,6 +29,9 @@
 import { randomUUID } from 'node:crypto';
 import type * as Werift from 'werift';
 import { RtpOutput } from './output.js';
+import type { BatchSocket } from '../index.js';
+import type { SrtpKeyMaterial } from '../srtp/index.js';
+import { BaseWeriftTransport } from '../werift/transport.js';
 import { SenderRtcp, suppressWeriftSenderReports, type RtcpOutput, type RtcpPath, type SenderRtcpCounters } from './sender-rtcp.js';
 
 export type WeriftModule = typeof Werift;
@@ -276,6 +279,39 @@ export class Viewer {
     this.fastPath = fast;
     for (const s of [this.videoSender, this.audioSender]) if (s) suppressWeriftSenderReports(s as unknown as Parameters<typeof suppressWeriftSenderReports>[0]);
     if (this.connected) this.startRtcp();
+  }
+
+  /**
+   * What the native fast path needs to send to this viewer, once DTLS is up: the local
+   * SRTP master key, salt and profile werift's DTLS transport exported (RFC 5764 §4.2;
+   * `RTCDtlsTransport.srtp.config`), the batched socket of the viewer's nominated ICE pair
+   * (the plug's shared port) and the remote address, and `send`, which queues one datagram
+   * to the viewer through werift's ICE connection (consent-checked, RFC 7675), on that
+   * socket behind what is queued there. Undefined before DTLS is connected, or when the
+   * pair is not on a batched socket (`--no-batching`).
+   */
+  fastPathTarget(): { keys: SrtpKeyMaterial; socket: BatchSocket; address: string; port: number; send(datagram: Buffer): void } | undefined {
+    type Dtls = {
+      state?: string;
+      srtp?: { config?: { profile?: number; keys?: { localMasterKey?: Uint8Array; localMasterSalt?: Uint8Array } } };
+      iceTransport?: { connection?: { send(d: Buffer): Promise<void>; nominated?: { remoteAddr: [string, number]; protocol?: { transport?: unknown } } } };
+    };
+    const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as Dtls | undefined;
+    const cfg = dtls?.srtp?.config;
+    const conn = dtls?.iceTransport?.connection;
+    const pair = conn?.nominated;
+    const transport = pair?.protocol?.transport;
+    if (!dtls || dtls.state !== 'connected' || !cfg?.keys?.localMasterKey || !cfg.keys.localMasterSalt || cfg.profile === undefined || !conn || !pair) return undefined;
+    if (!(transport instanceof BaseWeriftTransport)) return undefined;
+    return {
+      keys: { profile: cfg.profile, masterKey: cfg.keys.localMasterKey, masterSalt: cfg.keys.localMasterSalt },
+      socket: transport.socket,
+      address: pair.remoteAddr[0],
+      port: pair.remoteAddr[1],
+      send: (datagram) => {
+        conn.send(datagram).catch(() => {});
+      },
+    };
   }
 
   /** Counters of the viewer's RTCP (zeros before 'connected'). */
