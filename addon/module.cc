@@ -29,6 +29,7 @@ Napi::Object Constants(Napi::Env env) {
   Napi::Object bind = Napi::Object::New(env);
   bind.Set("REUSEPORT", Num(env, dsn::kBindReusePort));
   bind.Set("IPV6ONLY", Num(env, dsn::kBindIpv6Only));
+  bind.Set("REUSEADDR", Num(env, dsn::kBindReuseAddr));
   Napi::Object buffer = Napi::Object::New(env);
   buffer.Set("SNDBUF", Num(env, dsn::kSndBuf));
   buffer.Set("RCVBUF", Num(env, dsn::kRcvBuf));

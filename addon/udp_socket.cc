@@ -192,7 +192,8 @@ bool UdpSocket::ArgAddress(const Napi::CallbackInfo& info, std::size_t ip_index,
 // `ip` is an IP literal of the socket's family (an IPv4 literal on a udp6 socket binds the
 // IPv4-mapped address); port 0..65535 (0: the kernel picks one). flags: BIND_REUSEPORT (1)
 // sets SO_REUSEPORT first (socket(7)); BIND_IPV6ONLY (2) sets IPV6_V6ONLY (ipv6(7)), udp6
-// only (EINVAL on udp4, as libuv). Throws system errors like Node:
+// only (EINVAL on udp4, as libuv); BIND_REUSEADDR (4) sets SO_REUSEADDR (socket(7)), as
+// libuv's UV_UDP_REUSEADDR does on Linux. Throws system errors like Node:
 // "bind EADDRINUSE 127.0.0.1:1234" with code/errno/syscall/address/port.
 Napi::Value UdpSocket::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -201,7 +202,7 @@ Napi::Value UdpSocket::Bind(const Napi::CallbackInfo& info) {
   socklen_t len = 0;
   if (!ArgAddress(info, 0, 1, "bind", &addr, &len)) return env.Undefined();
   std::int64_t flags = 0;
-  if (!ArgInt(info, 2, "flags", 0, kBindReusePort | kBindIpv6Only, &flags)) return env.Undefined();
+  if (!ArgInt(info, 2, "flags", 0, kBindReusePort | kBindIpv6Only | kBindReuseAddr, &flags)) return env.Undefined();
   if (flags & kBindIpv6Only) {
     if (family_ != AF_INET6) {
       ThrowErrno(env, EINVAL, "bind");
@@ -209,6 +210,13 @@ Napi::Value UdpSocket::Bind(const Napi::CallbackInfo& info) {
     }
     int one = 1;
     if (setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+      ThrowErrno(env, errno, "setsockopt");
+      return env.Undefined();
+    }
+  }
+  if (flags & kBindReuseAddr) {
+    int one = 1;
+    if (setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
       ThrowErrno(env, errno, "setsockopt");
       return env.Undefined();
     }

@@ -60,6 +60,7 @@ constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
 // constants.bind and constants.buffer (module.cc).
 constexpr std::int64_t kBindReusePort = 1;  // SO_REUSEPORT
 constexpr std::int64_t kBindIpv6Only = 2;   // IPV6_V6ONLY
+constexpr std::int64_t kBindReuseAddr = 4;  // SO_REUSEADDR (dgram's reuseAddr)
 constexpr std::int64_t kSndBuf = 0;
 constexpr std::int64_t kRcvBuf = 1;
 

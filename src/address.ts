@@ -8,6 +8,7 @@
  * `fe80::1%3`) naming an interface that exists.
  */
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
+import { inspect } from 'node:util';
 import { BatchSocketRangeError, BatchSocketTypeError, BatchSocketError } from './errors.js';
 import { MAX_PAYLOAD_V4, MAX_PAYLOAD_V6 } from './limits.js';
 import type { SocketType } from './types.js';
@@ -18,16 +19,23 @@ export function maxPayload(type: SocketType): number {
   return type === 'udp4' ? MAX_PAYLOAD_V4 : MAX_PAYLOAD_V6;
 }
 
-/** Throws ERR_SOCKET_BAD_PORT unless `port` is an integer in [min, 65535]. Returns it. */
-export function validatePort(port: unknown, name = 'port', allowZero = true): number {
-  if (typeof port === 'string' && /^[0-9]+$/.test(port)) port = Number(port);
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    throw new BatchSocketRangeError(
-      'ERR_SOCKET_BAD_PORT',
-      `${name} should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${typeof port === 'string' ? `'${port}'` : String(port)}.`,
-    );
+/**
+ * Node's validatePort (lib/internal/validators.js), which dgram's send() and connect() use:
+ * a number, or a string that is not blank, whose numeric value is an integer in
+ * [0 or 1, 65535] (`'80'`, `' 80 '`, `'0x50'` pass; `1.5`, `''`, `-1` do not). Returns it as a
+ * number; throws ERR_SOCKET_BAD_PORT (RangeError) with Node's message otherwise.
+ */
+export function validatePort(port: unknown, name = 'Port', allowZero = true): number {
+  if (
+    (typeof port !== 'number' && typeof port !== 'string') ||
+    (typeof port === 'string' && port.trim().length === 0) ||
+    +port !== +port >>> 0 ||
+    +port > 0xffff ||
+    (+port === 0 && !allowZero)
+  ) {
+    throw new BatchSocketRangeError('ERR_SOCKET_BAD_PORT', `${name} should be ${allowZero ? '>=' : '>'} 0 and < 65536. Received ${describe(port)}.`);
   }
-  return port;
+  return +port | 0;
 }
 
 /**
@@ -76,12 +84,24 @@ export function isLoopback(address: string): boolean {
   return false;
 }
 
-/** Short description of a value for error messages, like Node's. */
+/**
+ * Short description of a value for error messages, as Node's own (determineSpecificType
+ * of lib/internal/errors.js): `null`, `function f`, `an instance of Foo`, or
+ * `type string ('abc')` (cut to 25 characters + '...') / `type number (70000)` (util.inspect).
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
-  const s = String(value);
-  return `type ${typeof value} (${s.length > 28 ? `${s.slice(0, 25)}...` : s})`;
+  if (typeof value === 'function') return value.name ? `function ${value.name}` : inspect(value, { depth: -1 });
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name ? `an instance of ${name}` : inspect(value, { depth: -1 });
+  }
+  if (typeof value === 'string') {
+    const v = value.length > 28 ? `${value.slice(0, 25)}...` : value;
+    return v.includes("'") ? `type string (${JSON.stringify(v)})` : `type string ('${v}')`;
+  }
+  let s = inspect(value, { colors: false });
+  if (s.length > 28) s = `${s.slice(0, 25)}...`;
+  return `type ${typeof value} (${s})`;
 }

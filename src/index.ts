@@ -12,11 +12,12 @@
  * See README for the semantics (order, partial sends, per-datagram errors, accounting).
  */
 import { loadNative } from './native/binding.js';
-import { BatchSocketError } from './errors.js';
-import { resolveOptions } from './options.js';
+import { describe } from './address.js';
+import { BatchSocketError, BatchSocketTypeError } from './errors.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
 import { DgramBatchSocket } from './socket/dgram-socket.js';
 import { NativeBatchSocket } from './socket/native-socket.js';
-import type { BatchSocket, BatchSocketOptions, SocketType } from './types.js';
+import type { BatchSocket, BatchSocketOptions, MessageInfo, SocketType } from './types.js';
 
 export type * from './types.js';
 export { BatchSocketError, BatchSocketRangeError, BatchSocketTypeError, systemError, errnoName } from './errors.js';
@@ -59,10 +60,21 @@ export function batchBackendStatus():
  * ERR_BACKEND_UNAVAILABLE.
  *
  * @param options socket options, or just `'udp4'`/`'udp6'`.
- * @throws ERR_SOCKET_BAD_TYPE, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE for bad options.
+ * @param listener added as a `'message'` listener, as `dgram.createSocket(type, listener)`.
+ * @throws ERR_SOCKET_BAD_TYPE, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE for bad options;
+ * ERR_INVALID_ARG_TYPE for a `listener` that is not a function (dgram ignores it).
  */
-export function createBatchSocket(options: BatchSocketOptions | SocketType): BatchSocket {
+export function createBatchSocket(options: BatchSocketOptions | SocketType, listener?: (msg: Buffer, rinfo: MessageInfo) => void): BatchSocket {
   const opts = resolveOptions(options);
+  if (listener !== undefined && typeof listener !== 'function') {
+    throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "listener" argument must be of type function. Received ${describe(listener)}`);
+  }
+  const sock = createBackend(opts);
+  if (listener) sock.on('message', listener);
+  return sock;
+}
+
+function createBackend(opts: ResolvedOptions): BatchSocket {
   if (opts.backend === 'dgram') return new DgramBatchSocket(opts);
   const native = loadNative();
   if (native.ok) return new NativeBatchSocket(native.binding, opts);

@@ -17,6 +17,7 @@ export interface ResolvedOptions {
   sendBufferSize: number | undefined;
   recvBufferSize: number | undefined;
   reusePort: boolean;
+  reuseAddr: boolean;
   ipv6Only: boolean;
   recvBatch: number;
   recvSlotSize: number;
@@ -127,6 +128,7 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     sendBufferSize: bufferSizeOption(opts, 'sendBufferSize'),
     recvBufferSize: bufferSizeOption(opts, 'recvBufferSize'),
     reusePort: bool(opts, 'reusePort'),
+    reuseAddr: bool(opts, 'reuseAddr'),
     ipv6Only: bool(opts, 'ipv6Only'),
     recvBatch,
     recvSlotSize: int(opts, 'recvSlotSize', DEFAULTS.recvSlotSize, 64, 65536)!,

@@ -50,8 +50,14 @@ export interface BatchSocketOptions {
   sendBufferSize?: number;
   /** SO_RCVBUF request, bytes. */
   recvBufferSize?: number;
-  /** SO_REUSEPORT (default false). */
+  /** SO_REUSEPORT (default false; batch backend only). */
   reusePort?: boolean;
+  /**
+   * SO_REUSEADDR before bind (default false), as dgram's `reuseAddr`: several sockets that
+   * all set it may bind the same address and port (e.g. receivers of one multicast group);
+   * unicast datagrams then go to one of them (socket(7)).
+   */
+  reuseAddr?: boolean;
   /** IPV6_V6ONLY for udp6 (default false: dual-stack). */
   ipv6Only?: boolean;
   /** Datagrams per recvmmsg call (default 32, 1..1024). */

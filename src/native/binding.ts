@@ -31,6 +31,8 @@ export const SOCKADDR_STRIDE = 32;
 export const BIND_REUSEPORT = 1;
 /** Flags for {@link NativeUdpSocket.bind}: set IPV6_V6ONLY on a udp6 socket. */
 export const BIND_IPV6ONLY = 2;
+/** Flags for {@link NativeUdpSocket.bind}: set SO_REUSEADDR (dgram's `reuseAddr`). */
+export const BIND_REUSEADDR = 4;
 
 /** Which socket buffer {@link NativeUdpSocket.setBufferSize} addresses. */
 export const SNDBUF = 0;
@@ -166,7 +168,7 @@ export interface NativeCallbacks {
  */
 export interface NativeUdpSocket {
   /**
-   * Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY
+   * Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY | BIND_REUSEADDR
    * (EINVAL on a udp4 socket). An IPv4 literal on a udp6 socket binds its IPv4-mapped form.
    */
   bind(ip: string, port: number, flags: number): void;
@@ -329,7 +331,7 @@ export interface NativeUdpSocket {
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
 export interface NativeConstants {
   counters: Record<string, number>;
-  bind: { REUSEPORT: number; IPV6ONLY: number };
+  bind: { REUSEPORT: number; IPV6ONLY: number; REUSEADDR: number };
   buffer: { SNDBUF: number; RCVBUF: number };
   SOCKADDR_STRIDE: number;
   GSO_MAX_SEGMENTS: number;
@@ -371,6 +373,7 @@ export function checkConstants(binding: Pick<NativeBinding, 'constants' | 'errno
   const pairs: [string, unknown, number][] = [
     ['bind.REUSEPORT', k.bind?.REUSEPORT, BIND_REUSEPORT],
     ['bind.IPV6ONLY', k.bind?.IPV6ONLY, BIND_IPV6ONLY],
+    ['bind.REUSEADDR', k.bind?.REUSEADDR, BIND_REUSEADDR],
     ['buffer.SNDBUF', k.buffer?.SNDBUF, SNDBUF],
     ['buffer.RCVBUF', k.buffer?.RCVBUF, RCVBUF],
     ['SOCKADDR_STRIDE', k.SOCKADDR_STRIDE, SOCKADDR_STRIDE],

@@ -222,7 +222,6 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   }
 
   private ttlArg(ttl: unknown, syscall: string): number {
-    this.assertOpen();
     if (typeof ttl !== 'number') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "ttl" argument must be of type number. Received ${describe(ttl)}`);
     this.assertBound(syscall);
     // As dgram's binding (Int32Value): fractions truncate, NaN/Infinity become 0 (then EINVAL).
@@ -334,13 +333,15 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   }
 
   connect(port: number, address?: string | (() => void), callback?: (err?: Error) => void): void {
-    this.assertOpen();
+    // dgram's order (lib/dgram.js): port, the address's type, then "already connected".
+    const p = validatePort(port, 'Port', false);
     if (typeof address === 'function') {
       callback = address as (err?: Error) => void;
       address = undefined;
     }
+    if (address !== undefined) validateString(address, 'address');
+    this.assertOpen();
     if (this.connected) throw new BatchSocketError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
-    const p = validatePort(port, 'Port', false);
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
     if (callback !== undefined && typeof callback !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(callback)}`);
     // Asynchronous like dgram's: 'connect' (and the callback) come later; until then the
@@ -385,8 +386,8 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
   send(msg: SendPayload, callback?: SendCallback): boolean;
   send(msg: SendPayload, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): boolean;
   send(msg: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): boolean {
-    this.assertOpen();
-    // Same overload resolution as node:dgram's Socket#send.
+    // Same overload resolution and validation order as node:dgram's Socket#send; as there,
+    // a closed socket is reported after the arguments were checked.
     let offset: number | undefined;
     let length: number | undefined;
     let port: unknown;
@@ -438,8 +439,13 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
       throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(cb)}`);
     }
     const view = toPayload(msg, offset, length, this.maxSize, this.view);
-    if (connected) return this.doSend(view, undefined, undefined, (cb ?? undefined) as SendCallback | undefined);
+    if (connected) {
+      this.assertOpen();
+      return this.doSend(view, undefined, undefined, (cb ?? undefined) as SendCallback | undefined);
+    }
     const p = validatePort(port, 'Port', false);
+    if (address !== undefined && address !== null) validateString(address, 'address');
+    this.assertOpen();
     const ip = validateAddress(address, this.type, this.loopback, this.opts.ipv6Only);
     return this.doSend(view, p, ip, (cb ?? undefined) as SendCallback | undefined);
   }

@@ -69,6 +69,7 @@ export class DgramBatchSocket extends BaseSocket {
     this.sock = dgram.createSocket({
       type: opts.type,
       ipv6Only: opts.ipv6Only,
+      reuseAddr: opts.reuseAddr,
       recvBufferSize: opts.recvBufferSize,
       sendBufferSize: opts.sendBufferSize,
     });

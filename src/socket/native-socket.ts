@@ -4,7 +4,7 @@
  * `recvmmsg` as one callback per batch.
  */
 import { constants } from 'node:os';
-import { BIND_IPV6ONLY, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
+import { BIND_IPV6ONLY, BIND_REUSEADDR, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
 import { BatchSocketError, BatchSocketTypeError, bufferSizeError, systemError } from '../errors.js';
 import { MAX_PAYLOAD_V6 } from '../limits.js';
@@ -158,6 +158,7 @@ export class NativeBatchSocket extends BaseSocket {
   protected doBind(port: number, address: string, _exclusive: boolean, done: (err?: Error) => void): void {
     let flags = 0;
     if (this.opts.reusePort) flags |= BIND_REUSEPORT;
+    if (this.opts.reuseAddr) flags |= BIND_REUSEADDR;
     if (this.opts.ipv6Only) flags |= BIND_IPV6ONLY;
     try {
       this.native.bind(address, port, flags);

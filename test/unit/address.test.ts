@@ -61,6 +61,12 @@ describe('maxPayload and describe', () => {
     expect(describeValue(function named() {})).toBe('function named');
     expect(describeValue(new Map())).toBe('an instance of Map');
     expect(describeValue(42)).toBe('type number (42)');
-    expect(describeValue('x'.repeat(40))).toBe(`type string (${'x'.repeat(25)}...)`);
+    // Node 20's own wording, e.g. dgram's "Port should be > 0 and < 65536. Received …".
+    expect(describeValue('x'.repeat(40))).toBe(`type string ('${'x'.repeat(25)}...')`);
+    expect(describeValue('abc')).toBe("type string ('abc')");
+    expect(describeValue(1.5)).toBe('type number (1.5)');
+    expect(describeValue({})).toBe('an instance of Object');
+    expect(describeValue(Symbol('q'))).toBe('type symbol (Symbol(q))');
+    expect(describeValue(10n)).toBe('type bigint (10n)');
   });
 });

@@ -23,6 +23,7 @@ describe('resolveOptions', () => {
       sendBufferSize: undefined,
       recvBufferSize: undefined,
       reusePort: false,
+      reuseAddr: false,
       ipv6Only: false,
       recvBatch: DEFAULTS.recvBatch,
       recvSlotSize: DEFAULTS.recvSlotSize,
