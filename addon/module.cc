@@ -1,4 +1,4 @@
-// Module init: exports { UdpSocket, SrtpTable, UIO_MAXIOV, errno, constants, interfaceName,
+// Module init: exports { UdpSocket, SrtpTable, RtpFanout, UIO_MAXIOV, errno, constants, interfaceName,
 // interfaceIndex, guessHandle } (src/native/binding.ts, NativeBinding). N-API version 8, context-aware
 // (usable from worker threads).
 #include <napi.h>
@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "counters.h"
+#include "fanout.h"
 #include "sockaddr.h"
 #include "args.h"
 #include "srtp_table.h"
@@ -42,6 +43,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("MAX_PAYLOAD_V4", Num(env, dsn::kGsoMaxPayloadV4));
   c.Set("MAX_PAYLOAD_V6", Num(env, dsn::kGsoMaxPayloadV6));
   c.Set("GRO_MIN_SLOT", Num(env, dsn::kGroMinSlot));
+  c.Set("fanout", dsn::FanoutConstants(env));
   return c;
 }
 
@@ -74,6 +76,7 @@ Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dsn::UdpSocket::Define(env));
   exports.Set("SrtpTable", dsn::DefineSrtpTable(env));  // SRTP/SRTCP contexts (addon/srtp_table.h)
+  exports.Set("RtpFanout", dsn::DefineRtpFanout(env));  // the relay's native RTP fan-out (addon/fanout.h)
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));

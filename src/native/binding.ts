@@ -328,6 +328,100 @@ export interface NativeUdpSocket {
   setSourceMembership(source: string, group: string, interfaceAddress: string | undefined, join: boolean): void;
 }
 
+/**
+ * Layout shared with the native RTP fan-out (addon/fanout.cc): the per-output state array
+ * (STRIDE doubles per output, fields at these indices), the io block of forward()/
+ * retransmit() (IO_LENGTH doubles) and the packet descriptor flags.
+ */
+export const FANOUT = {
+  STRIDE: 16,
+  FLAGS: 0,
+  SSRC: 1,
+  PAYLOAD_TYPE: 2,
+  SEQ_OFFSET: 3,
+  TS_OFFSET: 4,
+  START: 5,
+  LAST_SEQ: 6,
+  LAST_TS: 7,
+  PACKETS: 8,
+  OCTETS: 9,
+  LAST_SENT_AT: 10,
+  DROPPED: 11,
+  OVERSIZE: 12,
+  RETRANSMITTED: 13,
+  ERRORS: 14,
+  BYTES: 15,
+  FLAG_LIVE: 1,
+  FLAG_STARTING: 2,
+  PACKET_EXTRA: 4,
+  PACKET_VIDEO: 1,
+  PACKET_INJECTED: 2,
+  HISTORY: 512,
+  IO_SLOT: 0,
+  IO_SLOTS: 1,
+  IO_ARENA_OFF: 2,
+  IO_ARENA_END: 3,
+  IO_NOW: 4,
+  IO_DROP: 5,
+  IO_CURSOR_OUTPUT: 6,
+  IO_CURSOR_PACKET: 7,
+  IO_MTU: 8,
+  IO_PRODUCED: 9,
+  IO_BYTES: 10,
+  IO_DONE: 11,
+  IO_DROPPED: 12,
+  IO_OVERSIZE: 13,
+  IO_MISSES: 14,
+  IO_ERRORS: 15,
+  IO_LENGTH: 16,
+} as const;
+
+/**
+ * The addon's `RtpFanout` (addon/fanout.{h,cc}): the relay's per-packet path — copy, RTP
+ * header rewrite, SRTP protect, send-ring slot — for a whole receive batch in one call.
+ * Low level and checked only for memory safety (RangeError/TypeError before anything is
+ * touched); src/fanout/fanout.ts is the API.
+ */
+export interface NativeRtpFanout {
+  /** A stream (its 512-packet ingest history is allocated now). */
+  addStream(): number;
+  /** Removes a stream and its outputs. */
+  removeStream(id: number): void;
+  /** One SRTP context (RFC 3711 §4.3 derivation) for a viewer's DTLS-SRTP session; throws RangeError for an unsupported profile or wrong key/salt length, ERR_SRTP_CRYPTO if OpenSSL fails. */
+  addSession(profile: number, masterKey: Uint8Array, masterSalt: Uint8Array): number;
+  removeSession(id: number): void;
+  /** SRTCP-protects `length` bytes at `buf[offset]` in place (room up to `capacity`): new length or an SRTP status < 0. */
+  protectRtcp(session: number, buf: Uint8Array, offset: number, length: number, capacity: number): number;
+  /** An output of `kind` (1 video, 0 audio) of a stream, sending through `session` to send-ring peer id `peer`; returns its state row. */
+  addOutput(stream: number, session: number, peer: number, kind: number): number;
+  removeOutput(id: number): void;
+  setOutputPeer(id: number, peer: number): void;
+  /** See addon/fanout.cc Forward: one receive batch of a stream into the send ring; returns slots filled (io holds the rest). */
+  forward(
+    stream: number,
+    src: Uint8Array,
+    extra: Uint8Array,
+    packets: Uint32Array,
+    count: number,
+    arena: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    peers: Int32Array,
+    io: Float64Array,
+  ): number;
+  /** See addon/fanout.cc Retransmit: packets an output sent, by outgoing sequence number, queued again. */
+  retransmit(
+    output: number,
+    seqs: Uint32Array,
+    count: number,
+    arena: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    peers: Int32Array,
+    io: Float64Array,
+  ): number;
+}
+
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
 export interface NativeConstants {
   counters: Record<string, number>;
@@ -338,10 +432,13 @@ export interface NativeConstants {
   MAX_PAYLOAD_V4: number;
   MAX_PAYLOAD_V6: number;
   GRO_MIN_SLOT: number;
+  fanout?: Record<string, number>;
 }
 
 export interface NativeBinding {
   UdpSocket: new (family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks) => NativeUdpSocket;
+  /** The native RTP fan-out: `new RtpFanout(state)` with state a Float64Array of outputs × FANOUT.STRIDE (1..65536 outputs). */
+  RtpFanout: new (state: Float64Array) => NativeRtpFanout;
   /** UIO_MAXIOV of this build (1024 on Linux). */
   UIO_MAXIOV: number;
   /** errno values of the platform the addon was built for, by name (EAGAIN, ENOBUFS, EMSGSIZE, …); must equal `os.constants.errno`. */
@@ -382,6 +479,9 @@ export function checkConstants(binding: Pick<NativeBinding, 'constants' | 'errno
     ['MAX_PAYLOAD_V6', k.MAX_PAYLOAD_V6, MAX_PAYLOAD_V6],
     ['GRO_MIN_SLOT', k.GRO_MIN_SLOT, MAX_PAYLOAD_V6],
   ];
+  for (const name of new Set([...Object.keys(FANOUT), ...Object.keys(k.fanout ?? {})])) {
+    pairs.push([`fanout.${name}`, k.fanout?.[name], (FANOUT as Record<string, number>)[name]]);
+  }
   const names = new Set([...Object.keys(C), ...Object.keys(k.counters)]);
   for (const name of names) pairs.push([`counters.${name}`, k.counters[name], (C as Record<string, number>)[name]]);
   const nodeErrno = osConstants.errno as Record<string, number | undefined>;
@@ -437,7 +537,8 @@ export function loadNative(): NativeLoadResult {
         typeof binding.UIO_MAXIOV !== 'number' ||
         typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function' ||
         typeof binding.interfaceIndex !== 'function' ||
-        typeof binding.guessHandle !== 'function'
+        typeof binding.guessHandle !== 'function' ||
+        typeof binding.RtpFanout !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);
         continue;

@@ -15,9 +15,9 @@ import { BatchSocketError, errnoName, systemError } from '../errors.js';
 import type { FlushEvent, FlushMode, HoldTimeStats, SendCallback, SendOrder } from '../types.js';
 import { Completions } from './completions.js';
 import { Regrouper } from './regroup.js';
-import { SlotRing, type PeerRefs, type SendRing } from './slot-ring.js';
+import { SlotRing, type PeerRefs, type SendRing, type SlotReservation } from './slot-ring.js';
 
-export type { PeerRefs, SendRing } from './slot-ring.js';
+export type { PeerRefs, SendRing, SlotReservation } from './slot-ring.js';
 
 /** What the scheduler needs from the layer that talks to the kernel (native addon, or a scripted fake in tests). */
 export interface SendBackend {
@@ -85,6 +85,7 @@ export class SendScheduler {
   private readonly ring: SlotRing;
   private readonly regrouper = new Regrouper();
   private readonly done: Completions;
+  private readonly reservation: SlotReservation = { arena: new Uint8Array(0), offsets: new Uint32Array(0), lengths: new Uint32Array(0), peers: new Int32Array(0), slot: 0, slots: 0, arenaOff: 0, arenaEnd: 0 };
 
   private oldestAt = 0; // performance.now() ms of the oldest queued datagram's window start
   private timer: NodeJS.Timeout | undefined;
@@ -182,6 +183,43 @@ export class SendScheduler {
     if (ring.count === 1) this.onFirstQueued();
     if (ring.count >= this.opts.maxBatch && !this.blocked) this.flush('batch');
     return true;
+  }
+
+  /**
+   * Room for a producer that fills ring slots itself (the native RTP fan-out, one call per
+   * receive batch): at most `slots` datagrams and `bytes` arena bytes, within the queue
+   * limits (`maxQueue`, `maxQueueBytes`) — possibly less, possibly none (then `slots` is 0).
+   * Returns undefined once closed. Pair with {@link SendScheduler.commit}; nothing may be
+   * enqueued in between.
+   */
+  reserve(slots: number, bytes: number): SlotReservation | undefined {
+    if (this.closed) return undefined;
+    const ring = this.ring;
+    const r = ring.reserve(Math.max(0, Math.min(slots, this.opts.maxQueue - ring.count)), Math.max(0, Math.min(bytes, this.opts.maxQueueBytes - ring.bytes)), this.reservation);
+    if (ring.count >= this.opts.maxQueue) r.slots = 0;
+    if (ring.bytes >= this.opts.maxQueueBytes) r.arenaEnd = r.arenaOff;
+    return r;
+  }
+
+  /**
+   * Queues the `n` datagrams (`bytes` bytes from `arenaOff`) a producer wrote into the last
+   * reservation, and counts `dropped` more it could not fit (enqueued and dropped with
+   * reason queue full, as {@link SendScheduler.enqueue} counts a refused datagram): the
+   * accounting identity holds. They have no callbacks; their outcome is in the counters and
+   * flush events like any other datagram's. Arms the window/tick timer as enqueue does.
+   */
+  commit(n: number, bytes: number, arenaOff: number, dropped = 0): void {
+    if (dropped > 0) {
+      this.enqueued += dropped;
+      this.droppedQueueFull += dropped;
+      this.needDrain = true;
+    }
+    if (n === 0) return;
+    const ring = this.ring;
+    const wasEmpty = ring.count === 0;
+    ring.commit(n, bytes, arenaOff);
+    this.enqueued += n;
+    if (wasEmpty) this.onFirstQueued();
   }
 
   /** Sends everything queued now (as far as the kernel takes it). */

@@ -19,6 +19,19 @@ export interface SendRing {
   peers: Int32Array;
 }
 
+/**
+ * Room handed to a producer that fills slots itself (the native RTP fan-out): up to
+ * `slots` slots from ring slot `slot` on (wrapping at the capacity, `offsets.length`), and
+ * the contiguous arena bytes `[arenaOff, arenaEnd)`. The arrays are the ring's current
+ * ones (the same the backend was given by `attach`). Reused between calls.
+ */
+export interface SlotReservation extends SendRing {
+  slot: number;
+  slots: number;
+  arenaOff: number;
+  arenaEnd: number;
+}
+
 /** Per-peer reference counts, so a peer table can evict entries no queued datagram uses. */
 export interface PeerRefs {
   refs: Int32Array;
@@ -86,6 +99,65 @@ export class SlotRing {
   }
 
   /**
+   * Room for a producer that writes slots and bytes itself (see {@link SlotReservation}):
+   * grows the slots towards `slots` more and the arena towards `bytes` contiguous bytes
+   * (within the ring's limits; the caller checked the queue limits), and returns the
+   * largest room there is now — possibly less than asked, possibly none. Nothing is queued
+   * until {@link SlotRing.commit}.
+   */
+  reserve(slots: number, bytes: number, out: SlotReservation): SlotReservation {
+    if (this.count + slots > this.cap && this.cap < this.maxSlots) this.growSlotsTo(this.count + slots);
+    bytes = Math.min(bytes, this.arenaMax - this.bytes);
+    let [off, end] = this.freeRegion();
+    if (end - off < bytes && this.arena.length < this.arenaMax) {
+      this.growArena(bytes);
+      [off, end] = this.freeRegion();
+    }
+    out.arena = this.arena;
+    out.offsets = this.offsets;
+    out.lengths = this.lengths;
+    out.peers = this.peers;
+    out.slot = (this.head + this.count) % this.cap;
+    out.slots = Math.min(slots, this.cap - this.count);
+    out.arenaOff = off;
+    out.arenaEnd = end;
+    return out;
+  }
+
+  /**
+   * Queues the `n` slots a producer filled after a {@link SlotRing.reserve} (offsets,
+   * lengths and peers written, bytes contiguous from the reservation's `arenaOff`, `bytes`
+   * of them in all). They go after everything queued before, in slot order.
+   */
+  commit(n: number, bytes: number, arenaOff: number): void {
+    if (n === 0) return;
+    const refs = this.peerRefs?.refs;
+    let s = (this.head + this.count) % this.cap;
+    for (let i = 0; i < n; i++) {
+      this.callbacks[s] = undefined;
+      const p = this.peers[s];
+      if (refs && p >= 0) refs[p]++;
+      s = s + 1 === this.cap ? 0 : s + 1;
+    }
+    this.arenaTail = arenaOff + bytes;
+    this.bytes += bytes;
+    this.count += n;
+  }
+
+  /** The largest contiguous free arena region `[start, end)` where the next datagram may go. */
+  private freeRegion(): [number, number] {
+    const size = this.arena.length;
+    if (this.count === 0) return [0, size];
+    const headOff = this.offsets[this.head];
+    const tail = this.arenaTail;
+    if (tail > headOff) {
+      // After the tail, or wrapped to the start (a gap of one byte so tail never meets head).
+      return size - tail >= headOff - 1 ? [tail, size] : [0, Math.max(0, headOff - 1)];
+    }
+    return [tail, Math.max(tail, headOff - 1)];
+  }
+
+  /**
    * Gives every queued datagram addressed to peer `from` the peer `to` instead (reference
    * counts follow). Returns how many were readdressed. Order and bytes are untouched.
    */
@@ -141,7 +213,14 @@ export class SlotRing {
   }
 
   private growSlots(): void {
-    const cap = Math.min(this.maxSlots, this.cap * 2);
+    this.growSlotsTo(this.cap + 1);
+  }
+
+  /** Doubles the slot arrays until they hold `need` (at most maxSlots), keeping the queue in order from slot 0. */
+  private growSlotsTo(need: number): void {
+    let cap = this.cap * 2;
+    while (cap < need) cap *= 2;
+    cap = Math.min(this.maxSlots, cap);
     const offsets = new Uint32Array(cap);
     const lengths = new Uint32Array(cap);
     const peers = new Int32Array(cap);

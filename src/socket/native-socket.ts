@@ -12,7 +12,7 @@ import { MAX_BUFFER_SIZE, validateBufferSize, type ResolvedOptions } from '../op
 import type { PayloadView } from '../payload.js';
 import { toPayload } from '../payload.js';
 import { keepFirst, throwFirst, type FirstError } from '../scheduler/completions.js';
-import { SendScheduler, type SendRing } from '../scheduler/send-scheduler.js';
+import { SendScheduler, type SendRing, type SlotReservation } from '../scheduler/send-scheduler.js';
 import type { BatchSocketStats, FlushEvent, Peer, SendCallback, SendPayload } from '../types.js';
 import { BaseSocket } from './base-socket.js';
 import { PeerHandles } from './peer-handles.js';
@@ -297,6 +297,31 @@ export class NativeBatchSocket extends BaseSocket {
     return this.scheduler.enqueue(bytes, start, length, id, cb);
   }
 
+  /**
+   * @internal For the native RTP fan-out (src/fanout/): room in the send ring for up to
+   * `slots` datagrams and `bytes` bytes (see SendScheduler.reserve); undefined once closed.
+   */
+  reserveSlots(slots: number, bytes: number): SlotReservation | undefined {
+    if (this.state === 'closed') return undefined;
+    if (this.state === 'unbound') this.ensureBound();
+    return this.scheduler.reserve(slots, bytes);
+  }
+
+  /** @internal Queues what the fan-out wrote into the last reservation and counts what it dropped (SendScheduler.commit). */
+  commitSlots(n: number, bytes: number, arenaOff: number, dropped: number): void {
+    this.scheduler.commit(n, bytes, arenaOff, dropped);
+  }
+
+  /** @internal Sends what is queued now unless a send is already waiting for room (the fan-out's end of batch). */
+  flushQueued(): void {
+    if (this.state !== 'closed') this.scheduler.flush('batch');
+  }
+
+  /** @internal Whether sends wait for writable readiness (or an ENOBUFS back-off) now. */
+  get sendBlocked(): boolean {
+    return this.scheduler.blocked;
+  }
+
   /** {@inheritDoc BatchSocket.flush} */
   flush(): void {
     this.assertOpen();
@@ -502,7 +527,7 @@ const EINVAL = 22;
 
 
 /** Handle returned by {@link NativeBatchSocket.peer}. */
-class NativePeer implements Peer {
+export class NativePeer implements Peer {
   private released = false;
   constructor(
     private readonly socket: NativeBatchSocket,

@@ -513,3 +513,68 @@ describe('storage', () => {
     expect(h.max).toBeLessThanOrEqual(2100);
   });
 });
+
+describe('reserve/commit (producers that fill slots themselves, e.g. the native RTP fan-out)', () => {
+  /** Writes datagrams `seqs` into a reservation as native code does: contiguous bytes, consecutive slots. */
+  function produce(s: SendScheduler, seqs: number[], pad: number, peer: number): number {
+    const r = s.reserve(seqs.length, seqs.length * (4 + pad))!;
+    let pos = r.arenaOff;
+    let n = 0;
+    for (const seq of seqs) {
+      const d = datagram(seq, pad);
+      if (n >= r.slots || pos + d.length > r.arenaEnd) break;
+      r.arena.set(d, pos);
+      const slot = (r.slot + n) % r.offsets.length;
+      r.offsets[slot] = pos;
+      r.lengths[slot] = d.length;
+      r.peers[slot] = peer;
+      pos += d.length;
+      n++;
+    }
+    s.commit(n, pos - r.arenaOff, r.arenaOff, seqs.length - n);
+    return n;
+  }
+
+  test('committed slots go after what was enqueued, in order, across arena wrap and slot growth; partial sends keep the tail first', () => {
+    const { s, b, refs } = rig({ maxBatch: 1 << 20, mode: 'window' }, [{ take: 3, errno: EAGAIN }]);
+    let seq = 0;
+    const sent: number[] = [];
+    for (let round = 0; round < 40; round++) {
+      s.enqueue(datagram(seq), 0, 4, 1);
+      sent.push(seq++);
+      const batch = Array.from({ length: 37 }, () => seq++);
+      expect(produce(s, batch, 900, 2)).toBe(37);
+      sent.push(...batch);
+      if (round % 3 === 2) {
+        s.flush();
+        if (s.blocked) s.onWritable();
+      }
+      expectIdentity(s);
+    }
+    s.flush();
+    if (s.blocked) s.onWritable();
+    expect(b.delivered.map(seqOf)).toEqual(sent);
+    expect(b.delivered.filter((d) => d.peer === 2)).toHaveLength(40 * 37);
+    expect(refs.refs[2]).toBe(0); // peer references released as the committed slots were sent
+    expect(s.sent).toBe(sent.length);
+    expectIdentity(s);
+  });
+
+  test('the queue limits bound a reservation; what does not fit is counted as dropped (queue full) and drain follows', () => {
+    const { s, b } = rig({ maxQueue: 10, maxQueueBytes: 65536 });
+    expect(produce(s, Array.from({ length: 25 }, (_, i) => i), 0, 0)).toBe(10);
+    expect(s.droppedQueueFull).toBe(15);
+    expect(s.enqueued).toBe(25);
+    expectIdentity(s);
+    expect(s.reserve(5, 100)!.slots).toBe(0);
+    s.flush();
+    expect(b.delivered.map(seqOf)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expectIdentity(s);
+  });
+
+  test('after close() there is no reservation', () => {
+    const { s } = rig();
+    s.close();
+    expect(s.reserve(1, 10)).toBeUndefined();
+  });
+});

@@ -1,0 +1,768 @@
+// See fanout.h. The JS contract is NativeRtpFanout in src/native/binding.ts.
+#include "fanout.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "args.h"
+#include "errors.h"
+#include "srtp.h"
+
+namespace dsn {
+
+namespace {
+
+// Per-output fields of the shared state array (doubles; u32 values are exact in a double).
+// JS writes FLAGS, SSRC, PAYLOAD_TYPE, SEQ_OFFSET, TS_OFFSET, START (and the initial
+// LAST_SEQ/LAST_TS); native writes the rest and resets START to 0 once the output's part of
+// a forward() is done.
+enum Field : std::size_t {
+  kFlags = 0,        // bit 0 LIVE: forward packets (0 = gated); bit 1 STARTING: goes live at START in this batch
+  kSsrc = 1,         // outgoing SSRC, u32
+  kPayloadType = 2,  // outgoing payload type, 0-127 (the marker bit is kept)
+  kSeqOffset = 3,    // added to the ingest sequence number, mod 2^16
+  kTsOffset = 4,     // added to the ingest timestamp, mod 2^32
+  kStart = 5,        // first packet index of the next forward() this output takes
+  kLastSeq = 6,      // outgoing sequence number of the last packet queued
+  kLastTs = 7,       // outgoing RTP timestamp of the last packet queued
+  kPackets = 8,      // RTP packets queued (RFC 3550 SR sender's packet count; retransmissions not counted)
+  kOctets = 9,       // RTP payload octets queued (SR sender's octet count)
+  kLastSentAt = 10,  // `now` (io NOW, ms) of the forward() that queued the last packet
+  kDropped = 11,     // packets not queued: the send queue was full
+  kOversize = 12,    // packets not queued: longer than the path MTU after SRTP
+  kRetransmitted = 13,  // packets queued again by retransmit()
+  kErrors = 14,      // SRTP protect failures (packet not sent)
+  kBytes = 15,       // protected bytes queued (retransmissions included)
+  kStride = 16,
+};
+constexpr std::uint32_t kFlagLive = 1;
+constexpr std::uint32_t kFlagStarting = 2;  // START names this batch's first packet (INJECTED packets go only to these)
+
+// io: per-call parameters and results (Float64Array of kIoLength).
+enum Io : std::size_t {
+  kIoSlot = 0,           // in: ring slot the first produced datagram goes to
+  kIoSlots = 1,          // in: free slots from there (wrapping at the ring capacity)
+  kIoArenaOff = 2,       // in: arena offset where produced bytes start
+  kIoArenaEnd = 3,       // in: end of the contiguous arena region that may be written
+  kIoNow = 4,            // in: time of the batch, ms (stored in LAST_SENT_AT)
+  kIoDrop = 5,           // in: 1 = what does not fit is counted as dropped; 0 = stop and resume later
+  kIoCursorOutput = 6,   // in/out: where a stopped forward() resumes (0, 0 = a new batch)
+  kIoCursorPacket = 7,
+  kIoMtu = 8,            // in: largest protected datagram, bytes
+  kIoProduced = 9,       // out: slots filled
+  kIoBytes = 10,         // out: arena bytes used
+  kIoDone = 11,          // out: 1 = the batch is finished, 0 = stopped for room (resume with the cursor)
+  kIoDropped = 12,       // out: packets dropped for room
+  kIoOversize = 13,      // out: packets over the MTU
+  kIoMisses = 14,        // out (retransmit): sequence numbers no longer (or never) in the history
+  kIoErrors = 15,        // out: SRTP failures
+  kIoLength = 16,
+};
+
+// Packet descriptor flags (third u32 of each (offset, length, flags) triple).
+constexpr std::uint32_t kPacketVideo = 1;     // video; else audio (an output takes one kind)
+constexpr std::uint32_t kPacketInjected = 2;  // sent only to STARTING outputs whose START is this index (SPS/PPS before an IDR)
+constexpr std::uint32_t kPacketExtra = 4;     // the packet's bytes are in `extra`, not `src` (packets the relay made)
+
+constexpr std::size_t kHistory = 512;      // ingest packets kept per stream, outgoing seqs mapped per output
+constexpr std::size_t kHistorySlot = 1200; // bytes kept per ingest packet (larger ones can never go out)
+constexpr std::size_t kMaxOutputs = 1 << 16;
+constexpr std::size_t kMaxStreams = 1 << 16;
+constexpr std::size_t kMaxSessions = 1 << 16;
+constexpr std::size_t kRtpHeader = 12;
+
+std::uint16_t Get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint32_t Get32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+void Put16(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void Put32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+// A double from JS as u32 (0 for NaN or out of range; JS writes integers in range).
+std::uint32_t ToU32(double d) {
+  if (!(d >= 0) || d > 4294967295.0) return 0;
+  return static_cast<std::uint32_t>(d);
+}
+
+// RTP payload octets of a packet (RFC 3550 §6.4.1 "sender's octet count": no header,
+// CSRCs, extension or padding). The header was checked to be at least 12 bytes.
+std::size_t PayloadOctets(const std::uint8_t* p, std::size_t len) {
+  std::size_t h = kRtpHeader + 4u * (p[0] & 0x0f);
+  if ((p[0] & 0x10) && h + 4 <= len) h += 4 + 4u * Get16(p + h + 2);
+  std::size_t pad = (p[0] & 0x20) ? p[len - 1] : 0;
+  return h + pad >= len ? 0 : len - h - pad;
+}
+
+// The rewrite of rewriteRtpHeader (src/relay/output.ts), in place.
+void Rewrite(std::uint8_t* p, std::uint32_t ssrc, std::uint32_t pt, std::uint32_t seq_offset, std::uint32_t ts_offset,
+             std::uint32_t* seq_out, std::uint32_t* ts_out) {
+  p[1] = static_cast<std::uint8_t>((p[1] & 0x80) | (pt & 0x7f));
+  const std::uint32_t seq = (Get16(p + 2) + seq_offset) & 0xffff;
+  Put16(p + 2, seq);
+  const std::uint32_t ts = Get32(p + 4) + ts_offset;  // mod 2^32
+  Put32(p + 4, ts);
+  Put32(p + 8, ssrc);
+  *seq_out = seq;
+  *ts_out = ts;
+}
+
+// What retransmit() needs to rebuild an outgoing packet: which ingest packet (absolute
+// history index of its stream) and the offsets it went out with.
+struct HistoryEntry {
+  std::uint32_t ingest = 0;
+  std::uint32_t seq_offset = 0;
+  std::uint32_t ts_offset = 0;
+  std::uint16_t out_seq = 0;
+  std::uint16_t valid = 0;
+};
+
+struct Output {
+  bool used = false;
+  std::uint32_t stream = 0;
+  std::int32_t session = -1;
+  std::int32_t peer = -1;
+  std::uint32_t kind = 0;  // kPacketVideo or 0 (audio)
+  std::unique_ptr<HistoryEntry[]> history;  // kHistory entries, by outgoing seq mod kHistory
+};
+
+struct Stream {
+  bool used = false;
+  std::vector<std::uint32_t> outputs;  // output ids, in the order they were added
+  std::unique_ptr<std::uint8_t[]> bytes;  // kHistory * kHistorySlot
+  std::unique_ptr<std::uint16_t[]> lengths;  // 0 = not kept
+  std::unique_ptr<std::uint32_t[]> index;    // absolute index of the packet in each slot
+  std::uint32_t count = 0;       // absolute index the next ingest packet gets
+  std::uint32_t batch_base = 0;  // absolute index of packet 0 of the current forward() batch
+};
+
+// Reads info[i] as a typed array of `type`: data pointer and length in elements.
+bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type, void** data,
+              std::size_t* length) {
+  Napi::TypedArray array;
+  if (!ArgTypedArray(info, i, name, type, &array)) return false;
+  napi_typedarray_type actual;
+  if (napi_get_typedarray_info(info.Env(), array, &actual, length, data, nullptr, nullptr) != napi_ok) {
+    ThrowTypeError(info.Env(), "could not read a typed array argument");
+    return false;
+  }
+  if (*length == 0) *data = nullptr;
+  return true;
+}
+
+// The shared socket's send ring as handed to one call, plus the io block.
+struct RingArgs {
+  std::uint8_t* arena = nullptr;
+  std::size_t arena_len = 0;
+  std::uint32_t* offsets = nullptr;
+  std::uint32_t* lengths = nullptr;
+  std::int32_t* peers = nullptr;
+  std::size_t capacity = 0;
+  double* io = nullptr;
+  // From io, checked:
+  std::size_t slot = 0, slots = 0, pos = 0, end = 0, mtu = 0;
+  bool drop = false;
+  double now = 0;
+  // Results so far.
+  std::size_t produced = 0;
+  double dropped = 0, oversize = 0, errors = 0;
+
+  // Whether a datagram of `len` protected bytes fits.
+  bool Fits(std::size_t len) const { return produced < slots && pos + len <= end; }
+  void Fill(std::size_t len, std::int32_t peer) {
+    std::size_t s = slot + produced;
+    if (s >= capacity) s -= capacity;
+    offsets[s] = static_cast<std::uint32_t>(pos);
+    lengths[s] = static_cast<std::uint32_t>(len);
+    peers[s] = peer;
+    pos += len;
+    ++produced;
+  }
+  void Finish(std::size_t arena_off) const {
+    io[kIoProduced] = static_cast<double>(produced);
+    io[kIoBytes] = static_cast<double>(pos - arena_off);
+    io[kIoDropped] = dropped;
+    io[kIoOversize] = oversize;
+    io[kIoErrors] = errors;
+  }
+};
+
+class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
+ public:
+  // new RtpFanout(state: Float64Array): the state array holds state.length / STRIDE outputs
+  // (<= 65536); ids are its output indices.
+  explicit RtpFanout(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RtpFanout>(info) {
+    Napi::Env env = info.Env();
+    Napi::TypedArray state;
+    if (!ArgTypedArray(info, 0, "state", napi_float64_array, &state)) return;
+    const std::size_t n = state.ElementLength() / kStride;
+    if (n == 0 || n > kMaxOutputs) {
+      ThrowRangeError(env, "state must hold 1 to 65536 outputs (STRIDE doubles each)");
+      return;
+    }
+    state_.Set(state);
+    outputs_.resize(n);
+  }
+
+  // addStream() → stream id. Allocates the stream's history (kHistory x 1200 bytes).
+  Napi::Value AddStream(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t id = streams_.size();
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      if (!streams_[i].used) {
+        id = i;
+        break;
+      }
+    }
+    if (id == streams_.size()) {
+      if (streams_.size() >= kMaxStreams) {
+        ThrowRangeError(env, "too many streams in one fan-out");
+        return env.Undefined();
+      }
+      streams_.emplace_back();
+    }
+    Stream& s = streams_[id];
+    s.used = true;
+    s.outputs.clear();
+    if (!s.bytes) {
+      s.bytes.reset(new std::uint8_t[kHistory * kHistorySlot]);
+      s.lengths.reset(new std::uint16_t[kHistory]);
+      s.index.reset(new std::uint32_t[kHistory]);
+    }
+    std::memset(s.lengths.get(), 0, kHistory * sizeof(std::uint16_t));
+    std::memset(s.index.get(), 0, kHistory * sizeof(std::uint32_t));
+    s.count = 0;
+    s.batch_base = 0;
+    return Napi::Number::New(env, static_cast<double>(id));
+  }
+
+  // removeStream(id): removes the stream and every output still on it.
+  Napi::Value RemoveStream(const Napi::CallbackInfo& info) {
+    std::size_t id;
+    if (!ArgStream(info, 0, &id)) return info.Env().Undefined();
+    for (std::uint32_t o : streams_[id].outputs) outputs_[o].used = false;
+    streams_[id].outputs.clear();
+    streams_[id].used = false;
+    return info.Env().Undefined();
+  }
+
+  // addSession(profile, masterKey: Uint8Array, masterSalt: Uint8Array) → session id: one
+  // SRTP context (RFC 3711 §4.3 key derivation) for one viewer's DTLS-SRTP session; its
+  // outputs (video, audio) share it, and protectRtcp() uses it for the viewer's RTCP.
+  Napi::Value AddSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::int64_t profile = 0;
+    void *key = nullptr, *salt = nullptr;
+    std::size_t key_len = 0, salt_len = 0;
+    if (!ArgInt(info, 0, "profile", 0, 0xffff, &profile) || !ArgArray(info, 1, "masterKey", napi_uint8_array, &key, &key_len) ||
+        !ArgArray(info, 2, "masterSalt", napi_uint8_array, &salt, &salt_len)) {
+      return env.Undefined();
+    }
+    if (!srtp::IsSupported(static_cast<int>(profile))) {
+      ThrowRangeError(env, "unsupported SRTP protection profile (supported: 0x0001 SRTP_AES128_CM_HMAC_SHA1_80, 0x0007 SRTP_AEAD_AES_128_GCM)");
+      return env.Undefined();
+    }
+    const auto p = static_cast<srtp::Profile>(profile);
+    if (key_len != srtp::kMasterKeyLength || salt_len != srtp::MasterSaltLength(p)) {
+      ThrowRangeError(env, "wrong SRTP key or salt length for this profile (key 16 bytes; salt 14 bytes for AES-CM, 12 for GCM)");
+      return env.Undefined();
+    }
+    std::size_t id = sessions_.size();
+    for (std::size_t i = 0; i < sessions_.size(); ++i) {
+      if (!sessions_[i]) {
+        id = i;
+        break;
+      }
+    }
+    if (id == sessions_.size() && sessions_.size() >= kMaxSessions) {
+      ThrowRangeError(env, "too many SRTP sessions in one fan-out");
+      return env.Undefined();
+    }
+    auto ctx = std::make_unique<srtp::Context>();
+    if (ctx->Init(p, static_cast<const std::uint8_t*>(key), key_len, static_cast<const std::uint8_t*>(salt), salt_len) !=
+        srtp::kOk) {
+      Napi::Error error = Napi::Error::New(env, "OpenSSL failed to set up an SRTP context");
+      error.Set("code", Napi::String::New(env, "ERR_SRTP_CRYPTO"));
+      error.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (id == sessions_.size()) sessions_.emplace_back();
+    sessions_[id] = std::move(ctx);
+    return Napi::Number::New(env, static_cast<double>(id));
+  }
+
+  // removeSession(id): frees the context; outputs still naming it stop sending (session -1).
+  Napi::Value RemoveSession(const Napi::CallbackInfo& info) {
+    std::size_t id;
+    if (!ArgSession(info, 0, &id)) return info.Env().Undefined();
+    sessions_[id].reset();
+    for (Output& o : outputs_) {
+      if (o.used && o.session == static_cast<std::int32_t>(id)) o.session = -1;
+    }
+    return info.Env().Undefined();
+  }
+
+  // protectRtcp(session, buf: Uint8Array, offset, length, capacity) → protected length or
+  // an srtp::Status < 0. SRTCP (RFC 3711 §3.4 / RFC 7714 §9) with the session's context, so
+  // the relay's own RTCP (sender reports) shares the viewer's SRTCP index sequence.
+  Napi::Value ProtectRtcp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t id;
+    void* data = nullptr;
+    std::size_t buf_len = 0;
+    std::int64_t offset = 0, length = 0, capacity = 0;
+    if (!ArgSession(info, 0, &id) || !ArgArray(info, 1, "buf", napi_uint8_array, &data, &buf_len) ||
+        !ArgInt(info, 2, "offset", 0, static_cast<std::int64_t>(buf_len), &offset) ||
+        !ArgInt(info, 3, "length", 0, static_cast<std::int64_t>(buf_len) - offset, &length) ||
+        !ArgInt(info, 4, "capacity", length, static_cast<std::int64_t>(buf_len) - offset, &capacity)) {
+      return env.Undefined();
+    }
+    std::size_t out = 0;
+    int rc = sessions_[id]->ProtectRtcp(static_cast<std::uint8_t*>(data) + offset, static_cast<std::size_t>(length),
+                                        static_cast<std::size_t>(capacity), &out);
+    return Napi::Number::New(env, rc == srtp::kOk ? static_cast<double>(out) : static_cast<double>(rc));
+  }
+
+  // addOutput(stream, session, peer, kind) → output id (its index in the state array).
+  // kind 1 = video, 0 = audio; peer is the shared socket's peer-table id of the viewer.
+  // The output's state fields are zeroed: JS then sets SSRC, PAYLOAD_TYPE, LAST_SEQ/LAST_TS
+  // and FLAGS (gated until then).
+  Napi::Value AddOutput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t stream, session;
+    std::int64_t peer = 0, kind = 0;
+    if (!ArgStream(info, 0, &stream) || !ArgSession(info, 1, &session) || !ArgInt(info, 2, "peer", 0, INT32_MAX, &peer) ||
+        !ArgInt(info, 3, "kind", 0, 1, &kind)) {
+      return env.Undefined();
+    }
+    double* st = State(env);
+    if (st == nullptr) return env.Undefined();
+    std::size_t id = outputs_.size();
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+      if (!outputs_[i].used) {
+        id = i;
+        break;
+      }
+    }
+    if (id == outputs_.size()) {
+      ThrowRangeError(env, "no free output in the fan-out's state array");
+      return env.Undefined();
+    }
+    Output& o = outputs_[id];
+    o.used = true;
+    o.stream = static_cast<std::uint32_t>(stream);
+    o.session = static_cast<std::int32_t>(session);
+    o.peer = static_cast<std::int32_t>(peer);
+    o.kind = static_cast<std::uint32_t>(kind);
+    if (!o.history) o.history.reset(new HistoryEntry[kHistory]);
+    for (std::size_t i = 0; i < kHistory; ++i) o.history[i] = HistoryEntry{};
+    std::fill(st + id * kStride, st + (id + 1) * kStride, 0.0);
+    streams_[stream].outputs.push_back(static_cast<std::uint32_t>(id));
+    return Napi::Number::New(env, static_cast<double>(id));
+  }
+
+  // removeOutput(id): the output stops at once; its id (and state row) may be reused.
+  Napi::Value RemoveOutput(const Napi::CallbackInfo& info) {
+    std::size_t id;
+    if (!ArgOutput(info, 0, &id)) return info.Env().Undefined();
+    Output& o = outputs_[id];
+    auto& list = streams_[o.stream].outputs;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (list[i] == id) {
+        list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
+    o.used = false;
+    return info.Env().Undefined();
+  }
+
+  // setOutputPeer(id, peer): the viewer's address changed (new ICE pair): its peer-table id.
+  Napi::Value SetOutputPeer(const Napi::CallbackInfo& info) {
+    std::size_t id;
+    std::int64_t peer = 0;
+    if (!ArgOutput(info, 0, &id) || !ArgInt(info, 1, "peer", 0, INT32_MAX, &peer)) return info.Env().Undefined();
+    outputs_[id].peer = static_cast<std::int32_t>(peer);
+    return info.Env().Undefined();
+  }
+
+  // forward(stream, src: Uint8Array, extra: Uint8Array, packets: Uint32Array, count,
+  //         arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array,
+  //         io: Float64Array) → slots filled
+  // Packet i (< count) is packets[3i+1] bytes of RTP at src[packets[3i]] (extra[...] with
+  // flag EXTRA), flags packets[3i+2] (VIDEO, INJECTED, EXTRA). Each live output of the
+  // stream whose kind matches takes packets START.. in order (an INJECTED packet only when
+  // the output is STARTING at exactly that index), output-major; each becomes
+  // one datagram (rewritten, SRTP-protected) in ring slot io.SLOT + k (mod the ring's
+  // capacity = offsets.length) at arena offsets from io.ARENA_OFF up to io.ARENA_END, to the
+  // output's peer. When the next datagram does not fit (io.SLOTS slots, the arena region):
+  // io.DROP = 1 counts it dropped (per output DROPPED, io.DROPPED) and goes on; io.DROP = 0
+  // stops with io.DONE = 0 and the cursor set, and the next call with the cursor continues
+  // exactly there (the caller commits and flushes in between). A new batch starts with the
+  // cursor at (0, 0): the packets then enter the stream's history (retransmit()).
+  // Throws TypeError/RangeError (nothing touched) for bad arguments: an unknown stream, a
+  // packet outside src or shorter than 12 bytes, io fields outside the ring or arena.
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t stream_id;
+    void* src_data = nullptr;
+    void* extra_data = nullptr;
+    void* pk_data = nullptr;
+    std::size_t src_len = 0, extra_len = 0, pk_len = 0;
+    std::int64_t count = 0;
+    if (!ArgStream(info, 0, &stream_id) || !ArgArray(info, 1, "src", napi_uint8_array, &src_data, &src_len) ||
+        !ArgArray(info, 2, "extra", napi_uint8_array, &extra_data, &extra_len) ||
+        !ArgArray(info, 3, "packets", napi_uint32_array, &pk_data, &pk_len) ||
+        !ArgInt(info, 4, "count", 0, static_cast<std::int64_t>(pk_len / 3), &count)) {
+      return env.Undefined();
+    }
+    RingArgs ring;
+    if (!ArgRing(info, 5, &ring)) return env.Undefined();
+    double* st = State(env);
+    if (st == nullptr) return env.Undefined();
+    const auto* src = static_cast<const std::uint8_t*>(src_data);
+    const auto* extra = static_cast<const std::uint8_t*>(extra_data);
+    const auto* pk = static_cast<const std::uint32_t*>(pk_data);
+    const auto n = static_cast<std::size_t>(count);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t off = pk[3 * i], len = pk[3 * i + 1];
+      const std::size_t in_len = (pk[3 * i + 2] & kPacketExtra) ? extra_len : src_len;
+      if (off > in_len || len > in_len - off || len < kRtpHeader) {
+        char message[128];
+        std::snprintf(message, sizeof message, "packet %zu lies outside its buffer or is shorter than an RTP header", i);
+        ThrowRangeError(env, message);
+        return env.Undefined();
+      }
+    }
+    Stream& stream = streams_[stream_id];
+    double* io = ring.io;
+    std::size_t cur_output = static_cast<std::size_t>(ToU32(io[kIoCursorOutput]));
+    std::size_t cur_packet = static_cast<std::size_t>(ToU32(io[kIoCursorPacket]));
+    if (cur_output == 0 && cur_packet == 0) Remember(stream, src, extra, pk, n);
+    const std::size_t arena_off = ring.pos;
+    for (std::size_t oi = cur_output; oi < stream.outputs.size(); ++oi) {
+      const std::uint32_t id = stream.outputs[oi];
+      Output& o = outputs_[id];
+      double* s = st + std::size_t{id} * kStride;
+      const std::size_t start = static_cast<std::size_t>(ToU32(s[kStart]));
+      const std::uint32_t out_flags = ToU32(s[kFlags]);
+      if (!(out_flags & kFlagLive) || o.session < 0 || !sessions_[static_cast<std::size_t>(o.session)]) {
+        s[kStart] = 0;
+        s[kFlags] = out_flags & ~kFlagStarting;
+        continue;
+      }
+      const bool starting = (out_flags & kFlagStarting) != 0;
+      srtp::Context* ctx = sessions_[static_cast<std::size_t>(o.session)].get();
+      const std::size_t overhead = srtp::RtpOverhead(ctx->profile());
+      const std::uint32_t ssrc = ToU32(s[kSsrc]), pt = ToU32(s[kPayloadType]);
+      const std::uint32_t seq_offset = ToU32(s[kSeqOffset]), ts_offset = ToU32(s[kTsOffset]);
+      std::size_t pi = start;
+      if (oi == cur_output && cur_packet > pi) pi = cur_packet;
+      for (; pi < n; ++pi) {
+        const std::uint32_t flags = pk[3 * pi + 2];
+        if ((flags & kPacketVideo) != o.kind) continue;
+        if ((flags & kPacketInjected) && (!starting || pi != start)) continue;
+        const std::uint8_t* in = ((flags & kPacketExtra) ? extra : src) + pk[3 * pi];
+        const std::size_t len = pk[3 * pi + 1];
+        if (len + overhead > ring.mtu) {
+          s[kOversize] += 1;
+          ring.oversize += 1;
+          continue;
+        }
+        if (!ring.Fits(len + overhead)) {
+          if (ring.drop) {
+            s[kDropped] += 1;
+            ring.dropped += 1;
+            continue;
+          }
+          io[kIoCursorOutput] = static_cast<double>(oi);
+          io[kIoCursorPacket] = static_cast<double>(pi);
+          io[kIoDone] = 0;
+          ring.Finish(arena_off);
+          return Napi::Number::New(env, static_cast<double>(ring.produced));
+        }
+        std::uint8_t* dst = ring.arena + ring.pos;
+        std::memcpy(dst, in, len);
+        std::uint32_t seq = 0, ts = 0;
+        Rewrite(dst, ssrc, pt, seq_offset, ts_offset, &seq, &ts);
+        std::size_t out_len = 0;
+        if (ctx->ProtectRtp(dst, len, ring.end - ring.pos, &out_len) != srtp::kOk) {
+          s[kErrors] += 1;
+          ring.errors += 1;
+          continue;
+        }
+        const std::size_t payload = PayloadOctets(in, len);
+        ring.Fill(out_len, o.peer);
+        s[kLastSeq] = seq;
+        s[kLastTs] = ts;
+        s[kPackets] += 1;
+        s[kOctets] += static_cast<double>(payload);
+        s[kBytes] += static_cast<double>(out_len);
+        s[kLastSentAt] = ring.now;
+        HistoryEntry& h = o.history[seq & (kHistory - 1)];
+        h.ingest = stream.batch_base + static_cast<std::uint32_t>(pi);
+        h.seq_offset = seq_offset;
+        h.ts_offset = ts_offset;
+        h.out_seq = static_cast<std::uint16_t>(seq);
+        h.valid = 1;
+      }
+      s[kStart] = 0;
+      s[kFlags] = out_flags & ~kFlagStarting;
+    }
+    io[kIoCursorOutput] = 0;
+    io[kIoCursorPacket] = 0;
+    io[kIoDone] = 1;
+    ring.Finish(arena_off);
+    return Napi::Number::New(env, static_cast<double>(ring.produced));
+  }
+
+  // retransmit(output, seqs: Uint32Array, count, arena, offsets, lengths, peers, io) → slots filled
+  // Queues again, in the order given, the packets this output sent with outgoing sequence
+  // numbers seqs[0..count) (an RTCP NACK's list, RFC 4585 §6.2.1): rebuilt from the stream's
+  // history with the offsets they first went out with and the output's current SSRC and
+  // payload type, protected again (the same SRTP index: the same packet). A number no longer
+  // in the history (older than the last 512 packets of the output or of the stream, never
+  // sent, or a gap) counts in io.MISSES; what does not fit is dropped (io.DROPPED, DROPPED).
+  // RETRANSMITTED and BYTES count what was queued. The cursor fields are not used.
+  Napi::Value Retransmit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t id;
+    void* seq_data = nullptr;
+    std::size_t seq_len = 0;
+    std::int64_t count = 0;
+    if (!ArgOutput(info, 0, &id) || !ArgArray(info, 1, "seqs", napi_uint32_array, &seq_data, &seq_len) ||
+        !ArgInt(info, 2, "count", 0, static_cast<std::int64_t>(seq_len), &count)) {
+      return env.Undefined();
+    }
+    RingArgs ring;
+    if (!ArgRing(info, 3, &ring)) return env.Undefined();
+    double* st = State(env);
+    if (st == nullptr) return env.Undefined();
+    Output& o = outputs_[id];
+    Stream& stream = streams_[o.stream];
+    double* s = st + id * kStride;
+    const auto* seqs = static_cast<const std::uint32_t*>(seq_data);
+    const std::size_t arena_off = ring.pos;
+    double misses = 0;
+    srtp::Context* ctx =
+        o.session >= 0 && sessions_[static_cast<std::size_t>(o.session)] ? sessions_[static_cast<std::size_t>(o.session)].get() : nullptr;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+      const std::uint32_t seq = seqs[i] & 0xffff;
+      const HistoryEntry& h = o.history[seq & (kHistory - 1)];
+      const std::size_t slot = h.ingest & (kHistory - 1);
+      if (ctx == nullptr || !h.valid || h.out_seq != seq || stream.index[slot] != h.ingest || stream.lengths[slot] == 0 ||
+          stream.count - h.ingest > kHistory) {
+        misses += 1;
+        continue;
+      }
+      const std::size_t len = stream.lengths[slot];
+      const std::size_t overhead = srtp::RtpOverhead(ctx->profile());
+      if (!ring.Fits(len + overhead)) {
+        s[kDropped] += 1;
+        ring.dropped += 1;
+        continue;
+      }
+      std::uint8_t* dst = ring.arena + ring.pos;
+      std::memcpy(dst, stream.bytes.get() + slot * kHistorySlot, len);
+      std::uint32_t out_seq = 0, ts = 0;
+      Rewrite(dst, ToU32(s[kSsrc]), ToU32(s[kPayloadType]), h.seq_offset, h.ts_offset, &out_seq, &ts);
+      std::size_t out_len = 0;
+      if (ctx->ProtectRtp(dst, len, ring.end - ring.pos, &out_len) != srtp::kOk) {
+        s[kErrors] += 1;
+        ring.errors += 1;
+        continue;
+      }
+      ring.Fill(out_len, o.peer);
+      s[kRetransmitted] += 1;
+      s[kBytes] += static_cast<double>(out_len);
+    }
+    ring.io[kIoMisses] = misses;
+    ring.io[kIoDone] = 1;
+    ring.Finish(arena_off);
+    return Napi::Number::New(env, static_cast<double>(ring.produced));
+  }
+
+ private:
+  // Copies a new batch's packets into the stream's history (those that fit a slot).
+  static void Remember(Stream& stream, const std::uint8_t* src, const std::uint8_t* extra, const std::uint32_t* pk,
+                       std::size_t n) {
+    stream.batch_base = stream.count;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t abs = stream.count + static_cast<std::uint32_t>(i);
+      const std::size_t slot = abs & (kHistory - 1);
+      const std::size_t len = pk[3 * i + 1];
+      stream.index[slot] = abs;
+      if (len > kHistorySlot) {
+        stream.lengths[slot] = 0;
+        continue;
+      }
+      std::memcpy(stream.bytes.get() + slot * kHistorySlot, ((pk[3 * i + 2] & kPacketExtra) ? extra : src) + pk[3 * i], len);
+      stream.lengths[slot] = static_cast<std::uint16_t>(len);
+    }
+    stream.count += static_cast<std::uint32_t>(n);
+  }
+
+  // The state array's doubles (throws and returns nullptr if JS detached or shrank it).
+  double* State(Napi::Env env) {
+    ArrayView v;
+    if (!state_.Get(env, &v) || v.length < outputs_.size() * kStride) {
+      ThrowRangeError(env, "the fan-out's state array is no longer valid (detached or resized)");
+      return nullptr;
+    }
+    return static_cast<double*>(v.data);
+  }
+
+  // info[i..i+4]: arena, offsets, lengths, peers, io; checks io's fields against them.
+  bool ArgRing(const Napi::CallbackInfo& info, std::size_t i, RingArgs* r) {
+    Napi::Env env = info.Env();
+    void *arena = nullptr, *offsets = nullptr, *lengths = nullptr, *peers = nullptr, *io = nullptr;
+    std::size_t n_arena = 0, n_off = 0, n_len = 0, n_peers = 0, n_io = 0;
+    if (!ArgArray(info, i, "arena", napi_uint8_array, &arena, &n_arena) ||
+        !ArgArray(info, i + 1, "offsets", napi_uint32_array, &offsets, &n_off) ||
+        !ArgArray(info, i + 2, "lengths", napi_uint32_array, &lengths, &n_len) ||
+        !ArgArray(info, i + 3, "peers", napi_int32_array, &peers, &n_peers) ||
+        !ArgArray(info, i + 4, "io", napi_float64_array, &io, &n_io)) {
+      return false;
+    }
+    if (n_off == 0 || n_len != n_off || n_peers != n_off || n_io < kIoLength) {
+      ThrowRangeError(env, "offsets, lengths and peers must have the ring's length >= 1, io at least IO_LENGTH entries");
+      return false;
+    }
+    double* d = static_cast<double*>(io);
+    const double slot = d[kIoSlot], slots = d[kIoSlots], pos = d[kIoArenaOff], end = d[kIoArenaEnd], mtu = d[kIoMtu];
+    const double cap = static_cast<double>(n_off);
+    if (!(slot >= 0 && slot < cap) || !(slots >= 0 && slots <= cap) || !(pos >= 0 && pos <= end) ||
+        !(end <= static_cast<double>(n_arena)) || !(mtu >= kRtpHeader && mtu <= 65535)) {
+      ThrowRangeError(env, "io SLOT/SLOTS/ARENA_OFF/ARENA_END/MTU outside the ring or arena");
+      return false;
+    }
+    r->arena = static_cast<std::uint8_t*>(arena);
+    r->arena_len = n_arena;
+    r->offsets = static_cast<std::uint32_t*>(offsets);
+    r->lengths = static_cast<std::uint32_t*>(lengths);
+    r->peers = static_cast<std::int32_t*>(peers);
+    r->capacity = n_off;
+    r->io = d;
+    r->slot = static_cast<std::size_t>(slot);
+    r->slots = static_cast<std::size_t>(slots);
+    r->pos = static_cast<std::size_t>(pos);
+    r->end = static_cast<std::size_t>(end);
+    r->mtu = static_cast<std::size_t>(mtu);
+    r->drop = d[kIoDrop] == 1;
+    r->now = d[kIoNow];
+    return true;
+  }
+
+  bool ArgStream(const Napi::CallbackInfo& info, std::size_t i, std::size_t* out) {
+    std::int64_t v = 0;
+    if (!ArgInt(info, i, "stream", 0, kMaxStreams - 1, &v)) return false;
+    if (static_cast<std::size_t>(v) >= streams_.size() || !streams_[static_cast<std::size_t>(v)].used) {
+      ThrowRangeError(info.Env(), "no stream with this id in the fan-out");
+      return false;
+    }
+    *out = static_cast<std::size_t>(v);
+    return true;
+  }
+  bool ArgSession(const Napi::CallbackInfo& info, std::size_t i, std::size_t* out) {
+    std::int64_t v = 0;
+    if (!ArgInt(info, i, "session", 0, kMaxSessions - 1, &v)) return false;
+    if (static_cast<std::size_t>(v) >= sessions_.size() || !sessions_[static_cast<std::size_t>(v)]) {
+      ThrowRangeError(info.Env(), "no SRTP session with this id in the fan-out");
+      return false;
+    }
+    *out = static_cast<std::size_t>(v);
+    return true;
+  }
+  bool ArgOutput(const Napi::CallbackInfo& info, std::size_t i, std::size_t* out) {
+    std::int64_t v = 0;
+    if (!ArgInt(info, i, "output", 0, kMaxOutputs - 1, &v)) return false;
+    if (static_cast<std::size_t>(v) >= outputs_.size() || !outputs_[static_cast<std::size_t>(v)].used) {
+      ThrowRangeError(info.Env(), "no output with this id in the fan-out");
+      return false;
+    }
+    *out = static_cast<std::size_t>(v);
+    return true;
+  }
+
+  PinnedArray state_;
+  std::vector<Output> outputs_;
+  std::vector<Stream> streams_;
+  std::vector<std::unique_ptr<srtp::Context>> sessions_;
+};
+
+}  // namespace
+
+Napi::Function DefineRtpFanout(Napi::Env env) {
+  return RtpFanout::DefineClass(env, "RtpFanout",
+                                {
+                                    RtpFanout::InstanceMethod<&RtpFanout::AddStream>("addStream"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::RemoveStream>("removeStream"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::AddSession>("addSession"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::RemoveSession>("removeSession"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::ProtectRtcp>("protectRtcp"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::AddOutput>("addOutput"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::RemoveOutput>("removeOutput"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::SetOutputPeer>("setOutputPeer"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::Forward>("forward"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::Retransmit>("retransmit"),
+                                });
+}
+
+Napi::Object FanoutConstants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  auto set = [&](const char* name, std::size_t v) { c.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  set("STRIDE", kStride);
+  set("FLAGS", kFlags);
+  set("SSRC", kSsrc);
+  set("PAYLOAD_TYPE", kPayloadType);
+  set("SEQ_OFFSET", kSeqOffset);
+  set("TS_OFFSET", kTsOffset);
+  set("START", kStart);
+  set("LAST_SEQ", kLastSeq);
+  set("LAST_TS", kLastTs);
+  set("PACKETS", kPackets);
+  set("OCTETS", kOctets);
+  set("LAST_SENT_AT", kLastSentAt);
+  set("DROPPED", kDropped);
+  set("OVERSIZE", kOversize);
+  set("RETRANSMITTED", kRetransmitted);
+  set("ERRORS", kErrors);
+  set("BYTES", kBytes);
+  set("FLAG_LIVE", kFlagLive);
+  set("FLAG_STARTING", kFlagStarting);
+  set("PACKET_EXTRA", kPacketExtra);
+  set("PACKET_VIDEO", kPacketVideo);
+  set("PACKET_INJECTED", kPacketInjected);
+  set("HISTORY", kHistory);
+  set("IO_SLOT", kIoSlot);
+  set("IO_SLOTS", kIoSlots);
+  set("IO_ARENA_OFF", kIoArenaOff);
+  set("IO_ARENA_END", kIoArenaEnd);
+  set("IO_NOW", kIoNow);
+  set("IO_DROP", kIoDrop);
+  set("IO_CURSOR_OUTPUT", kIoCursorOutput);
+  set("IO_CURSOR_PACKET", kIoCursorPacket);
+  set("IO_MTU", kIoMtu);
+  set("IO_PRODUCED", kIoProduced);
+  set("IO_BYTES", kIoBytes);
+  set("IO_DONE", kIoDone);
+  set("IO_DROPPED", kIoDropped);
+  set("IO_OVERSIZE", kIoOversize);
+  set("IO_MISSES", kIoMisses);
+  set("IO_ERRORS", kIoErrors);
+  set("IO_LENGTH", kIoLength);
+  return c;
+}
+
+}  // namespace dsn

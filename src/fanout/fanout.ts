@@ -1,0 +1,529 @@
+/**
+ * The native RTP fan-out (addon/fanout.{h,cc}): a relay hands one ingest receive batch of a
+ * stream to native code in ONE call; for each packet and each live output of that stream
+ * native code copies it into the shared WebRTC socket's send ring, rewrites the RTP header
+ * (exactly `rewriteRtpHeader` of src/relay/output.ts), SRTP-protects it in place with the
+ * output's session (RFC 3711 AES_CM_128_HMAC_SHA1_80 / RFC 7714 AEAD_AES_128_GCM) and queues
+ * it to the output's peer; the flush is the socket's sendmmsg path with GSO. TypeScript keeps
+ * every decision (joins, keyframe gating, resyncs, leaves) and applies it per batch through
+ * the per-output state array.
+ *
+ * ## API (for the relay, RTCP and bench code)
+ *
+ * ```ts
+ * const fanout = new RtpFanout(muxSocket);            // the shared socket werift's ICE uses
+ * const stream = fanout.addStream();
+ * const session = fanout.addSession({ profile, masterKey, masterSalt }); // a viewer's DTLS-SRTP keys
+ * const out = fanout.addOutput({ stream, session, port, address, kind: 'video', ssrc, payloadType });
+ * fanout.setLive(out, 0);                              // goes live at packet 0 of the next batch
+ * const batch = fanout.batch();                        // reused per call
+ * batch.reset(recv.bytes); batch.push(off, len, true); …
+ * fanout.forward(stream, batch, Date.now());           // one native call (+1 per ~ring fill)
+ * fanout.retransmit(out, [seq1, seq2]);               // RTCP NACK → resend from the history
+ * fanout.protectRtcp(session, srBytes);                // SRTCP with the viewer's context
+ * fanout.packets(out); fanout.octets(out);             // RFC 3550 SR sender's counts
+ * fanout.lastTs(out); fanout.lastSentAt(out);          // RTP ↔ wall clock (ms) of the last packet
+ * ```
+ *
+ * State per output (read without a native call; `state` is a Float64Array, `FANOUT.STRIDE`
+ * doubles per output at `id * STRIDE`, fields `FANOUT.*`): live/starting flags, SSRC,
+ * payload type, sequence/timestamp offsets, start index (written by TS); last sequence
+ * number and timestamp sent, packets, payload octets, protected bytes, last send time,
+ * dropped (queue full), oversize (over the path MTU after SRTP), retransmitted, SRTP errors
+ * (written by native code).
+ *
+ * Guarantees: per output, packets leave in ingest order, output-major within a batch (all
+ * of one viewer's packets, then the next viewer's), so a frame's equal-size fragments to one
+ * viewer are adjacent ring slots and leave as one GSO message. No datagram is longer than
+ * the MTU (default 1200 bytes after SRTP); what would be is counted, not sent. The socket's
+ * accounting identity (enqueued = sent + failed + dropped + queued) holds: what the queue
+ * cannot take is counted as dropped (reason queue full) there and per output.
+ *
+ * Folder src/fanout/: the typed wrapper of the addon's fan-out. Imports native/, socket/ and
+ * srtp/; the relay builds on it.
+ */
+import { Buffer } from 'node:buffer';
+import { FANOUT, loadNative, type NativeRtpFanout } from '../native/binding.js';
+import { NativeBatchSocket } from '../socket/native-socket.js';
+import { BatchSocketError, BatchSocketTypeError } from '../errors.js';
+import { srtpOverhead, type SrtpKeyMaterial } from '../srtp/index.js';
+import { statusError } from '../srtp/errors.js';
+import type { BatchSocket, Peer } from '../types.js';
+
+export { FANOUT } from '../native/binding.js';
+
+/** Largest datagram the fan-out emits by default (after SRTP), bytes: the WebRTC path MTU browsers assume. */
+export const FANOUT_DEFAULT_MTU = 1200;
+/** Ingest packets (and per-output sequence mappings) kept for {@link RtpFanout.retransmit}. */
+export const FANOUT_HISTORY = FANOUT.HISTORY;
+/** Slots asked for per ring reservation at most (a batch beyond goes in several native calls). */
+const MAX_RESERVE_SLOTS = 4096;
+
+/** Media kind of an output: it takes only the batch's packets of that kind. */
+export type FanoutKind = 'video' | 'audio';
+
+export interface FanoutOutputOptions {
+  /** Stream id from {@link RtpFanout.addStream}. */
+  stream: number;
+  /** SRTP session id from {@link RtpFanout.addSession}. */
+  session: number;
+  /** The viewer's address on the shared socket (its ICE pair's remote candidate). */
+  address: string;
+  port: number;
+  kind: FanoutKind;
+  /** Outgoing SSRC (u32) and payload type (0–127). */
+  ssrc: number;
+  payloadType: number;
+  /** As if a packet (seq, ts) had been sent last (RFC 3550 §5.1 random start); default random. */
+  lastSeq?: number;
+  lastTs?: number;
+}
+
+/** What one {@link RtpFanout.forward} did. Reused: copy what you keep. */
+export interface ForwardResult {
+  /** Datagrams queued on the socket. */
+  queued: number;
+  /** Native calls it took (1 unless the send ring filled up). */
+  calls: number;
+  /** Datagrams not queued: the socket's send queue was full (counted there as dropped too). */
+  dropped: number;
+  /** Datagrams not sent: longer than the MTU after SRTP. */
+  oversize: number;
+  /** SRTP failures. */
+  errors: number;
+}
+
+/** What one {@link RtpFanout.retransmit} did. */
+export interface RetransmitResult {
+  queued: number;
+  /** Sequence numbers not in the history (too old, never sent). */
+  misses: number;
+  dropped: number;
+}
+
+/**
+ * One receive batch's packets for {@link RtpFanout.forward}: (offset, length, flags)
+ * triples over the receive arena (`src`), plus packets the relay made itself (SPS/PPS
+ * STAP-A before an IDR) in a side buffer. Reused across batches; nothing is copied at
+ * {@link FanoutBatch.push}.
+ */
+export class FanoutBatch {
+  /** The receive arena the packets point into. */
+  src: Uint8Array = new Uint8Array(0);
+  /** Packets the relay made (flag EXTRA), appended by {@link FanoutBatch.pushExtra}. */
+  extra: Buffer = Buffer.allocUnsafeSlow(4096);
+  private extraUsed = 0;
+  packets = new Uint32Array(3 * 256);
+  /** Packets pushed. */
+  count = 0;
+  /** Payload bytes pushed (the ring room a batch needs per output). */
+  bytes = 0;
+  videoCount = 0;
+
+  /** Starts a new batch over `src`. */
+  reset(src: Uint8Array): void {
+    this.src = src;
+    this.count = 0;
+    this.bytes = 0;
+    this.videoCount = 0;
+    this.extraUsed = 0;
+  }
+
+  /** Adds `src[offset .. offset+length)` (an RTP packet ≥ 12 bytes); returns its index. */
+  push(offset: number, length: number, video: boolean): number {
+    return this.add(offset, length, video ? FANOUT.PACKET_VIDEO : 0);
+  }
+
+  /**
+   * Adds a packet the relay made (copied now into the side buffer). `injected`: it goes
+   * only to outputs that start at exactly this index ({@link RtpFanout.setLive} with
+   * `start` = the returned index), e.g. the cached SPS/PPS before the IDR they start at.
+   */
+  pushExtra(packet: Uint8Array, video: boolean, injected: boolean): number {
+    if (this.extraUsed + packet.length > this.extra.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.extra.length * 2, this.extraUsed + packet.length));
+      this.extra.copy(grown, 0, 0, this.extraUsed);
+      this.extra = grown;
+    }
+    this.extra.set(packet, this.extraUsed);
+    const off = this.extraUsed;
+    this.extraUsed += packet.length;
+    return this.add(off, packet.length, (video ? FANOUT.PACKET_VIDEO : 0) | FANOUT.PACKET_EXTRA | (injected ? FANOUT.PACKET_INJECTED : 0));
+  }
+
+  private add(offset: number, length: number, flags: number): number {
+    if (this.count * 3 + 3 > this.packets.length) {
+      const grown = new Uint32Array(this.packets.length * 2);
+      grown.set(this.packets);
+      this.packets = grown;
+    }
+    const i = this.count++;
+    const p = this.packets;
+    p[3 * i] = offset;
+    p[3 * i + 1] = length;
+    p[3 * i + 2] = flags;
+    this.bytes += length;
+    if (flags & FANOUT.PACKET_VIDEO) this.videoCount++;
+    return i;
+  }
+}
+
+interface OutputInfo {
+  stream: number;
+  session: number;
+  peer: Peer;
+  kind: FanoutKind;
+}
+
+/**
+ * Why the native fan-out cannot run here (no addon), or undefined when it can.
+ */
+export function fanoutUnavailableReason(): string | undefined {
+  const r = loadNative();
+  if (!r.ok) return r.reason;
+  if (typeof r.binding.RtpFanout !== 'function') return 'the native addon has no RtpFanout (built from another version)';
+  return undefined;
+}
+
+/**
+ * The native fan-out over one batched socket (the shared WebRTC socket). See the module
+ * doc for the API and guarantees.
+ */
+export class RtpFanout {
+  /** Per-output state shared with native code (`FANOUT.STRIDE` doubles per output; fields `FANOUT.*`). */
+  readonly state: Float64Array;
+  /** Largest datagram emitted, bytes (after SRTP). */
+  readonly mtu: number;
+  /** Totals over the fan-out's life. */
+  readonly totals = { forwardCalls: 0, queued: 0, dropped: 0, oversize: 0, errors: 0, retransmitted: 0, retransmitMisses: 0 };
+  private readonly native: NativeRtpFanout;
+  private readonly io = new Float64Array(FANOUT.IO_LENGTH);
+  private readonly outputs = new Map<number, OutputInfo>();
+  /** Outputs per stream, and their kinds' counts (room estimates). */
+  private readonly streamOutputs = new Map<number, { video: number; audio: number }>();
+  private readonly sessions = new Map<number, number>(); // id → profile
+  private readonly result: ForwardResult = { queued: 0, calls: 0, dropped: 0, oversize: 0, errors: 0 };
+  private readonly seqs = new Uint32Array(1024);
+  private readonly defaultBatch = new FanoutBatch();
+
+  /**
+   * @param socket the batched socket the viewers' ICE pairs use (the werift plug's shared
+   *   port); it must be a `'batch'` backend socket.
+   * @param options `maxOutputs` (default 1024, at most 65536), `mtu` (default 1200 bytes).
+   * @throws ERR_BACKEND_UNAVAILABLE without the native addon or on a `'dgram'` backend
+   *   socket; ERR_INVALID_ARG_VALUE for bad options.
+   */
+  constructor(
+    readonly socket: BatchSocket,
+    options: { maxOutputs?: number; mtu?: number } = {},
+  ) {
+    const reason = fanoutUnavailableReason();
+    if (reason) throw new BatchSocketError('ERR_BACKEND_UNAVAILABLE', `the native RTP fan-out is unavailable: ${reason}`);
+    if (!(socket instanceof NativeBatchSocket)) {
+      throw new BatchSocketError('ERR_BACKEND_UNAVAILABLE', "the native RTP fan-out needs a 'batch' backend socket (this one is 'dgram')");
+    }
+    const maxOutputs = options.maxOutputs ?? 1024;
+    const mtu = options.mtu ?? FANOUT_DEFAULT_MTU;
+    if (!Number.isInteger(maxOutputs) || maxOutputs < 1 || maxOutputs > 65536) {
+      throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `options.maxOutputs must be an integer in 1..65536. Received ${String(maxOutputs)}`);
+    }
+    if (!Number.isInteger(mtu) || mtu < 28 || mtu > 65535) {
+      throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `options.mtu must be an integer in 28..65535 bytes. Received ${String(mtu)}`);
+    }
+    this.mtu = mtu;
+    this.state = new Float64Array(maxOutputs * FANOUT.STRIDE);
+    const binding = (loadNative() as { ok: true; binding: { RtpFanout: new (s: Float64Array) => NativeRtpFanout } }).binding;
+    this.native = new binding.RtpFanout(this.state);
+  }
+
+  private get sock(): NativeBatchSocket {
+    return this.socket as NativeBatchSocket;
+  }
+
+  /** A reusable batch builder (one per caller that builds batches). */
+  batch(): FanoutBatch {
+    return new FanoutBatch();
+  }
+
+  // ---- streams, sessions, outputs ------------------------------------------------------
+
+  /** A new stream; its ingest history (512 packets × 1200 bytes) is allocated now. */
+  addStream(): number {
+    const id = this.native.addStream();
+    this.streamOutputs.set(id, { video: 0, audio: 0 });
+    return id;
+  }
+
+  /** Removes a stream and every output on it. */
+  removeStream(id: number): void {
+    for (const [o, info] of this.outputs) if (info.stream === id) this.removeOutput(o);
+    this.native.removeStream(id);
+    this.streamOutputs.delete(id);
+  }
+
+  /**
+   * One SRTP context for a viewer's DTLS-SRTP session (local master key 16 bytes, salt 14
+   * bytes AES-CM / 12 bytes GCM, as werift's `RTCDtlsTransport.srtp.config.keys`); the
+   * viewer's outputs share it. Throws RangeError for an unsupported profile or wrong
+   * lengths, ERR_SRTP_CRYPTO if OpenSSL fails.
+   */
+  addSession(keys: SrtpKeyMaterial): number {
+    const profile = typeof keys.profile === 'number' ? keys.profile : keys.profile === 'SRTP_AEAD_AES_128_GCM' ? 0x0007 : keys.profile === 'SRTP_AES128_CM_HMAC_SHA1_80' ? 0x0001 : -1;
+    const id = this.native.addSession(profile, keys.masterKey, keys.masterSalt);
+    this.sessions.set(id, profile);
+    return id;
+  }
+
+  /** Frees a session; outputs still on it stop sending. */
+  removeSession(id: number): void {
+    this.native.removeSession(id);
+    this.sessions.delete(id);
+  }
+
+  /**
+   * SRTCP-protects a compound RTCP packet with the session's context (so the relay's own
+   * RTCP — sender reports — continues the viewer's SRTCP index); returns a new Buffer.
+   * @throws SrtpError (code from the SRTP status) for a malformed packet.
+   */
+  protectRtcp(session: number, packet: Uint8Array): Buffer {
+    const profile = this.sessions.get(session);
+    if (profile === undefined) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no SRTP session ${session} in this fan-out`);
+    const buf = Buffer.allocUnsafe(packet.length + srtpOverhead(profile, 'rtcp'));
+    buf.set(packet, 0);
+    const n = this.native.protectRtcp(session, buf, 0, packet.length, buf.length);
+    if (n < 0) throw statusError(n, 'protectRtcp');
+    return buf.subarray(0, n);
+  }
+
+  /**
+   * An output of one kind of a stream to one viewer; gated (not live) until
+   * {@link RtpFanout.setLive}. Pins the viewer's address in the socket's peer table.
+   * Returns its id (its row in {@link RtpFanout.state}).
+   */
+  addOutput(o: FanoutOutputOptions): number {
+    const peer = this.sock.peer(o.port, o.address);
+    const peerId = (peer as unknown as { id: number }).id;
+    let id: number;
+    try {
+      id = this.native.addOutput(o.stream, o.session, peerId, o.kind === 'video' ? 1 : 0);
+    } catch (err) {
+      peer.release();
+      throw err;
+    }
+    this.outputs.set(id, { stream: o.stream, session: o.session, peer, kind: o.kind });
+    this.streamOutputs.get(o.stream)![o.kind]++;
+    const s = this.state;
+    const b = id * FANOUT.STRIDE;
+    s[b + FANOUT.SSRC] = o.ssrc >>> 0;
+    s[b + FANOUT.PAYLOAD_TYPE] = o.payloadType & 0x7f;
+    s[b + FANOUT.LAST_SEQ] = (o.lastSeq ?? (Math.random() * 0x10000) >>> 0) & 0xffff;
+    s[b + FANOUT.LAST_TS] = (o.lastTs ?? (Math.random() * 0x100000000) >>> 0) >>> 0;
+    return id;
+  }
+
+  /** Stops and removes an output (its peer-table entry is unpinned). */
+  removeOutput(id: number): void {
+    const info = this.outputs.get(id);
+    if (!info) return;
+    this.native.removeOutput(id);
+    this.outputs.delete(id);
+    this.streamOutputs.get(info.stream)![info.kind]--;
+    info.peer.release();
+  }
+
+  /** The viewer's ICE pair moved to another address. */
+  setPeer(id: number, port: number, address: string): void {
+    const info = this.outputs.get(id);
+    if (!info || (info.peer.port === port && info.peer.address === address)) return;
+    const peer = this.sock.peer(port, address);
+    this.native.setOutputPeer(id, (peer as unknown as { id: number }).id);
+    info.peer.release();
+    info.peer = peer;
+  }
+
+  /** Outputs alive. */
+  get size(): number {
+    return this.outputs.size;
+  }
+
+  // ---- per-batch decisions (state writes) ------------------------------------------------
+
+  /**
+   * Live from packet index `start` of the next {@link RtpFanout.forward} batch on (a
+   * keyframe's first packet; injected packets at `start` included), or from the start of
+   * every batch after that.
+   */
+  setLive(id: number, start = 0): void {
+    const b = id * FANOUT.STRIDE;
+    this.state[b + FANOUT.FLAGS] = FANOUT.FLAG_LIVE | FANOUT.FLAG_STARTING;
+    this.state[b + FANOUT.START] = start;
+  }
+
+  /** Gated: nothing is sent until {@link RtpFanout.setLive}. */
+  gate(id: number): void {
+    this.state[id * FANOUT.STRIDE + FANOUT.FLAGS] = 0;
+  }
+
+  isLive(id: number): boolean {
+    return (this.state[id * FANOUT.STRIDE + FANOUT.FLAGS] & FANOUT.FLAG_LIVE) !== 0;
+  }
+
+  /** Offsets added to the ingest sequence number (mod 2^16) and timestamp (mod 2^32). */
+  setOffsets(id: number, seqOffset: number, tsOffset: number): void {
+    const b = id * FANOUT.STRIDE;
+    this.state[b + FANOUT.SEQ_OFFSET] = seqOffset & 0xffff;
+    this.state[b + FANOUT.TS_OFFSET] = tsOffset >>> 0;
+  }
+
+  /** Outgoing SSRC / payload type (e.g. once werift negotiated them). */
+  setRewrite(id: number, ssrc: number, payloadType: number): void {
+    const b = id * FANOUT.STRIDE;
+    this.state[b + FANOUT.SSRC] = ssrc >>> 0;
+    this.state[b + FANOUT.PAYLOAD_TYPE] = payloadType & 0x7f;
+  }
+
+  /** A state field of an output (`FANOUT.*`). */
+  field(id: number, f: number): number {
+    return this.state[id * FANOUT.STRIDE + f];
+  }
+  /** Outgoing sequence number of the last packet queued (or the initial one). */
+  lastSeq(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.LAST_SEQ];
+  }
+  /** Outgoing RTP timestamp of the last packet queued. */
+  lastTs(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.LAST_TS];
+  }
+  /** When the last packet was queued: the `now` (ms) given to that forward(). */
+  lastSentAt(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.LAST_SENT_AT];
+  }
+  /** RTP packets queued (RFC 3550 SR sender's packet count; retransmissions not counted). */
+  packets(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.PACKETS];
+  }
+  /** RTP payload octets queued (RFC 3550 SR sender's octet count). */
+  octets(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.OCTETS];
+  }
+
+  // ---- the per-batch call ------------------------------------------------------------------
+
+  /**
+   * Forwards one batch of `stream` to its live outputs (see the module doc): one native
+   * call, more only when the send ring fills (each then commits, flushes and continues at
+   * the exact packet), then one flush of the socket's queue. `now` (ms) is stored as the
+   * outputs' last send time. Returns the totals of this call (a reused object).
+   */
+  forward(stream: number, batch: FanoutBatch, now: number): ForwardResult {
+    const r = this.result;
+    r.queued = r.calls = r.dropped = r.oversize = r.errors = 0;
+    const counts = this.streamOutputs.get(stream);
+    if (!counts || batch.count === 0) return r;
+    const io = this.io;
+    io[FANOUT.IO_CURSOR_OUTPUT] = 0;
+    io[FANOUT.IO_CURSOR_PACKET] = 0;
+    io[FANOUT.IO_NOW] = now;
+    io[FANOUT.IO_MTU] = this.mtu;
+    io[FANOUT.IO_DROP] = 0;
+    const outputs = counts.video + counts.audio;
+    const wantSlots = Math.min(MAX_RESERVE_SLOTS, Math.max(1, outputs * batch.count));
+    const wantBytes = Math.max(2048, outputs * (batch.bytes + 16 * batch.count));
+    const sock = this.sock;
+    for (;;) {
+      const res = sock.reserveSlots(wantSlots, wantBytes);
+      if (!res) {
+        io[FANOUT.IO_DROP] = 1; // closed: everything counts as dropped (per output), nothing is queued
+        io[FANOUT.IO_SLOT] = 0;
+        io[FANOUT.IO_SLOTS] = 0;
+        io[FANOUT.IO_ARENA_OFF] = 0;
+        io[FANOUT.IO_ARENA_END] = 0;
+        this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count, EMPTY_ARENA, ONE_U32, ONE_U32B, ONE_I32, io);
+        this.account(r, 0);
+        break;
+      }
+      io[FANOUT.IO_SLOT] = res.slot;
+      io[FANOUT.IO_SLOTS] = res.slots;
+      io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
+      io[FANOUT.IO_ARENA_END] = res.arenaEnd;
+      const n = this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count, res.arena, res.offsets, res.lengths, res.peers, io);
+      sock.commitSlots(n, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
+      this.account(r, n);
+      if (io[FANOUT.IO_DONE] === 1) break;
+      // The ring is full: send what is queued, then go on where it stopped. If that made no
+      // room (the kernel's buffer is full and the socket waits for writability), the rest of
+      // the batch is dropped and counted: a relay never blocks on one batch.
+      sock.flushQueued();
+      if (n === 0 || sock.sendBlocked) io[FANOUT.IO_DROP] = 1;
+    }
+    sock.flushQueued();
+    this.totals.forwardCalls++;
+    return r;
+  }
+
+  private account(r: ForwardResult, n: number): void {
+    const io = this.io;
+    r.calls++;
+    r.queued += n;
+    r.dropped += io[FANOUT.IO_DROPPED];
+    r.oversize += io[FANOUT.IO_OVERSIZE];
+    r.errors += io[FANOUT.IO_ERRORS];
+    const t = this.totals;
+    t.queued += n;
+    t.dropped += io[FANOUT.IO_DROPPED];
+    t.oversize += io[FANOUT.IO_OVERSIZE];
+    t.errors += io[FANOUT.IO_ERRORS];
+  }
+
+  /**
+   * Queues again the packets output `id` sent with these outgoing sequence numbers (an RTCP
+   * NACK's, RFC 4585 §6.2.1), from the stream's history of the last 512 ingest packets,
+   * rewritten with the offsets they first had and SRTP-protected again; then flushes.
+   * Numbers no longer in the history count as misses.
+   */
+  retransmit(id: number, seqs: ArrayLike<number>): RetransmitResult {
+    if (!this.outputs.has(id)) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no output ${id} in this fan-out`);
+    const out: RetransmitResult = { queued: 0, misses: 0, dropped: 0 };
+    const io = this.io;
+    for (let i = 0; i < seqs.length; i += this.seqs.length) {
+      const n = Math.min(this.seqs.length, seqs.length - i);
+      for (let j = 0; j < n; j++) this.seqs[j] = seqs[i + j] & 0xffff;
+      const res = this.sock.reserveSlots(n, n * (this.mtu + 16));
+      if (!res) {
+        out.dropped += n;
+        continue;
+      }
+      io[FANOUT.IO_SLOT] = res.slot;
+      io[FANOUT.IO_SLOTS] = res.slots;
+      io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
+      io[FANOUT.IO_ARENA_END] = res.arenaEnd;
+      io[FANOUT.IO_MTU] = this.mtu;
+      const q = this.native.retransmit(id, this.seqs, n, res.arena, res.offsets, res.lengths, res.peers, io);
+      this.sock.commitSlots(q, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
+      out.queued += q;
+      out.misses += io[FANOUT.IO_MISSES];
+      out.dropped += io[FANOUT.IO_DROPPED];
+    }
+    this.totals.retransmitted += out.queued;
+    this.totals.retransmitMisses += out.misses;
+    this.sock.flushQueued();
+    return out;
+  }
+
+  /** Removes every output and stream (their peer entries unpinned). The socket stays open. */
+  close(): void {
+    for (const id of [...this.outputs.keys()]) this.removeOutput(id);
+    for (const id of [...this.streamOutputs.keys()]) this.removeStream(id);
+    for (const id of [...this.sessions.keys()]) this.removeSession(id);
+  }
+
+  /** @internal the batch builder used by callers that do not keep their own. */
+  get scratchBatch(): FanoutBatch {
+    return this.defaultBatch;
+  }
+}
+
+const EMPTY_ARENA = new Uint8Array(0);
+const ONE_U32 = new Uint32Array(1);
+const ONE_U32B = new Uint32Array(1);
+const ONE_I32 = new Int32Array(1);
