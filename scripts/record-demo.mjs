@@ -7,7 +7,7 @@
 //
 // Needs ffmpeg (Debian: apt-get install ffmpeg) and the built package (npm run build).
 // Video: H.264 constrained baseline 640x360 30 fps, GOP 30 (a keyframe every second),
-// SPS/PPS repeated in-band before each IDR, ~500 kbit/s, payload type 96, 1200-byte
+// SPS/PPS repeated in-band before each IDR, ~500 kbit/s, payload type 96, 1184-byte
 // packets. Audio: Opus 48 kHz stereo 48 kbit/s, payload type 97. Packet offsets come from
 // the RTP timestamps (90 kHz / 48 kHz), so the file plays at the encoder's own pace.
 import { spawn } from 'node:child_process';
@@ -46,9 +46,9 @@ const args = [
   '-map', '0:v', '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p',
   '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
   '-b:v', '500k', '-maxrate', '500k', '-bufsize', '500k', '-x264-params', 'repeat-headers=1',
-  '-payload_type', String(VIDEO_PT), '-ssrc', '1111', '-f', 'rtp', `rtp://127.0.0.1:${vport}?pkt_size=1200`,
+  '-payload_type', String(VIDEO_PT), '-ssrc', '1111', '-f', 'rtp', `rtp://127.0.0.1:${vport}?pkt_size=1184`,
   '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-ar', '48000', '-ac', '2',
-  '-payload_type', String(AUDIO_PT), '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${aport}?pkt_size=1200`,
+  '-payload_type', String(AUDIO_PT), '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${aport}?pkt_size=1184`,
 ];
 // -re keeps ffmpeg at real-time pace so loopback never overflows the capture buffers.
 const ff = spawn('ffmpeg', ['-re', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -258,6 +258,13 @@ export interface RecvBatch {
   length(i: number): number;
   /** Sender of datagram i. */
   remote(i: number): RemoteInfo;
+  /**
+   * Whether datagrams i and j came from the same sender (address, port and, for IPv6,
+   * scope), compared without decoding either: a per-datagram source check (a relay's
+   * source lock) decodes {@link RecvBatch.remote} only where the sender changes, so a
+   * batch from one sender allocates one address string, not one per datagram.
+   */
+  sameRemote(i: number, j: number): boolean;
   /** True when datagram i was longer than the receive slot and was cut. */
   truncated(i: number): boolean;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isLoopback } from '../address.js';
+import { EGRESS_PATHS, type EgressPath } from './fast-egress.js';
 import type { RelayOptions, StreamSpec } from './relay.js';
 
 export const USAGE = `Usage: rtp-relay [options]
@@ -23,8 +24,13 @@ Options:
   --host ADDR            address for HTTP, ingest and WebRTC (default 127.0.0.1)
   --http-port PORT       HTTP port: player page, WHEP, /metrics (default 8080)
   --webrtc-port PORT     shared WebRTC UDP port (default 8189)
+  --egress PATH          how viewers' RTP leaves (default fast where the native addon loads):
+                           fast: native fan-out (rewrite, SRTP, sendmmsg/GSO per batch)
+                           werift: werift's RTP sender over the batched shared port
+                           werift-unbatched: werift alone, its own sockets
   --per-connection       one batched UDP socket per viewer instead of the shared port
-  --no-batching          werift's own sockets (for comparison)
+                         (werift egress)
+  --no-batching          same as --egress werift-unbatched
   --token TOKEN          require "Authorization: Bearer TOKEN" for WHEP POST/DELETE
   --max-viewers N        viewer limit over all streams (default 256)
   --video-pt N           payload type of H.264 in the ingest (default 96)
@@ -57,6 +63,7 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
       'webrtc-port': { type: 'string' },
       'per-connection': { type: 'boolean' },
       'no-batching': { type: 'boolean' },
+      egress: { type: 'string' },
       token: { type: 'string' },
       'max-viewers': { type: 'string' },
       'video-pt': { type: 'string' },
@@ -94,6 +101,10 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
   });
   const mode = values.mode;
   if (mode !== undefined && mode !== 'tick' && mode !== 'window') throw new UsageError(`--mode must be tick or window, got ${JSON.stringify(mode)}`);
+  const egress = values.egress;
+  if (egress !== undefined && !EGRESS_PATHS.includes(egress as EgressPath)) throw new UsageError(`--egress must be one of ${EGRESS_PATHS.join(', ')}, got ${JSON.stringify(egress)}`);
+  if (values['no-batching'] && egress !== undefined && egress !== 'werift-unbatched') throw new UsageError(`--no-batching contradicts --egress ${egress}`);
+  if (values['per-connection'] && egress === 'fast') throw new UsageError('--egress fast needs the shared port: drop --per-connection');
   const videoPayloadType = int(values['video-pt'], '--video-pt', 0, 127);
   const audioPayloadType = int(values['audio-pt'], '--audio-pt', 0, 127);
   if (videoPayloadType !== undefined && videoPayloadType === (audioPayloadType ?? 97)) throw new UsageError('--video-pt and --audio-pt must differ');
@@ -102,7 +113,8 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
     httpPort: int(values['http-port'], '--http-port', 0, 65535) ?? 8080,
     webrtcPort: int(values['webrtc-port'], '--webrtc-port', 0, 65535) ?? 8189,
     perConnection: values['per-connection'] ?? false,
-    batching: !values['no-batching'],
+    batching: !values['no-batching'] && egress !== 'werift-unbatched',
+    ...(egress !== undefined ? { egress: egress as EgressPath } : values['no-batching'] ? { egress: 'werift-unbatched' as const } : values['per-connection'] ? { egress: 'werift' as const } : {}),
     streams,
     token: values.token,
     maxViewers: int(values['max-viewers'], '--max-viewers', 1, 100_000) ?? 256,

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const base = `http://${relay.host.includes(':') ? `[${relay.host}]` : relay.host}:${relay.httpPort}`;
-  const egress = opts.batching === false ? "werift's own sockets (no batching)" : opts.perConnection ? 'batched, one socket per viewer' : `batched, shared port ${relay.host}:${opts.webrtcPort}`;
+  const sockets = opts.batching === false ? "werift's own sockets (no batching)" : opts.perConnection ? 'batched, one socket per viewer' : `batched, shared port ${relay.host}:${opts.webrtcPort}`;
+  const egress = `${sockets}; RTP egress ${relay.egress}${relay.egress === 'fast' ? ' (native fan-out)' : ''}`;
   process.stdout.write(`rtp-relay: player ${base}/  WHEP ${base}/whep/<stream>  metrics ${base}/metrics\n`);
   process.stdout.write(`rtp-relay: WebRTC UDP ${egress}\n`);
   for (const [name, port] of relay.ingestPorts) {

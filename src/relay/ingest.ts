@@ -15,10 +15,19 @@ export async function openIngest(stream: RelayStream, host: string, port: number
   socket.on('batch', (batch: RecvBatch) => {
     const bytes = batch.bytes;
     const now = Date.now();
+    let address = '';
+    let port = 0;
+    stream.beginBatch(bytes);
     for (let i = 0; i < batch.count; i++) {
-      const from = batch.remote(i);
-      stream.onDatagram(bytes, batch.offset(i), batch.length(i), from.address, from.port, now);
+      // The sender is decoded only where it changes (usually once per batch): no string per datagram.
+      if (i === 0 || !batch.sameRemote(i, i - 1)) {
+        const from = batch.remote(i);
+        address = from.address;
+        port = from.port;
+      }
+      stream.onDatagram(bytes, batch.offset(i), batch.length(i), address, port, now);
     }
+    stream.endBatch(now);
   });
   await bindAndListen(socket, port, host);
   // A receive error (e.g. ICMP from a peer) must not kill the relay; it is counted in stats().

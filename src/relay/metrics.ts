@@ -7,8 +7,9 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RelayStream } from './stream.js';
 import type { UdpEgressStats } from './relay.js';
+import { EGRESS_PATHS, type FastEgress } from './fast-egress.js';
 
-export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => UdpEgressStats | undefined): Registry {
+export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => UdpEgressStats | undefined, fast: () => FastEgress | undefined = () => undefined): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rtp_relay_process_' });
 
@@ -88,7 +89,7 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
   );
   perStream(
     (collect) => new Gauge({ name: 'rtp_relay_viewers_waiting_keyframe', help: 'Connected viewers waiting for the next keyframe', labelNames: ['stream'], registers: [registry], collect }),
-    (s) => ({ '': [...s.viewers].filter((v) => v.connected && v.video && !v.video.live).length }),
+    (s) => ({ '': [...s.viewers].filter((v) => v.connected && v.video && !v.videoLive).length }),
   );
   perStream(
     (collect) => new Gauge({ name: 'rtp_relay_viewers_frozen', help: 'Connected viewers that asked for a picture (PLI) or reported loss and got no keyframe for over 2 s', labelNames: ['stream'], registers: [registry], collect }),
@@ -198,6 +199,33 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
     collect(this: Gauge<string>) {
       const u = udp();
       this.set(u && u.batches > 0 ? u.sent / u.batches : 0);
+    },
+  });
+  new Gauge({
+    name: 'rtp_relay_viewers_by_egress',
+    help: "Connected viewers by the path their RTP takes: fast (native fan-out), werift (werift's sender over the batched port), werift-unbatched",
+    labelNames: ['path'],
+    registers: [registry],
+    collect(this: Gauge<string>) {
+      const n: Record<string, number> = Object.fromEntries(EGRESS_PATHS.map((p) => [p, 0]));
+      for (const s of streams()) for (const v of s.viewers) if (v.connected) n[v.egress]++;
+      for (const [path, value] of Object.entries(n)) this.set({ path }, value);
+    },
+  });
+  new Counter({
+    name: 'rtp_relay_fast_egress_datagrams_total',
+    help: 'RTP datagrams of the fast egress by outcome: queued (to the shared socket), dropped (its send queue was full), oversize (over the 1200-byte path MTU after SRTP: not sent), error (SRTP failed), retransmitted (NACK)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect(this: Counter<string>) {
+      this.reset();
+      const t = fast()?.fanout?.totals;
+      if (!t) return;
+      this.inc({ outcome: 'queued' }, t.queued);
+      this.inc({ outcome: 'dropped' }, t.dropped);
+      this.inc({ outcome: 'oversize' }, t.oversize);
+      this.inc({ outcome: 'error' }, t.errors);
+      this.inc({ outcome: 'retransmitted' }, t.retransmitted);
     },
   });
   return registry;

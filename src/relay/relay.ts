@@ -12,6 +12,7 @@ import type { Server } from 'node:http';
 import type { BatchSocket } from '../index.js';
 import { installWeriftBatching, type WeriftBatching } from '../werift/index.js';
 import { DemoSource } from './demo-source.js';
+import { FastEgress, type EgressPath } from './fast-egress.js';
 import { parseSpropParameterSets, type ParameterSets } from './h264.js';
 import { createRelayServer, HttpError, type WhepBackend } from './http.js';
 import { parseIngestSdp, type IngestSdp } from './ingest-sdp.js';
@@ -42,8 +43,17 @@ export interface RelayOptions {
   httpPort?: number;
   /** Shared WebRTC UDP port (default 8189; 0 = any free port). Ignored with `perConnection` or without batching. */
   webrtcPort?: number;
-  /** Install the batching plug (default true). */
+  /** Install the batching plug (default true; false = egress 'werift-unbatched'). */
   batching?: boolean;
+  /**
+   * How viewers' RTP leaves: 'fast' (the native fan-out: one call per ingest batch rewrites,
+   * SRTP-protects and queues every packet for every viewer; werift keeps signalling, ICE,
+   * DTLS and inbound RTCP), 'werift' (werift's RTP sender over the batching plug) or
+   * 'werift-unbatched' (werift alone). Default 'fast' where the native addon loads and the
+   * shared port is used, else 'werift' (or 'werift-unbatched' with `batching: false`).
+   * A viewer the fast path cannot serve falls back to 'werift' with one log line.
+   */
+  egress?: EgressPath;
   /** One batched UDP socket per viewer instead of one shared port (default false). */
   perConnection?: boolean;
   /** Live ingest streams. Empty: the bundled demo loop as stream `demo`. */
@@ -93,6 +103,10 @@ export interface Relay {
   /** Totals of the batched WebRTC sockets, or undefined without batching. */
   udpStats(): UdpEgressStats | undefined;
   readonly batching: WeriftBatching | undefined;
+  /** The relay's egress path (a viewer on 'fast' may still have fallen back to 'werift'). */
+  readonly egress: EgressPath;
+  /** The fast egress (its fan-out once a fast viewer connected), when egress is 'fast'. */
+  readonly fast: FastEgress | undefined;
   stop(): Promise<void>;
 }
 
@@ -113,8 +127,20 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`rtp-relay: ${line}\n`));
   const useDemo = !opts.streams || opts.streams.length === 0;
 
+  const unbatched = opts.batching === false || opts.egress === 'werift-unbatched';
+  if (opts.egress === 'fast' && (unbatched || opts.perConnection)) throw new Error("egress 'fast' needs the batching plug's shared port (not batching: false or perConnection)");
+  let egress: EgressPath = opts.egress ?? (unbatched ? 'werift-unbatched' : opts.perConnection ? 'werift' : 'fast');
+  let fast: FastEgress | undefined;
+  if (egress === 'fast') {
+    fast = new FastEgress();
+    if (fast.unavailable) {
+      log(`the fast egress is unavailable (${fast.unavailable}): viewers use the werift egress`);
+      fast = undefined;
+      egress = 'werift';
+    }
+  }
   const batching =
-    opts.batching === false
+    unbatched
       ? undefined
       : installWeriftBatching(werift, {
           ...(opts.perConnection ? {} : { sharedPort: opts.webrtcPort ?? 8189, sharedAddress: host }),
@@ -133,6 +159,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
     demo?.stop();
     for (const s of ingestSockets) if (!(s as unknown as { closed: boolean }).closed) s.close();
     await Promise.all([...streams.values()].map((s) => s.close()));
+    fast?.fanout?.close();
     if (server) await new Promise<void>((r) => server!.close(() => r()));
     server?.closeAllConnections();
     await batching?.uninstall();
@@ -157,6 +184,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
         sourceTimeoutMs: opts.sourceTimeoutMs,
         parameterSets,
         log,
+        fast,
       });
       const { socket, port: bound } = await openIngest(stream, host, port);
       streams.set(spec.name, stream);
@@ -175,7 +203,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
         if (viewersById.size >= maxViewers) throw new HttpError(503, `viewer limit (${maxViewers}) reached`, { 'Retry-After': '5' });
         const problem = offerProblem(werift, offer);
         if (problem) throw new HttpError(400, `cannot answer this offer: ${problem}`);
-        const viewer = new Viewer(werift, { host, connectTimeoutMs: opts.connectTimeoutMs });
+        const viewer = new Viewer(werift, { host, connectTimeoutMs: opts.connectTimeoutMs, egress });
         viewersById.set(viewer.id, viewer);
         viewer.on((e, v) => {
           if (e === 'closed') viewersById.delete(v.id);
@@ -201,7 +229,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       const s = batching.stats();
       return { sent: s.sent, syscalls: s.syscalls, batches: s.batches, partialSends: s.partialSends, dropped: s.dropped, failed: s.failed, gsoSegments: s.gsoSegments, gsoMessages: s.gsoMessages };
     };
-    const metrics = createMetrics(() => streams.values(), udpStats);
+    const metrics = createMetrics(() => streams.values(), udpStats, () => fast);
     server = createRelayServer({ backend, metrics, token: opts.token });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -216,6 +244,8 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       ingestPorts,
       udpStats,
       batching,
+      egress,
+      fast,
       stop: cleanup,
     };
   } catch (err) {

@@ -15,9 +15,10 @@
  *    band from an SDP / sprop-parameter-sets), B-frames detected (decode-order
  *    timestamps going backwards) and reported once.
  * 4. Fan-out: a viewer's video starts — at join, after it fell behind (more than
- *    `MAX_IN_FLIGHT` packets in flight through werift, see viewer.ts) and after a
- *    discontinuity — at the first packet of a keyframe: an SPS, or an IDR slice preceded
- *    by the cached SPS/PPS in one STAP-A. Audio flows as soon as the viewer is connected.
+ *    `MAX_IN_FLIGHT` packets in flight through werift, see viewer.ts; on the fast path, a
+ *    packet the send queue could not take) and after a discontinuity — at the first
+ *    packet of a keyframe: an SPS, or an IDR slice preceded by the cached SPS/PPS in one
+ *    STAP-A. Audio flows as soon as the viewer is connected.
  * 5. Keyframe requests: the relay cannot ask the encoder for a keyframe, so a viewer's
  *    PLI or FIR (viewer.ts) is counted, marks the viewer as wanting one (frozen when none
  *    comes within 2 s) and makes the next keyframe it gets start with the cached SPS/PPS:
@@ -25,14 +26,29 @@
  *    IDR's timestamp, taking the next sequence number (later packets shift by one), so a
  *    viewer that lost the parameter sets can decode it. Frames in between are still sent
  *    (NACK may repair them).
+ *
+ * Two egress paths (fast-egress.ts). Viewers on werift get each packet per viewer through
+ * werift's sender. Viewers on the fast path get the whole receive batch in one native
+ * call ({@link RelayStream.endBatch}): per datagram this module only records it in the
+ * batch ({@link FanoutBatch}) and, where a decision falls on it (a keyframe start for gated
+ * viewers, an audio re-base, SPS/PPS for a viewer that asked for a keyframe), sets those
+ * outputs' start index / offsets; a discontinuity first forwards what the batch holds so
+ * far, then re-bases, so every decision applies exactly from the packet it belongs to.
  */
+import type { FanoutBatch } from '../fanout/index.js';
+import { FastOutput, type FastEgress } from './fast-egress.js';
+import { fanoutRtcp } from './fanout-rtcp.js';
 import { KeyframeMark, collectParameterSets, keyframeMark, parameterSetPacket, type ParameterSets } from './h264.js';
 import { parseRtpHeader } from './rtp.js';
 import { Admit, SourceLock, type SourceChange } from './source-lock.js';
 import type { CloseReason, Viewer } from './viewer.js';
 
-/** Largest ingest RTP datagram that fits a WebRTC path without fragmentation, bytes (what browsers send). */
+/** Largest SRTP datagram that fits a WebRTC path without fragmentation, bytes (what browsers send). */
 export const WEBRTC_MAX_RTP_BYTES = 1200;
+/** Most bytes SRTP adds to an RTP packet (AEAD_AES_128_GCM's tag; AES-CM's is 10). */
+export const SRTP_MAX_RTP_OVERHEAD = 16;
+/** Largest ingest RTP datagram that still fits {@link WEBRTC_MAX_RTP_BYTES} once SRTP-protected, bytes. */
+export const INGEST_MAX_RTP_BYTES = WEBRTC_MAX_RTP_BYTES - SRTP_MAX_RTP_OVERHEAD;
 /** Unknown-payload-type datagrams (with nothing else received) before the stream says which types it sees. */
 const UNKNOWN_PT_WARN_AFTER = 50;
 
@@ -48,6 +64,8 @@ export interface StreamConfig {
   parameterSets?: ParameterSets;
   /** Where operator warnings go (one line each, no trailing newline). Default: nowhere. */
   log?: (line: string) => void;
+  /** The relay's fast egress: viewers that want it are served by the native fan-out. */
+  fast?: FastEgress;
 }
 
 /** Counters of one stream (datagrams unless named otherwise). */
@@ -64,7 +82,7 @@ export interface StreamCounters {
   ingestProbation: number;
   /** Dropped: the owner's sequence number jumped (RFC 3550 A.1). */
   ingestBadSequence: number;
-  /** Accepted datagrams longer than {@link WEBRTC_MAX_RTP_BYTES}. */
+  /** Accepted datagrams longer than {@link INGEST_MAX_RTP_BYTES} (too long for the WebRTC path once SRTP-protected). */
   ingestOversize: number;
   /** Owner changes (first lock included), by reason; and discontinuities within an owner. */
   sourceChanges: Record<'first' | 'restart' | 'switch', number>;
@@ -78,7 +96,7 @@ export interface StreamCounters {
   parameterSetsSent: number;
   /** Of those, keyframes a live viewer had asked for (PLI/FIR) that got the cached SPS/PPS inserted before them. */
   parameterSetsOnRequest: number;
-  /** RTP packets handed to werift, all viewers. */
+  /** RTP packets handed to werift or queued by the fast path, all viewers. */
   egressVideo: number;
   egressAudio: number;
   /** Viewers that waited for a keyframe (joins, stalls, discontinuities), and how long in total (ms). */
@@ -90,6 +108,17 @@ export interface StreamCounters {
 
 export class RelayStream {
   readonly viewers = new Set<Viewer>();
+  /** Viewers whose RTP goes through werift (every one until it connects, then those the fast path does not serve). */
+  private readonly weriftViewers = new Set<Viewer>();
+  /** Connected viewers on the fast path. */
+  readonly fastViewers = new Set<Viewer>();
+  /** The stream's id in the fast egress's fan-out (once a fast viewer connected), and its batch. */
+  private fastStream = -1;
+  private fastBatch: FanoutBatch | undefined;
+  /** The receive arena of the batch being read (beginBatch), or undefined outside a batch. */
+  private batchSrc: Uint8Array | undefined;
+  /** Some fast audio output waits for a re-base at the next audio packet. */
+  private fastAudioRebase = false;
   readonly counters: StreamCounters = {
     ingestVideo: 0,
     ingestAudio: 0,
@@ -150,14 +179,71 @@ export class RelayStream {
 
   add(viewer: Viewer): void {
     this.viewers.add(viewer);
+    this.weriftViewers.add(viewer);
     viewer.on((event, v) => {
-      if (event === 'connected' && v.video) this.counters.keyframeWaits++;
+      if (event === 'connected') {
+        if (v.wantsFast) this.attachFast(v);
+        if (v.video) this.counters.keyframeWaits++;
+      }
       if (event === 'closed') this.remove(v);
     });
   }
 
+  /**
+   * Moves a just-connected viewer to the fast path: a session with its DTLS-SRTP keys and
+   * one output per kind in the fan-out, continuing its RtpOutput's sequence/timestamp
+   * start. Where the fast path cannot serve it, it stays on werift (one log line).
+   */
+  private attachFast(v: Viewer): void {
+    const fast = this.config.fast;
+    if (!fast || !this.viewers.has(v)) return;
+    const r = fast.prepare(v.senders());
+    if (typeof r === 'string') {
+      v.egress = 'werift';
+      this.log(`stream ${this.name}: viewer ${v.id} uses the werift egress: ${r}`);
+      return;
+    }
+    const { fanout, session } = r;
+    if (this.fastStream < 0) {
+      this.fastStream = fanout.addStream();
+      this.fastBatch = fanout.batch();
+    }
+    const outputs: { video?: FastOutput; audio?: FastOutput } = {};
+    try {
+      for (const kind of ['video', 'audio'] as const) {
+        const o = v[kind];
+        if (!o) continue;
+        const id = fanout.addOutput({ stream: this.fastStream, session, address: r.address, port: r.port, kind, ssrc: o.rewrite.ssrc, payloadType: o.rewrite.payloadType, lastSeq: o.lastSeq, lastTs: o.lastTs });
+        outputs[kind] = new FastOutput(fanout, id, kind === 'video' ? 90000 : 48000);
+      }
+    } catch (err) {
+      for (const o of Object.values(outputs)) fanout.removeOutput(o.id);
+      fanout.removeSession(session);
+      v.egress = 'werift';
+      this.log(`stream ${this.name}: viewer ${v.id} uses the werift egress: ${(err as Error).message}`);
+      return;
+    }
+    if (outputs.audio) {
+      outputs.audio.startAt(0); // audio needs no keyframe; re-based at its first packet
+      this.fastAudioRebase = true;
+    }
+    v.attachFast({ fanout, session, ...outputs });
+    // Sender reports from the fan-out's counts, NACKs from its history, SRTCP with the session.
+    const target = v.fastPathTarget();
+    v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id }, session, target ? target.send : () => false));
+    this.weriftViewers.delete(v);
+    this.fastViewers.add(v);
+  }
+
   private remove(v: Viewer): void {
     if (!this.viewers.delete(v)) return;
+    this.weriftViewers.delete(v);
+    if (this.fastViewers.delete(v)) {
+      const f = v.fast!;
+      this.countFast(v, Date.now());
+      for (const o of [f.video, f.audio]) if (o) f.fanout.removeOutput(o.id);
+      f.fanout.removeSession(f.session);
+    }
     this.gone.forwarded += v.counters.forwarded;
     this.gone.pli += v.counters.pli;
     this.gone.fir += v.counters.fir;
@@ -225,10 +311,76 @@ export class RelayStream {
   }
 
   /**
+   * Starts a receive batch whose datagrams lie in `src` (the receive arena): the
+   * {@link RelayStream.onDatagram} calls that follow collect the fast path's packets, and
+   * {@link RelayStream.endBatch} forwards them in one native call.
+   */
+  beginBatch(src: Uint8Array): void {
+    this.batchSrc = src;
+    this.fastBatch?.reset(src);
+  }
+
+  /** Ends the batch: the fast viewers' packets of it go out (one native call), their counters follow. */
+  endBatch(now: number): void {
+    this.flushFast(now);
+    this.batchSrc = undefined;
+    if (this.fastViewers.size > 0) for (const v of this.fastViewers) this.countFast(v, now);
+  }
+
+  /** Forwards what the current batch holds to the fast outputs and starts the batch's list afresh. */
+  private flushFast(now: number): void {
+    const b = this.fastBatch;
+    if (!b || b.count === 0) return;
+    const fanout = this.config.fast!.fanout!;
+    fanout.forward(this.fastStream, b, now);
+    b.reset(b.src);
+  }
+
+  /** Folds a fast viewer's native counters into the stream's and the viewer's; a viewer whose packets were dropped (send queue full) fell behind: its video waits for the next keyframe. */
+  private countFast(v: Viewer, now: number): void {
+    const f = v.fast!;
+    const c = this.counters;
+    if (f.video) {
+      const o = f.video;
+      const p = o.packets;
+      c.egressVideo += p - o.seenPackets;
+      v.counters.forwarded += p - o.seenPackets;
+      o.seenPackets = p;
+      const d = o.dropped;
+      if (d !== o.seenDropped) {
+        o.seenDropped = d;
+        if (o.live) {
+          v.stall(now);
+          c.stalls++;
+          c.keyframeWaits++;
+        }
+      }
+    }
+    if (f.audio) {
+      const o = f.audio;
+      const p = o.packets;
+      c.egressAudio += p - o.seenPackets;
+      v.counters.forwarded += p - o.seenPackets;
+      o.seenPackets = p;
+      o.seenDropped = o.dropped;
+    }
+  }
+
+  /**
    * One ingest datagram (`bytes[offset .. offset+length)`, valid only during the call)
-   * from `address`:`port`, received at `now` (ms, `Date.now()` clock).
+   * from `address`:`port`, received at `now` (ms, `Date.now()` clock). Outside a
+   * {@link RelayStream.beginBatch}/{@link RelayStream.endBatch} pair it is a batch of its own.
    */
   onDatagram(bytes: Uint8Array, offset: number, length: number, address: string, port: number, now: number): void {
+    if (this.batchSrc === undefined) {
+      this.beginBatch(bytes);
+      try {
+        this.onDatagram(bytes, offset, length, address, port, now);
+      } finally {
+        this.endBatch(now);
+      }
+      return;
+    }
     const h = parseRtpHeader(bytes, offset, length);
     const c = this.counters;
     if (!h) {
@@ -254,15 +406,18 @@ export class RelayStream {
       c.ingestBadSequence++;
       return;
     }
-    if (admit === Admit.AcceptDiscontinuity) this.discontinuity(isVideo, now);
+    if (admit === Admit.AcceptDiscontinuity) {
+      this.flushFast(now); // what came before goes out with the offsets it belongs to
+      this.discontinuity(isVideo, now);
+    }
     c.ingestBytes += length;
-    if (length > WEBRTC_MAX_RTP_BYTES) {
+    if (length > INGEST_MAX_RTP_BYTES) {
       c.ingestOversize++;
       if (c.warnings.oversize === 0) {
         c.warnings.oversize++;
         this.log(
-          `stream ${this.name}: warning: ingest RTP packets of ${length} bytes are over the ${WEBRTC_MAX_RTP_BYTES}-byte WebRTC path and may not reach viewers; ` +
-            `packetize smaller at the encoder: ffmpeg '-f rtp "rtp://HOST:PORT?pkt_size=1200"', GStreamer 'rtph264pay mtu=1200'`,
+          `stream ${this.name}: warning: ingest RTP packets of ${length} bytes are over the ${INGEST_MAX_RTP_BYTES} bytes that fit the ${WEBRTC_MAX_RTP_BYTES}-byte WebRTC path once SRTP-protected, and may not reach viewers; ` +
+            `packetize smaller at the encoder: ffmpeg '-f rtp "rtp://HOST:PORT?pkt_size=1184"', GStreamer 'rtph264pay mtu=1184'`,
         );
       }
     }
@@ -286,7 +441,8 @@ export class RelayStream {
       c.ingestAudio++;
     }
     if (this.viewers.size === 0) return;
-    for (const v of this.viewers) {
+    if (this.fastViewers.size > 0) this.fastDatagram(bytes, offset, length, isVideo, keyStart, mark, h.sequenceNumber, h.timestamp, h.ssrc, h.payloadType, now);
+    for (const v of this.weriftViewers) {
       if (!v.connected) continue;
       if (!v.hasRoom) {
         if (v.videoLive) {
@@ -340,6 +496,91 @@ export class RelayStream {
     }
   }
 
+  /**
+   * The fast viewers' part of one accepted datagram: decisions that fall on it (gated video
+   * outputs start at a keyframe's first packet, after the cached SPS/PPS when it is an IDR;
+   * audio outputs re-base), then the datagram joins the batch (no per-viewer work otherwise).
+   */
+  private fastDatagram(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    isVideo: boolean,
+    keyStart: boolean,
+    mark: KeyframeMark,
+    seq: number,
+    ts: number,
+    ssrc: number,
+    pt: number,
+    now: number,
+  ): void {
+    const batch = this.fastBatch!;
+    if (batch.src !== bytes) {
+      // A datagram from another buffer than the batch's (a caller outside beginBatch): its own batch.
+      this.flushFast(now);
+      batch.reset(bytes);
+    }
+    const c = this.counters;
+    if (isVideo && keyStart) {
+      const ps = this.parameterSets;
+      const inject = mark === KeyframeMark.IdrStart && ps.sps !== undefined && ps.pps !== undefined;
+      this.fastParameterSetsOnRequest(inject, seq, ts, ssrc, pt, now);
+      let start = -1;
+      for (const v of this.fastViewers) {
+        const out = v.fast!.video;
+        if (!out) continue;
+        if (!out.live) {
+          c.keyframeWaitMs += v.waitingSince ? now - v.waitingSince : 0;
+          if (inject) {
+            const inSeq = (seq - 1) & 0xffff;
+            if (start < 0) start = batch.pushExtra(parameterSetPacket([ps.sps!, ps.pps!], inSeq, ts, ssrc, pt), true, true);
+            out.resume(inSeq, ts, now);
+            c.parameterSetsSent++;
+          } else {
+            if (start < 0) start = batch.count;
+            out.resume(seq, ts, now);
+          }
+          out.startAt(start);
+        }
+        v.gotKeyframe();
+      }
+    } else if (!isVideo && this.fastAudioRebase) {
+      this.fastAudioRebase = false;
+      for (const v of this.fastViewers) {
+        const out = v.fast!.audio;
+        if (out?.rebasePending) out.resume(seq, ts, now);
+      }
+    }
+    batch.push(offset, length, isVideo);
+  }
+
+  /**
+   * Live fast viewers that asked for a keyframe (PLI/FIR) get the cached SPS/PPS before
+   * this IDR, as werift viewers do (see the module doc): the STAP-A takes the IDR's
+   * ingest sequence number with the viewer's current offsets, and every later packet moves
+   * up by one. The offsets change in the middle of the batch, so what the batch holds goes
+   * out first, then the STAP-A alone (to those viewers only), then the batch goes on.
+   */
+  private fastParameterSetsOnRequest(inject: boolean, seq: number, ts: number, ssrc: number, pt: number, now: number): void {
+    let due: FastOutput[] | undefined;
+    for (const v of this.fastViewers) {
+      const out = v.fast!.video;
+      if (!out || !out.live || !v.parameterSetsDue) continue;
+      v.parameterSetsDue = false;
+      if (inject) (due ??= []).push(out);
+    }
+    if (!due) return;
+    const batch = this.fastBatch!;
+    const ps = this.parameterSets;
+    this.flushFast(now);
+    const idx = batch.pushExtra(parameterSetPacket([ps.sps!, ps.pps!], seq, ts, ssrc, pt), true, true);
+    for (const out of due) out.startAt(idx);
+    this.flushFast(now);
+    for (const out of due) out.shiftSeq(1);
+    this.counters.parameterSetsSent += due.length;
+    this.counters.parameterSetsOnRequest += due.length;
+  }
+
   /** A new source or a discontinuity of one kind: gate video to the next keyframe, re-base every output of that kind. */
   private discontinuity(isVideo: boolean, now: number): void {
     const lock = isVideo ? this.videoLock : this.audioLock;
@@ -356,15 +597,17 @@ export class RelayStream {
       this.prevVideoSeq = -1;
       this.keyAuTs = -1;
       for (const v of this.viewers) {
-        if (!v.video) continue;
-        if (v.video.live && v.connected) {
+        const out = v.fast?.video ?? v.video;
+        if (!out) continue;
+        if (out.live && v.connected) {
           c.keyframeWaits++;
           v.waitingSince = now;
         }
-        v.video.gate();
+        out.gate();
       }
     } else {
-      for (const v of this.viewers) v.audio?.rebase();
+      for (const v of this.viewers) (v.fast?.audio ?? v.audio)?.rebase();
+      this.fastAudioRebase = true;
     }
   }
 

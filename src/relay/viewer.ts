@@ -5,16 +5,17 @@
  * payload type, sequence/timestamp offsets), RTP packets in flight, signs of life and
  * what its RTCP says.
  *
- * The relay rewrites every packet for the viewer itself (output.ts) and hands werift the
- * finished bytes; werift's own rewrite (SSRC, payload type, zero offsets) is then the
- * identity, and werift keeps doing SRTP, RTCP sender reports and NACK retransmission —
- * unless the viewer's RTP goes out on the native fast path
- * ({@link Viewer.useFastPathRtcp}): werift then never sees it, so the relay's
- * {@link SenderRtcp} sends the sender reports and answers NACKs from the fast path's
- * history (sender-rtcp.ts). Either way PLI and FIR reach the keyframe policy here: counted,
- * the viewer marked as wanting a keyframe (frozen after {@link FROZEN_AFTER_MS}), and its
- * next keyframe preceded by the cached SPS/PPS (stream.ts), since the relay cannot ask the
- * encoder for one.
+ * On the werift egress the relay rewrites every packet for the viewer itself (output.ts)
+ * and hands werift the finished bytes; werift's own rewrite (SSRC, payload type, zero
+ * offsets) is then the identity, and werift keeps doing SRTP, RTCP sender reports and NACK
+ * retransmission. On the fast egress (fast-egress.ts; chosen when the viewer connects) the
+ * native fan-out does rewrite, SRTP and send from the stream's batch, and werift never
+ * sends RTP on its tracks: it keeps signalling, ICE, DTLS and the inbound RTCP, and the
+ * relay's {@link SenderRtcp} ({@link Viewer.useFastPathRtcp}) sends the sender reports and
+ * answers NACKs from the fan-out's history (sender-rtcp.ts, fanout-rtcp.ts). Either way PLI
+ * and FIR reach the keyframe policy here: counted, the viewer marked as wanting a keyframe
+ * (frozen after {@link FROZEN_AFTER_MS}), and its next keyframe preceded by the cached
+ * SPS/PPS (stream.ts), since the relay cannot ask the encoder for one.
  *
  * Liveness: a viewer whose last sign of life — an incoming STUN binding request (ICE
  * consent, RFC 7675) or any other datagram (SRTCP receiver reports, DTLS) — is older
@@ -28,6 +29,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as Werift from 'werift';
+import type { RtpFanout } from '../fanout/index.js';
+import type { EgressPath, FastOutput } from './fast-egress.js';
 import { RtpOutput } from './output.js';
 import type { BatchSocket } from '../index.js';
 import type { SrtpKeyMaterial } from '../srtp/index.js';
@@ -54,6 +57,17 @@ export interface ViewerNetwork {
   host: string;
   /** Reap a viewer that has not connected (ICE + DTLS) after this long, ms (default {@link CONNECT_TIMEOUT_MS}). */
   connectTimeoutMs?: number;
+  /** The egress path wanted (default 'werift'); 'fast' may fall back to 'werift' when the viewer connects. */
+  egress?: EgressPath;
+}
+
+/** A viewer's place in the native fan-out (fast egress). */
+export interface ViewerFastPath {
+  fanout: RtpFanout;
+  /** Its SRTP session in the fan-out. */
+  session: number;
+  video?: FastOutput;
+  audio?: FastOutput;
 }
 
 export type ViewerEvent = 'connected' | 'closed';
@@ -125,6 +139,10 @@ export class Viewer {
   rtcp: SenderRtcp | undefined;
   private fastPath: FastPathRtcp | undefined;
   private unsubscribeRtcp: (() => void) | undefined;
+  /** The egress path its RTP takes ('fast' is settled when it connects: it may fall back to 'werift'). */
+  egress: EgressPath;
+  /** Its outputs in the native fan-out while on the fast path. */
+  fast: ViewerFastPath | undefined;
   private frozenCounted = false;
   private inFlight = 0;
   private closed = false;
@@ -144,6 +162,7 @@ export class Viewer {
     private readonly werift: WeriftModule,
     net: ViewerNetwork,
   ) {
+    this.egress = net.egress ?? 'werift';
     const { RTCPeerConnection, useH264, useOPUS, useNACK, usePLI } = werift;
     this.pc = new RTCPeerConnection({
       // Host candidates only, on the relay's address: no STUN/TURN servers, no interface scan.
@@ -219,14 +238,30 @@ export class Viewer {
     return this.inFlight < MAX_IN_FLIGHT;
   }
 
+  /** Asked for the fast egress and not (yet) moved off it. */
+  get wantsFast(): boolean {
+    return this.egress === 'fast' && this.fast === undefined;
+  }
+
+  /** The werift RTCRtpSenders of its tracks (the fast path reads their keys, ICE pair and extensions). */
+  senders(): { video?: unknown; audio?: unknown } {
+    return { video: this.videoSender, audio: this.audioSender };
+  }
+
+  /** Now on the fast path: the stream's fan-out sends its RTP. */
+  attachFast(fast: ViewerFastPath): void {
+    this.fast = fast;
+    this.egress = 'fast';
+  }
+
   /** Video is flowing (started at a keyframe); false while waiting for the next one. */
   get videoLive(): boolean {
-    return this.video?.live ?? false;
+    return (this.fast?.video ?? this.video)?.live ?? false;
   }
 
   /** The viewer fell behind: drop video until the next keyframe (newest wins), re-based then. */
   stall(now: number): void {
-    this.video?.gate();
+    (this.fast?.video ?? this.video)?.gate();
     this.waitingSince = now;
     this.counters.stalls++;
   }

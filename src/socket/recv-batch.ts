@@ -5,7 +5,12 @@
  */
 import { Buffer } from 'node:buffer';
 import type { RemoteInfo } from 'node:dgram';
+import { endianness } from 'node:os';
 import { SOCKADDR_STRIDE } from '../native/binding.js';
+
+const AF_INET = 2;
+/** sa_family is in host byte order. */
+const HOST_LE = endianness() === 'LE';
 import type { RecvBatch } from '../types.js';
 import { decodeSockaddr } from './sockaddr.js';
 
@@ -122,6 +127,25 @@ export class RingBatch implements RecvBatch {
     this.check(i);
     return this.entryFlags[i] !== 0;
   }
+  /** {@inheritDoc RecvBatch.sameRemote} Compares the two slots' 32-byte sockaddr entries. */
+  sameRemote(i: number, j: number): boolean {
+    this.check(i);
+    this.check(j);
+    const a = this.entrySlots[i];
+    const b = this.entrySlots[j];
+    if (a === b) return true;
+    const addrs = this.ring.addrs;
+    const pa = a * SOCKADDR_STRIDE;
+    const pb = b * SOCKADDR_STRIDE;
+    // Family and port (bytes 0-3), then sockaddr_in's address (4-7) or sockaddr_in6's
+    // address and scope id (8-27; the flow label at 4-7 is not part of the sender).
+    for (let k = 0; k < 4; k++) if (addrs[pa + k] !== addrs[pb + k]) return false;
+    const v6 = this.ring.addrView.getUint16(pa, HOST_LE) !== AF_INET;
+    const from = v6 ? 8 : 4;
+    const to = v6 ? 28 : 8;
+    for (let k = from; k < to; k++) if (addrs[pa + k] !== addrs[pb + k]) return false;
+    return true;
+  }
   /** A copy that stays valid after the handler returns. */
   copy(): CopiedBatch {
     const n = this.count;
@@ -191,7 +215,15 @@ export class CopiedBatch implements RecvBatch {
     this.check(i);
     return this.truncatedFlags[i] !== 0;
   }
-  /** A batch of one datagram (dgram backend). */
+  /** {@inheritDoc RecvBatch.sameRemote} */
+  sameRemote(i: number, j: number): boolean {
+    this.check(i);
+    this.check(j);
+    const a = this.remotes[i];
+    const b = this.remotes[j];
+    return a === b || (a.port === b.port && a.address === b.address && a.family === b.family);
+  }
+    /** A batch of one datagram (dgram backend). */
   static single(msg: Buffer, rinfo: RemoteInfo): CopiedBatch {
     return new CopiedBatch(msg, Uint32Array.of(0, msg.length), [rinfo], new Uint8Array(1));
   }

@@ -90,9 +90,9 @@ export function ffmpegArgs(o: FfmpegOptions): string[] {
     '-profile:v', o.profile ?? 'baseline', '-bf', String(o.bframes ?? 0), '-g', String(o.gop ?? 30),
     ...(o.globalHeader ? ['-flags', '+global_header'] : []),
     '-payload_type', '96', ...rtpOpts(o.ssrc, o.seq),
-    '-f', 'rtp', `rtp://127.0.0.1:${o.port}?pkt_size=1200`,
+    '-f', 'rtp', `rtp://127.0.0.1:${o.port}?pkt_size=1184`,
     '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-payload_type', '97',
-    '-f', 'rtp', `rtp://127.0.0.1:${o.port}?pkt_size=1200`,
+    '-f', 'rtp', `rtp://127.0.0.1:${o.port}?pkt_size=1184`,
     ...(o.sdpFile ? ['-sdp_file', o.sdpFile] : []),
   ];
 }
@@ -107,7 +107,7 @@ export function gstArgs(o: { port: number; seconds?: number; gop?: number }): st
     'video/x-raw,width=640,height=360,framerate=30/1', '!',
     'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', 'bframes=0', `key-int-max=${o.gop ?? 30}`, '!',
     'video/x-h264,stream-format=byte-stream,profile=constrained-baseline', '!',
-    'rtph264pay', 'pt=96', 'mtu=1200', '!',
+    'rtph264pay', 'pt=96', 'mtu=1184', '!',
     'udpsink', 'host=127.0.0.1', `port=${o.port}`,
     'audiotestsrc', 'is-live=true', 'wave=sine', `num-buffers=${audioBuffers}`, '!',
     'audioconvert', '!', 'audioresample', '!', 'opusenc', '!', 'rtpopuspay', 'pt=97', '!',

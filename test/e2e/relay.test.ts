@@ -1,20 +1,23 @@
 /**
  * rtp-relay end to end on loopback: the relay (ESM werift + the batching plug on one
- * shared port) plays the bundled demo loop; viewers are werift peer connections from the
- * other (CJS) werift build, so they keep werift's own sockets and never sit on the
- * relay's mux. Each viewer speaks WHEP over HTTP like a browser would.
+ * shared port, the fast egress: the native fan-out) plays the bundled demo loop; viewers
+ * are werift peer connections from the other (CJS) werift build, so they keep werift's own
+ * sockets and never sit on the relay's mux. Each viewer speaks WHEP over HTTP like a
+ * browser would; werift decrypts what the fan-out sends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
+import { parseRtpHeader } from '../../src/relay/rtp.js';
+import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 
 import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
 
 interface TestViewer {
   pc: ViewerPc;
   location: string;
-  video: { seq: number; nal: number; mark: KeyframeMark }[];
+  video: { seq: number; nal: number; mark: KeyframeMark; payload: Buffer }[];
   audio: number[];
 }
 
@@ -27,7 +30,7 @@ async function offer(kinds?: readonly ('video' | 'audio')[]): Promise<{ pc: Test
   const v: TestViewer = { pc, location: '', video: [], audio: [] };
   pc.onTrack.subscribe((t) =>
     t.onReceiveRtp.subscribe((p) => {
-      if (t.kind === 'video') v.video.push({ seq: p.header.sequenceNumber, nal: p.payload[0] & 0x1f, mark: keyframeMark(p.payload) });
+      if (t.kind === 'video') v.video.push({ seq: p.header.sequenceNumber, nal: p.payload[0] & 0x1f, mark: keyframeMark(p.payload), payload: Buffer.from(p.payload) });
       else v.audio.push(p.header.sequenceNumber);
     }),
   );
@@ -49,10 +52,30 @@ async function join(stream = 'demo', headers: Record<string, string> = {}, kinds
 
 
 
+/** Payloads of the demo's video packets as the ingest received them, in order. */
+const ingestVideo: Buffer[] = [];
+const fastAvailable = fanoutUnavailableReason() === undefined;
+
 beforeAll(async () => {
   relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift: weriftEsm, token: undefined, maxViewers: 8 });
   base = `http://127.0.0.1:${relay.httpPort}`;
+  const stream = relay.streams.get('demo')!;
+  const onDatagram = stream.onDatagram.bind(stream);
+  stream.onDatagram = (bytes, offset, length, address, port, now) => {
+    const h = parseRtpHeader(bytes, offset, length);
+    if (h && h.payloadType === 96) ingestVideo.push(Buffer.from(bytes.subarray(offset + h.payloadOffset, offset + h.payloadOffset + h.payloadLength)));
+    onDatagram(bytes, offset, length, address, port, now);
+  };
 });
+
+/** The viewer's video payloads are a run of consecutive ingest payloads, byte for byte. */
+function expectIngestRun(v: TestViewer): void {
+  // The demo loops, so its SPS (the first packet) recurs: find the start the whole run matches.
+  const runs = (first: number): boolean => v.video.every((p, j) => ingestVideo[first + j]?.equals(p.payload) ?? false);
+  const starts = ingestVideo.map((p, i) => (p.equals(v.video[0].payload) ? i : -1)).filter((i) => i >= 0);
+  expect(starts.length).toBeGreaterThan(0);
+  expect(starts.some(runs)).toBe(true);
+}
 
 afterAll(async () => {
   await Promise.all(viewers.map((v) => v.pc.close().catch(() => {})));
@@ -63,17 +86,35 @@ describe('rtp-relay with werift viewers over WHEP', () => {
   it('several viewers each receive video from a keyframe on, in order, and audio; fan-out leaves batched', async () => {
     const vs = await Promise.all([join(), join(), join()]);
     // ICE + DTLS for three viewers and 150 packets of a real-time stream: ~6 s idle, longer busy.
-    expect(await until(() => vs.every((v) => v.video.length > 150 && v.audio.length > 50), 45_000)).toBe(true);
+    const ok = await until(() => vs.every((v) => v.video.length > 150 && v.audio.length > 50), 45_000);
+    const state = (): string => JSON.stringify({ viewers: vs.map((v) => [v.video.length, v.audio.length, v.pc.connectionState]), relay: [...relay.streams.get('demo')!.viewers].map((v) => [v.egress, v.connected, v.counters]), fast: relay.fast?.fanout?.totals, udp: relay.udpStats() });
+    expect(ok, state()).toBe(true);
     for (const v of vs) {
       expect(v.video[0].mark).toBe(KeyframeMark.Sps); // starts at a keyframe: SPS first
       expect(contiguous(v.video.map((p) => p.seq))).toBe(true);
       expect(contiguous(v.audio)).toBe(true);
     }
+    for (const v of vs) expectIngestRun(v);
     const udp = relay.udpStats()!;
     expect(udp.failed + udp.dropped).toBe(0);
     // Three viewers on one shared port: fan-out of one ingest packet shares a sendmmsg.
     expect(udp.syscalls).toBeLessThan(udp.sent / 2);
     expect(relay.webrtcPort()).toBeGreaterThan(0);
+    if (fastAvailable) {
+      // The fast egress served them: werift's RTP senders never sent a packet on these tracks.
+      expect(relay.egress).toBe('fast');
+      const demo = relay.streams.get('demo')!;
+      expect(demo.fastViewers.size).toBe(3);
+      for (const rv of demo.fastViewers) {
+        expect(rv.egress).toBe('fast');
+        const senders = rv.senders() as { video?: { packetCount: number }; audio?: { packetCount: number } };
+        expect(senders.video!.packetCount).toBe(0);
+        expect(senders.audio!.packetCount).toBe(0);
+        expect(rv.counters.forwarded).toBeGreaterThan(200);
+      }
+      const t = relay.fast!.fanout!.totals;
+      expect(t.dropped + t.oversize + t.errors).toBe(0);
+    }
   }, 60_000);
 
   it('an audio-only offer is answered with Opus alone and receives the audio in order', async () => {
@@ -93,6 +134,7 @@ describe('rtp-relay with werift viewers over WHEP', () => {
     expect(await until(() => late.video.length > 30, 30_000)).toBe(true);
     expect(late.video[0].mark).toBe(KeyframeMark.Sps);
     expect(contiguous(late.video.map((p) => p.seq))).toBe(true);
+    expectIngestRun(late);
     const waits = relay.streams.get('demo')!.counters.keyframeWaits;
     expect(waits).toBeGreaterThanOrEqual(4);
   }, 45_000);
@@ -121,11 +163,18 @@ describe('rtp-relay with werift viewers over WHEP', () => {
       'rtp_relay_pli_total{stream="demo"}',
       'rtp_relay_udp_send_syscalls_total',
       'rtp_relay_udp_batch_size_mean',
+      'rtp_relay_viewers_by_egress{path="werift"}',
+      'rtp_relay_fast_egress_datagrams_total{outcome="oversize"} 0',
     ]) {
       expect(text).toContain(name);
     }
     const sent = Number(/^rtp_relay_udp_datagrams_sent_total (\d+)/m.exec(text)?.[1]);
     expect(sent).toBeGreaterThan(0);
+    if (fastAvailable) {
+      const fast = Number(/^rtp_relay_viewers_by_egress\{path="fast"\} (\d+)/m.exec(text)?.[1]);
+      expect(fast).toBe([...relay.streams.get('demo')!.viewers].filter((v) => v.connected).length);
+      expect(Number(/^rtp_relay_fast_egress_datagrams_total\{outcome="queued"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0);
+    }
   });
 
   it('GET / serves the player page', async () => {

@@ -97,3 +97,41 @@ describe('RingBatch.load', () => {
     expectDatagram(batch.datagram(0), 0, 42);
   });
 });
+
+describe('RingBatch.sameRemote', () => {
+  test('compares senders without decoding (address, port; IPv6 scope, not the flow label); GRO pieces share their slot', () => {
+    const ring = new RecvRing(5, 2048);
+    const batch = new RingBatch(ring);
+    setSender(ring, 0, 5000, 1);
+    setSender(ring, 1, 5000, 1);
+    ring.addrs.fill(0xee, 1 * 32 + 16, 2 * 32); // stale bytes past sockaddr_in: not part of the sender
+    setSender(ring, 2, 5001, 1);
+    setSender(ring, 3, 5000, 2);
+    const v6 = (slot: number, scope: number, flow: number): void => {
+      const off = slot * 32;
+      ring.addrs.fill(0, off, off + 32);
+      ring.addrView.setUint16(off, 10, true); // AF_INET6
+      ring.addrView.setUint16(off + 2, 5000, false);
+      ring.addrView.setUint32(off + 4, flow, false);
+      ring.addrs.set([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], off + 8);
+      ring.addrView.setUint32(off + 24, scope, true);
+    };
+    v6(4, 1, 7);
+    for (let s = 0; s < 5; s++) fill(ring, s, s === 0 ? [100, 100] : [50], s === 0 ? 100 : 0, 0);
+    batch.load(5);
+    expect(batch.count).toBe(6);
+    expect(batch.sameRemote(0, 1)).toBe(true); // two GRO pieces of slot 0
+    expect(batch.sameRemote(1, 2)).toBe(true); // slot 0 vs slot 1: same sender, other stale bytes
+    expect(batch.sameRemote(2, 3)).toBe(false); // port differs
+    expect(batch.sameRemote(2, 4)).toBe(false); // address differs
+    expect(batch.sameRemote(4, 5)).toBe(false); // family differs
+    v6(3, 1, 9);
+    expect(batch.sameRemote(4, 5)).toBe(true); // same IPv6 sender and scope; the flow label is not the sender
+    v6(3, 2, 7);
+    expect(batch.sameRemote(4, 5)).toBe(false); // another scope (interface)
+    expect(() => batch.sameRemote(0, 6)).toThrow(RangeError);
+    const copy = batch.copy();
+    expect(copy.sameRemote(0, 2)).toBe(true);
+    expect(copy.sameRemote(2, 3)).toBe(false);
+  });
+});

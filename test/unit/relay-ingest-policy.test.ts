@@ -384,7 +384,7 @@ describe('stream fan-out policy', () => {
     expect(lines.join('\n')).toContain('-bf 0');
   });
 
-  it('packets over 1200 bytes: one warning with the encoder fix, counted', () => {
+  it('packets over 1184 bytes (1200 once SRTP-protected): one warning with the encoder fix, counted', () => {
     const lines: string[] = [];
     const s = new RelayStream({ name: 'cam', videoPayloadType: 96, audioPayloadType: 97, log: (l) => lines.push(l) });
     for (let i = 0; i < 5; i++) {
@@ -393,7 +393,7 @@ describe('stream fan-out policy', () => {
     }
     expect(s.counters.ingestOversize).toBe(4); // the first was on probation
     expect(lines.filter((l) => l.includes('warning'))).toHaveLength(1);
-    expect(lines.join('\n')).toContain('pkt_size=1200');
+    expect(lines.join('\n')).toContain('pkt_size=1184');
   });
 
   it('unknown payload types only: one warning naming them and --video-pt/--audio-pt', () => {

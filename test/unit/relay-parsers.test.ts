@@ -123,6 +123,17 @@ describe('rtp-relay arguments', () => {
     expect(o).toMatchObject({ streams: [{ name: 'cam', port: 5004 }, { name: 'screen', port: 5006 }], batching: false, token: 't', httpPort: 0 });
     expect(parseRelayArgs(['--help'])).toBe('help');
   });
+  it('--egress fast|werift|werift-unbatched (default: left to the relay, fast where the addon loads)', () => {
+    expect(parseRelayArgs([])).not.toHaveProperty('egress');
+    expect(parseRelayArgs(['--egress', 'fast'])).toMatchObject({ egress: 'fast', batching: true });
+    expect(parseRelayArgs(['--egress', 'werift'])).toMatchObject({ egress: 'werift', batching: true });
+    expect(parseRelayArgs(['--egress', 'werift-unbatched'])).toMatchObject({ egress: 'werift-unbatched', batching: false });
+    expect(parseRelayArgs(['--no-batching'])).toMatchObject({ egress: 'werift-unbatched', batching: false });
+    expect(parseRelayArgs(['--per-connection'])).toMatchObject({ egress: 'werift', perConnection: true });
+    expect(() => parseRelayArgs(['--egress', 'kernel'])).toThrow(/--egress must be one of fast, werift, werift-unbatched/);
+    expect(() => parseRelayArgs(['--egress', 'fast', '--no-batching'])).toThrow(/contradicts/);
+    expect(() => parseRelayArgs(['--egress', 'fast', '--per-connection'])).toThrow(/shared port/);
+  });
   it('bad input is a UsageError with a clear message', () => {
     const bad: [string[], RegExp][] = [
       [['--ingest', 'cam'], /NAME=PORT/],

@@ -38,6 +38,7 @@ function batchOf(items: In[]): RecvBatch {
     length: (i) => items[i].data.length,
     datagram: (i) => bytes.subarray(offsets[i], offsets[i] + items[i].data.length),
     remote: (i) => ({ address: items[i].address, family: items[i].address.includes(':') ? 'IPv6' : 'IPv4', port: items[i].port, size: items[i].data.length }) as RemoteInfo,
+    sameRemote: (i, j) => items[i].address === items[j].address && items[i].port === items[j].port,
     truncated: (i) => items[i].truncated === true,
   };
 }
