@@ -5,7 +5,10 @@
 // tracepoints on the relay's PID, when perf works), and the relay's own counters from
 // /metrics (RTP packets forwarded, datagrams the batched sockets sent).
 //
-//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--streams K] [--cpu-prof DIR] [-- relay flags, e.g. --egress werift]
+//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--streams K] [--egress fast|werift|werift-unbatched] [--cpu-prof DIR] [-- relay flags]
+//
+// --egress passes the relay's --egress (default: the relay's own default, fast where the
+// addon loads); the result names the path every viewer took (rtp_relay_viewers_by_egress).
 //
 // The viewers run until the measurement is over and are then told to stop (SIGTERM), so a
 // slow start on a busy machine never cuts the measured window short. With --cpu-prof the
@@ -34,7 +37,8 @@ const snmp = () => {
 const sep = process.argv.indexOf('--');
 const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
 const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
-const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' } } });
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' }, egress: { type: 'string' } } });
+if (values.egress !== undefined) relayFlags.push('--egress', values.egress);
 const N = Number(values.viewers);
 const S = Number(values.seconds);
 const httpPort = Number(values['http-port']);

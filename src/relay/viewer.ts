@@ -254,6 +254,16 @@ export class Viewer {
     this.egress = 'fast';
   }
 
+  /** On the fast path: a new ICE pair (werift nominated another, e.g. after an ICE restart) gets the packets from now on. */
+  private followIcePair(): void {
+    const f = this.fast;
+    if (!f) return;
+    const sender = (this.videoSender ?? this.audioSender) as { dtlsTransport?: { iceTransport?: { connection?: { nominated?: { remoteAddr?: [string, number] } } } } } | undefined;
+    const addr = sender?.dtlsTransport?.iceTransport?.connection?.nominated?.remoteAddr;
+    if (!addr) return;
+    for (const o of [f.video, f.audio]) if (o) f.fanout.setPeer(o.id, addr[1], addr[0]);
+  }
+
   /** Video is flowing (started at a keyframe); false while waiting for the next one. */
   get videoLive(): boolean {
     return (this.fast?.video ?? this.video)?.live ?? false;
@@ -464,6 +474,7 @@ export class Viewer {
           const now = Date.now();
           if (now - this.lastSignOfLife > LIVENESS_TIMEOUT_MS) void this.close('silent');
           else this.frozen(now); // counts a freeze even when nobody scrapes /metrics during it
+          this.followIcePair();
         });
         for (const l of this.listeners) l('connected', this);
       }

@@ -2,24 +2,35 @@
  * A real browser plays the relay's demo stream: headless Chromium (Debian's `chromium`,
  * driven by playwright-core) opens the player page served by the relay, which speaks
  * WHEP to it; the test asserts video frames were decoded (`framesDecoded` from
- * `getStats()`) with the batching plug on. Skipped with a reason where Chromium is not
- * installed (`.ci/run` installs it: scripts/install-media-deps.sh).
+ * `getStats()`) on each egress path: the fast one (native fan-out) with each SRTP profile
+ * (forced per run, srtp-profile.ts), and werift's over the batching plug. Skipped with a
+ * reason where Chromium is not installed (`.ci/run` installs it:
+ * scripts/install-media-deps.sh).
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as werift from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
+import type { EgressPath } from '../../src/relay/fast-egress.js';
+import { fanoutUnavailableReason } from '../../src/fanout/index.js';
+import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile, type SrtpProfileName } from './srtp-profile.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 
+const fastAvailable = fanoutUnavailableReason() === undefined;
+const runs: { egress: EgressPath; profile?: SrtpProfileName }[] = [
+  ...(fastAvailable ? [{ egress: 'fast' as const, profile: 'SRTP_AES128_CM_HMAC_SHA1_80' as const }, { egress: 'fast' as const, profile: 'SRTP_AEAD_AES_128_GCM' as const }] : []),
+  { egress: 'werift' },
+];
+
 describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROMIUM})`, () => {
-  let relay: Relay;
+  let relay: Relay | undefined;
   let browser: Browser;
+  let undoProfile: (() => void) | undefined;
 
   beforeAll(async () => {
-    relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift });
     const { chromium } = await import('playwright-core');
     // playwright gives the browser a fresh empty profile (a temporary user-data-dir) itself.
     // The sanitizer pass (npm run test:asan) preloads libasan into this process; Chromium
@@ -45,11 +56,14 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
   }, 60_000);
 
   afterAll(async () => {
+    undoProfile?.();
     await browser?.close();
     await relay?.stop();
   });
 
-  it('decodes video frames through WHEP with batching on', async () => {
+  it.each(runs)('decodes video frames through WHEP: egress $egress, SRTP $profile', async ({ egress, profile }) => {
+    undoProfile = profile ? forceSrtpProfile(werift, profile) : undefined;
+    relay = await startRelay({ httpPort: 0, webrtcPort: 0, werift, egress, log: () => {} });
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -86,6 +100,22 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
     expect(frames).toBeGreaterThanOrEqual(30);
     const udp = relay.udpStats()!;
     expect(udp.sent).toBeGreaterThan(0); // the browser's media left through the batched socket
-    expect(relay.streams.get('demo')!.counters.egressVideo).toBeGreaterThan(0);
+    const demo = relay.streams.get('demo')!;
+    expect(demo.counters.egressVideo).toBeGreaterThan(0);
+    const [viewer] = demo.viewers;
+    expect(viewer.egress).toBe(egress);
+    if (egress === 'fast') {
+      expect(negotiatedProfile(viewer.senders())).toBe(SRTP_PROFILES[profile!]);
+      // werift sent no RTP on the tracks; the fan-out did, and nothing went over the MTU.
+      expect((viewer.senders().video as { packetCount: number }).packetCount).toBe(0);
+      const t = relay.fast!.fanout!.totals;
+      expect(t.queued).toBeGreaterThan(0);
+      expect(t.oversize + t.errors).toBe(0);
+    }
+    await page.close();
+    await relay.stop();
+    relay = undefined;
+    undoProfile?.();
+    undoProfile = undefined;
   }, 45_000);
 });

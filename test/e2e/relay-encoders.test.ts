@@ -20,6 +20,8 @@ import { startRelay, type Relay, type StreamSpec } from '../../src/relay/relay.j
 import { parseRtpHeader } from '../../src/relay/rtp.js';
 import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder, unsanitizedEnv } from './encoders.js';
 import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
+import { fanoutUnavailableReason } from '../../src/fanout/index.js';
+import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile } from './srtp-profile.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -128,6 +130,29 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('real encoders into Chromium', () 
     expect(cam().closed.deleted).toBe(1);
     expect(logs.join('\n')).not.toMatch(/warning/);
   }, 60_000);
+
+  it.skipIf(fanoutUnavailableReason() !== undefined).each(['SRTP_AES128_CM_HMAC_SHA1_80', 'SRTP_AEAD_AES_128_GCM'] as const)(
+    'a live ffmpeg stream plays on the fast egress with %s',
+    async (profile) => {
+      const undo = forceSrtpProfile(werift, profile);
+      try {
+        await openRelay();
+        startEncoder('ffmpeg', ffmpegArgs({ port: ingestPort(), profile: 'baseline' }));
+        const page = await openPlayer(browser);
+        expect(await waitFrames(page, 30, 30_000)).toBeGreaterThanOrEqual(30);
+        const [viewer] = cam().viewers;
+        expect(viewer.egress).toBe('fast');
+        expect(negotiatedProfile(viewer.senders())).toBe(SRTP_PROFILES[profile]);
+        const t = relay!.fast!.fanout!.totals;
+        expect(t.oversize + t.errors).toBe(0);
+        expect(cam().counters.ingestOversize).toBe(0);
+        await page.close();
+      } finally {
+        undo();
+      }
+    },
+    60_000,
+  );
 
   it('ffmpeg high profile -bf 0 plays, no B-frame warning', async () => {
     await openRelay();

@@ -84,10 +84,28 @@ afterAll(async () => {
 
 describe('rtp-relay with werift viewers over WHEP', () => {
   it('several viewers each receive video from a keyframe on, in order, and audio; fan-out leaves batched', async () => {
-    const vs = await Promise.all([join(), join(), join()]);
-    // ICE + DTLS for three viewers and 150 packets of a real-time stream: ~6 s idle, longer busy.
-    const ok = await until(() => vs.every((v) => v.video.length > 150 && v.audio.length > 50), 45_000);
-    const state = (): string => JSON.stringify({ viewers: vs.map((v) => [v.video.length, v.audio.length, v.pc.connectionState]), relay: [...relay.streams.get('demo')!.viewers].map((v) => [v.egress, v.connected, v.counters]), fast: relay.fast?.fanout?.totals, udp: relay.udpStats() });
+    let vs: (TestViewer & { answer: string })[] = await Promise.all([join(), join(), join()]);
+    // ICE + DTLS for three viewers and 150 packets of a real-time stream: ~6 s idle, longer
+    // busy. On a starved machine werift's ICE checks can time out before anything is sent
+    // (the viewer's connection 'failed', the relay reaps it): such a viewer is replaced, at
+    // most twice; a viewer that connected must receive everything.
+    const done = (v: TestViewer): boolean => v.video.length > 150 && v.audio.length > 50;
+    let ok = false;
+    for (let attempt = 0; attempt < 3 && !ok; attempt++) {
+      await until(() => vs.every((v) => done(v) || v.pc.connectionState === 'failed'), 45_000);
+      ok = vs.every(done);
+      if (!ok && attempt < 2 && vs.some((v) => v.pc.connectionState === 'failed' && v.video.length === 0)) {
+        vs = await Promise.all(
+          vs.map((v) => {
+            if (v.pc.connectionState !== 'failed' || v.video.length > 0) return v;
+            viewers.splice(viewers.indexOf(v), 1);
+            return join();
+          }),
+        );
+      }
+    }
+    const demo = relay.streams.get('demo')!;
+    const state = (): string => JSON.stringify({ viewers: vs.map((v) => [v.video.length, v.audio.length, v.pc.connectionState]), relay: [...demo.viewers].map((v) => [v.egress, v.connected, v.counters]), closed: demo.closed, fast: relay.fast?.fanout?.totals, udp: relay.udpStats() });
     expect(ok, state()).toBe(true);
     for (const v of vs) {
       expect(v.video[0].mark).toBe(KeyframeMark.Sps); // starts at a keyframe: SPS first
@@ -103,7 +121,6 @@ describe('rtp-relay with werift viewers over WHEP', () => {
     if (fastAvailable) {
       // The fast egress served them: werift's RTP senders never sent a packet on these tracks.
       expect(relay.egress).toBe('fast');
-      const demo = relay.streams.get('demo')!;
       expect(demo.fastViewers.size).toBe(3);
       for (const rv of demo.fastViewers) {
         expect(rv.egress).toBe('fast');
