@@ -24,7 +24,8 @@ Options:
   --host ADDR            address for HTTP, ingest and WebRTC (default 127.0.0.1)
   --http-port PORT       HTTP port: player page, WHEP, /metrics (default 8080)
   --webrtc-port PORT     shared WebRTC UDP port (default 8189)
-  --egress PATH          how viewers' RTP leaves (default fast where the native addon loads):
+  --egress fast|werift|werift-unbatched
+                         how viewers' RTP leaves (default fast where the native addon loads):
                            fast: native fan-out (rewrite, SRTP, sendmmsg/GSO per batch)
                            werift: werift's RTP sender over the batched shared port
                            werift-unbatched: werift alone, its own sockets
