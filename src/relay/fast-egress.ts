@@ -142,6 +142,13 @@ export class FastEgress {
     if (!pair || !(transport instanceof BaseWeriftTransport)) return 'its ICE pair is not on the batching plug';
     const socket = transport.socket;
     if (socket.backend !== 'batch') return "the plug's socket is on the 'dgram' backend";
+    if (this.fanout && (this.socket as unknown as { closed?: boolean }).closed) {
+      // The plug closed the shared socket with its last connection and opened a new one
+      // since: a new fan-out over the new socket (the old one has no outputs left).
+      this.fanout.close();
+      this.fanout = undefined;
+      this.socket = undefined;
+    }
     if (!this.fanout) {
       this.fanout = new RtpFanout(socket, this.mtu !== undefined ? { mtu: this.mtu } : {});
       this.socket = socket;

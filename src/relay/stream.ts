@@ -35,7 +35,7 @@
  * outputs' start index / offsets; a discontinuity first forwards what the batch holds so
  * far, then re-bases, so every decision applies exactly from the packet it belongs to.
  */
-import type { FanoutBatch } from '../fanout/index.js';
+import type { FanoutBatch, RtpFanout } from '../fanout/index.js';
 import { FastOutput, type FastEgress } from './fast-egress.js';
 import { fanoutRtcp } from './fanout-rtcp.js';
 import { KeyframeMark, collectParameterSets, keyframeMark, parameterSetPacket, type ParameterSets } from './h264.js';
@@ -115,6 +115,8 @@ export class RelayStream {
   /** The stream's id in the fast egress's fan-out (once a fast viewer connected), and its batch. */
   private fastStream = -1;
   private fastBatch: FanoutBatch | undefined;
+  /** The fan-out `fastStream` lives in (the egress makes a new one when the plug reopens its shared socket). */
+  private fastFanout: RtpFanout | undefined;
   /** The receive arena of the batch being read (beginBatch), or undefined outside a batch. */
   private batchSrc: Uint8Array | undefined;
   /** Some fast audio output waits for a re-base at the next audio packet. */
@@ -204,9 +206,11 @@ export class RelayStream {
       return;
     }
     const { fanout, session } = r;
-    if (this.fastStream < 0) {
+    if (this.fastFanout !== fanout) {
+      this.fastFanout = fanout;
       this.fastStream = fanout.addStream();
       this.fastBatch = fanout.batch();
+      if (this.batchSrc !== undefined) this.fastBatch.reset(this.batchSrc);
     }
     const outputs: { video?: FastOutput; audio?: FastOutput } = {};
     try {
@@ -331,8 +335,7 @@ export class RelayStream {
   private flushFast(now: number): void {
     const b = this.fastBatch;
     if (!b || b.count === 0) return;
-    const fanout = this.config.fast!.fanout!;
-    fanout.forward(this.fastStream, b, now);
+    this.fastFanout!.forward(this.fastStream, b, now);
     b.reset(b.src);
   }
 
