@@ -180,8 +180,21 @@ async function profileRun(ctx, P, topo, egress, offered, runIndex) {
   }
 }
 
+/**
+ * BENCH_RELAY_VIEWERS=N: the topologies become 1 × N and N × 1 (viewers in ⌈N/16⌉ processes) —
+ * for a machine too busy to keep 64 werift viewers connected; the report shows the sizes used.
+ */
+function params(profile) {
+  const P = PARAMS[profile];
+  const n = Number(process.env.BENCH_RELAY_VIEWERS);
+  if (!process.env.BENCH_RELAY_VIEWERS || profile === 'smoke') return P;
+  if (!Number.isInteger(n) || n < 1 || n > 512) throw new Error(`BENCH_RELAY_VIEWERS must be an integer in [1, 512], got ${process.env.BENCH_RELAY_VIEWERS}`);
+  const processes = Math.max(1, Math.ceil(n / 16));
+  return { ...P, topologies: [{ id: `1x${n}`, streams: 1, viewers: n, processes }, { id: `${n}x1`, streams: n, viewers: n, processes }] };
+}
+
 export async function run(ctx) {
-  const P = PARAMS[ctx.profile];
+  const P = params(ctx.profile);
   const d = detectRelay(ctx.root);
   if (!d.built) {
     return { status: 'missing', missing: [{ what: 'rtp-relay', reason: `rtp-relay is not built (${d.bin ?? 'no bin in package.json'}): npm run build` }], notes: [], params: P, data: null };
