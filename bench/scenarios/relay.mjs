@@ -181,7 +181,7 @@ async function profileRun(ctx, P, topo, egress, offered, runIndex) {
 }
 
 /**
- * BENCH_RELAY_VIEWERS=N: the topologies become 1 × N and N × 1 (viewers in ⌈N/16⌉ processes) —
+ * BENCH_RELAY_VIEWERS=N: the topologies become 1 × N and N × 1 (viewers in ⌈N/8⌉ processes) —
  * for a machine too busy to keep 64 werift viewers connected; the report shows the sizes used.
  */
 function params(profile) {
@@ -189,7 +189,7 @@ function params(profile) {
   const n = Number(process.env.BENCH_RELAY_VIEWERS);
   if (!process.env.BENCH_RELAY_VIEWERS || profile === 'smoke') return P;
   if (!Number.isInteger(n) || n < 1 || n > 512) throw new Error(`BENCH_RELAY_VIEWERS must be an integer in [1, 512], got ${process.env.BENCH_RELAY_VIEWERS}`);
-  const processes = Math.max(1, Math.ceil(n / 16));
+  const processes = Math.max(1, Math.ceil(n / 8));
   return { ...P, topologies: [{ id: `1x${n}`, streams: 1, viewers: n, processes }, { id: `${n}x1`, streams: n, viewers: n, processes }] };
 }
 
