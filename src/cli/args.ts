@@ -174,9 +174,6 @@ Targets and listen addresses must be loopback (127.0.0.0/8, ::1, localhost) unle
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or refused target.
 `;
 
-/** The library's loopback check (address.ts), under the name the CLI's flags use. */
-export const isLoopbackHost = isLoopback;
-
 /**
  * Parses `HOST:PORT` or `[IPV6]:PORT`.
  *
@@ -289,7 +286,7 @@ function parseSend(args: string[]): SendOptions | HelpOptions {
   if (toText === undefined) throw new UsageError('send: --to HOST:PORT is required');
   const to = parseEndpoint(toText, '--to', 1);
   const allowRemote = bool(p, 'allow-remote');
-  if (!allowRemote && !isLoopbackHost(to.host)) refuseRemote('--to', to, 'to send to');
+  if (!allowRemote && !isLoopback(to.host)) refuseRemote('--to', to, 'to send to');
   const maxSize = to.family === 6 ? LIMITS.maxSizeV6 : LIMITS.maxSizeV4;
   let count = parseNumber(str(p, 'count'), '--count', 1, LIMITS.maxCount, true);
   const durationS = parseNumber(str(p, 'duration'), '--duration', 0.001, LIMITS.maxDurationS, false);
@@ -324,7 +321,7 @@ function parseSink(args: string[]): SinkOptions | HelpOptions {
   if (bool(p, 'help')) return { command: 'help' };
   const listen = parseEndpoint(str(p, 'listen') ?? '127.0.0.1:0', '--listen', 0);
   const allowRemote = bool(p, 'allow-remote');
-  if (!allowRemote && !isLoopbackHost(listen.host)) refuseRemote('--listen', listen, 'to listen on');
+  if (!allowRemote && !isLoopback(listen.host)) refuseRemote('--listen', listen, 'to listen on');
   return {
     command: 'sink',
     listen,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, UsageError, isLoopbackHost, parseCli, parseEndpoint, type SendOptions, type SinkOptions } from '../../src/cli/args.js';
+import { DEFAULTS, UsageError, parseCli, parseEndpoint, type SendOptions, type SinkOptions } from '../../src/cli/args.js';
 
 function usageError(argv: string[]): UsageError {
   try {
@@ -137,9 +137,12 @@ describe('parseCli: sink, selftest, help', () => {
 });
 
 describe('helpers', () => {
-  it('isLoopbackHost', () => {
-    for (const h of ['127.0.0.1', '127.255.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['128.0.0.1', '192.0.2.1', '::', '::2', '::ffff:192.0.2.1', 'example.com', '0.0.0.0']) expect(isLoopbackHost(h), h).toBe(false);
+  it('--to and --listen take every loopback form without --allow-remote (the library\'s isLoopback decides)', () => {
+    for (const [host, to] of [['127.0.0.1', '127.0.0.1:9'], ['127.255.0.9', '127.255.0.9:9'], ['::1', '[::1]:9'], ['0:0:0:0:0:0:0:1', '[0:0:0:0:0:0:0:1]:9'], ['::ffff:127.0.0.1', '[::ffff:127.0.0.1]:9'], ['::ffff:7f00:1', '[::ffff:7f00:1]:9'], ['localhost', 'localhost:9'], ['LOCALHOST', 'LOCALHOST:9']]) {
+      expect((parseCli(['send', '--to', to]) as SendOptions).to.host, to).toBe(host);
+      expect((parseCli(['sink', '--listen', to]) as SinkOptions).listen.host, to).toBe(host);
+    }
+    for (const to of ['128.0.0.1:9', '[::2]:9', '[::ffff:192.0.2.1]:9', '[::ffff:7f00:1:0]:9']) expect(usageError(['sink', '--listen', to]).message, to).toMatch(/--allow-remote/);
   });
 
   it('parseEndpoint keeps names for later resolution', () => {
