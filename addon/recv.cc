@@ -32,6 +32,15 @@
 
 namespace dsn {
 
+// setRecvRing's arguments, read and checked before anything is kept.
+struct RecvRingArgs {
+  Napi::TypedArray arena, lengths, addrs, flags, seg_sizes;
+  bool has_seg_sizes = false;
+  std::size_t slots = 0;      // lengths.length
+  std::size_t slot_size = 0;  // bytes
+  std::size_t budget = 0;     // datagrams per readable wake-up
+};
+
 namespace {
 constexpr std::size_t kMaxRecvSlots = kUioMaxIov;
 constexpr std::int64_t kMaxBudget = 0x7fffffff;
@@ -56,6 +65,54 @@ void AddKernelDrops(std::uint32_t seen, std::uint32_t* last, double* total) {
   if (delta == 0 || delta >= 0x80000000u) return;
   *total += delta;
   *last = seen;
+}
+
+// setRecvRing's arguments: types and integer ranges (TypeError/RangeError pending and
+// false when one is wrong).
+bool ReadRecvRingArgs(const Napi::CallbackInfo& info, RecvRingArgs* ring) {
+  std::int64_t slot_size = 0;
+  std::int64_t budget = 0;
+  if (!ArgTypedArray(info, 0, "arena", napi_uint8_array, &ring->arena) ||
+      !ArgInt(info, 1, "slotSize", 1, kMaxSlotSize, &slot_size) ||
+      !ArgTypedArray(info, 2, "lengths", napi_uint32_array, &ring->lengths) ||
+      !ArgTypedArray(info, 3, "addrs", napi_uint8_array, &ring->addrs) ||
+      !ArgTypedArray(info, 4, "flags", napi_uint8_array, &ring->flags) ||
+      !ArgInt(info, 5, "budget", 1, kMaxBudget, &budget)) {
+    return false;
+  }
+  ring->has_seg_sizes = info.Length() > 6 && !info[6].IsUndefined();
+  if (ring->has_seg_sizes && !ArgTypedArray(info, 6, "segSizes", napi_uint32_array, &ring->seg_sizes)) return false;
+  ring->slots = ring->lengths.ElementLength();
+  ring->slot_size = static_cast<std::size_t>(slot_size);
+  ring->budget = static_cast<std::size_t>(budget);
+  return true;
+}
+
+// The arrays fit the slot count and size, and a GRO socket gets a ring GRO can use;
+// throws (and returns false) naming the first violation.
+bool CheckRecvRingShape(Napi::Env env, const RecvRingArgs& ring, bool gro_on) {
+  const std::size_t slots = ring.slots;
+  const char* problem = nullptr;
+  if (slots == 0 || slots > kMaxRecvSlots) {
+    problem = "lengths.length (the number of receive slots) must be 1..UIO_MAXIOV (1024)";
+  } else if (ring.arena.ElementLength() < slots * ring.slot_size) {
+    problem = "arena.length must be >= slots * slotSize";
+  } else if (ring.addrs.ElementLength() < slots * kSockaddrStride) {
+    problem = "addrs.length must be >= slots * 32";
+  } else if (ring.flags.ElementLength() < slots) {
+    problem = "flags.length must be >= slots";
+  } else if (ring.has_seg_sizes && ring.seg_sizes.ElementLength() < slots) {
+    problem = "segSizes.length must be >= slots";
+  }
+  if (problem != nullptr) {
+    ThrowRangeError(env, problem);
+    return false;
+  }
+  if (gro_on && (!ring.has_seg_sizes || ring.slot_size < kGroMinSlot)) {
+    ThrowInvalidState(env, "GRO is on: the receive ring needs segSizes and slots of >= 65527 bytes (setGro(false) first)");
+    return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -82,67 +139,35 @@ struct RecvRing {
 Napi::Value UdpSocket::SetRecvRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
-  Napi::TypedArray arena, lengths, addrs, flags;
-  std::int64_t slot_size = 0;
-  std::int64_t budget = 0;
-  if (!ArgTypedArray(info, 0, "arena", napi_uint8_array, &arena) ||
-      !ArgInt(info, 1, "slotSize", 1, kMaxSlotSize, &slot_size) ||
-      !ArgTypedArray(info, 2, "lengths", napi_uint32_array, &lengths) ||
-      !ArgTypedArray(info, 3, "addrs", napi_uint8_array, &addrs) ||
-      !ArgTypedArray(info, 4, "flags", napi_uint8_array, &flags) ||
-      !ArgInt(info, 5, "budget", 1, kMaxBudget, &budget)) {
-    return env.Undefined();
+  RecvRingArgs ring;
+  if (!ReadRecvRingArgs(info, &ring) || !CheckRecvRingShape(env, ring, gro_on_)) return env.Undefined();
+  AdoptRecvRing(ring);
+  return env.Undefined();
+}
+
+// Sizes the reusable mmsghdr/iovec/control arrays for ring.slots (they only grow) and
+// keeps the ring's arrays; the headers are rebuilt at the next readable wake-up.
+void UdpSocket::AdoptRecvRing(const RecvRingArgs& ring) {
+  if (ring.slots > recv_alloc_) {
+    recv_msgs_.reset(new mmsghdr[ring.slots]());
+    recv_iov_.reset(new iovec[ring.slots]());
+    recv_control_.reset(new std::uint64_t[ring.slots * kRecvCmsgSpace / sizeof(std::uint64_t)]());
+    recv_alloc_ = ring.slots;
   }
-  Napi::TypedArray seg_sizes;
-  bool has_seg_sizes = info.Length() > 6 && !info[6].IsUndefined();
-  if (has_seg_sizes && !ArgTypedArray(info, 6, "segSizes", napi_uint32_array, &seg_sizes)) return env.Undefined();
-  std::size_t slots = lengths.ElementLength();
-  if (slots == 0 || slots > kMaxRecvSlots) {
-    ThrowRangeError(env, "lengths.length (the number of receive slots) must be 1..UIO_MAXIOV (1024)");
-    return env.Undefined();
-  }
-  std::size_t size = static_cast<std::size_t>(slot_size);
-  if (arena.ElementLength() < slots * size) {
-    ThrowRangeError(env, "arena.length must be >= slots * slotSize");
-    return env.Undefined();
-  }
-  if (addrs.ElementLength() < slots * kSockaddrStride) {
-    ThrowRangeError(env, "addrs.length must be >= slots * 32");
-    return env.Undefined();
-  }
-  if (flags.ElementLength() < slots) {
-    ThrowRangeError(env, "flags.length must be >= slots");
-    return env.Undefined();
-  }
-  if (has_seg_sizes && seg_sizes.ElementLength() < slots) {
-    ThrowRangeError(env, "segSizes.length must be >= slots");
-    return env.Undefined();
-  }
-  if (gro_on_ && (!has_seg_sizes || size < kGroMinSlot)) {
-    ThrowInvalidState(env, "GRO is on: the receive ring needs segSizes and slots of >= 65527 bytes (setGro(false) first)");
-    return env.Undefined();
-  }
-  if (slots > recv_alloc_) {
-    recv_msgs_.reset(new mmsghdr[slots]());
-    recv_iov_.reset(new iovec[slots]());
-    recv_control_.reset(new std::uint64_t[slots * kRecvCmsgSpace / sizeof(std::uint64_t)]());
-    recv_alloc_ = slots;
-  }
-  recv_arena_.Set(arena);
-  recv_lengths_.Set(lengths);
-  recv_addrs_.Set(addrs);
-  recv_flags_.Set(flags);
-  if (has_seg_sizes) {
-    recv_seg_sizes_.Set(seg_sizes);
+  recv_arena_.Set(ring.arena);
+  recv_lengths_.Set(ring.lengths);
+  recv_addrs_.Set(ring.addrs);
+  recv_flags_.Set(ring.flags);
+  if (ring.has_seg_sizes) {
+    recv_seg_sizes_.Set(ring.seg_sizes);
   } else {
     recv_seg_sizes_.Reset();
   }
-  recv_slots_ = slots;
-  recv_slot_size_ = size;
-  recv_budget_ = static_cast<std::size_t>(budget);
+  recv_slots_ = ring.slots;
+  recv_slot_size_ = ring.slot_size;
+  recv_budget_ = ring.budget;
   recv_built_arena_ = nullptr;  // rebuild the headers at the next wake-up
   recv_built_addrs_ = nullptr;
-  return env.Undefined();
 }
 
 // startRecv(): void — readable interest on: each readable wake-up reads with recvmmsg and

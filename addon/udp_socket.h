@@ -52,6 +52,7 @@ namespace dsn {
 struct PollBlock;  // watcher.cc: the heap block holding the uv_poll_t
 struct SendRing;   // send.cc: where the send ring's arrays are for one send() call
 struct RecvRing;   // recv.cc: where the receive ring's arrays are for one recvmmsg call
+struct RecvRingArgs;  // recv.cc: setRecvRing's arguments, read and checked
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -173,6 +174,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // ---- recv.cc ----
   Napi::Value SetRecvRing(const Napi::CallbackInfo& info);
+  // The last step of SetRecvRing (after ReadRecvRingArgs and CheckRecvRingShape in recv.cc).
+  void AdoptRecvRing(const RecvRingArgs& ring);
   Napi::Value StartRecv(const Napi::CallbackInfo& info);
   Napi::Value StopRecv(const Napi::CallbackInfo& info);
   // setGro(on): UDP_GRO on the socket; returns whether it is on.
