@@ -70,17 +70,22 @@ std::uint64_t EstimateRoc(std::uint32_t roc, std::uint16_t s_l, std::uint16_t se
   return v < 0 ? 0 : static_cast<std::uint64_t>(v);
 }
 
-// After a packet with (v, seq) was protected or authenticated: RFC 3711 §3.3.1 update.
-void CommitRoc(std::uint32_t* roc, std::uint16_t* s_l, std::uint64_t v, std::uint16_t seq) {
-  if (v == std::uint64_t{*roc} + 1) {
-    *roc = static_cast<std::uint32_t>(v);
-    *s_l = seq;
-  } else if (v == *roc && seq > *s_l) {
-    *s_l = seq;
+}  // namespace
+
+std::uint64_t Context::SsrcState::RocFor(std::uint16_t seq) const { return used ? EstimateRoc(roc, s_l, seq) : 0; }
+
+void Context::SsrcState::Commit(std::uint64_t v, std::uint16_t seq) {
+  if (!used) {
+    used = true;
+    roc = 0;
+    s_l = seq;
+  } else if (v == std::uint64_t{roc} + 1) {
+    roc = static_cast<std::uint32_t>(v);
+    s_l = seq;
+  } else if (v == roc && seq > s_l) {
+    s_l = seq;
   }
 }
-
-}  // namespace
 
 std::size_t MasterSaltLength(Profile p) {
   switch (p) {
@@ -300,13 +305,8 @@ int Context::ProtectRtp(std::uint8_t* p, std::size_t len, std::size_t cap, std::
   const std::uint32_t ssrc = Load32(p + 8);
   SsrcState* s = tx_rtp_.FindOrAdd(ssrc);
   if (!s) return kTooManySsrcs;
-  std::uint64_t v;
-  if (!s->used) {
-    v = 0;
-  } else {
-    v = EstimateRoc(s->roc, s->s_l, seq);
-    if (v > 0xffffffffu) return kIndexExhausted;
-  }
+  const std::uint64_t v = s->RocFor(seq);
+  if (v > 0xffffffffu) return kIndexExhausted;
   const std::uint32_t roc = static_cast<std::uint32_t>(v);
   int rc;
   if (IsCm(profile_)) {
@@ -325,13 +325,7 @@ int Context::ProtectRtp(std::uint8_t* p, std::size_t len, std::size_t cap, std::
     rc = Gcm(rtp_enc_, true, iv, p, h, nullptr, 0, p + h, len - h, p + len);
     if (rc != kOk) return rc;
   }
-  if (!s->used) {
-    s->used = true;
-    s->roc = 0;
-    s->s_l = seq;
-  } else {
-    CommitRoc(&s->roc, &s->s_l, v, seq);
-  }
+  s->Commit(v, seq);
   *out_len = len + tag;
   return kOk;
 }
@@ -347,7 +341,7 @@ int Context::UnprotectRtp(std::uint8_t* p, std::size_t len, std::size_t* out_len
   const std::uint32_t ssrc = Load32(p + 8);
   SsrcState* s = rx_rtp_.Find(ssrc);
   if (!s && rx_rtp_.count == kMaxSsrcs) return kTooManySsrcs;
-  std::uint64_t v = s ? EstimateRoc(s->roc, s->s_l, seq) : 0;
+  const std::uint64_t v = s ? s->RocFor(seq) : 0;
   if (v > 0xffffffffu) return kIndexExhausted;
   const std::uint32_t roc = static_cast<std::uint32_t>(v);
   int rc;
@@ -366,14 +360,8 @@ int Context::UnprotectRtp(std::uint8_t* p, std::size_t len, std::size_t* out_len
     rc = Gcm(rtp_dec_, false, iv, p, h, nullptr, 0, p + h, body - h, p + body);
     if (rc != kOk) return rc;
   }
-  if (!s) {
-    s = rx_rtp_.FindOrAdd(ssrc);  // room checked above
-    s->used = true;
-    s->roc = 0;
-    s->s_l = seq;
-  } else {
-    CommitRoc(&s->roc, &s->s_l, v, seq);
-  }
+  if (!s) s = rx_rtp_.FindOrAdd(ssrc);  // room checked above
+  s->Commit(v, seq);
   *out_len = body;
   return kOk;
 }

@@ -112,6 +112,11 @@ class Context {
     std::uint32_t roc;       // rollover counter (RTP); SRTCP: next index
     std::uint16_t s_l;       // highest sequence number seen (RTP)
     bool used;
+    // RTP: the rollover counter v for `seq` (RFC 3711 Appendix A; 0 before the first packet).
+    std::uint64_t RocFor(std::uint16_t seq) const;
+    // RTP: after a packet with (v, seq) was protected or authenticated, RFC 3711 §3.3.1's
+    // update; the first packet starts the stream at ROC 0, s_l = seq.
+    void Commit(std::uint64_t v, std::uint16_t seq);
   };
   struct SsrcTable {
     SsrcState entries[kMaxSsrcs];
