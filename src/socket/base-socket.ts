@@ -270,32 +270,8 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
         if (!Number.isInteger(o.fd) || o.fd < 0 || o.fd > 0x7fffffff) {
           throw new BatchSocketRangeError('ERR_OUT_OF_RANGE', `The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received ${String(o.fd)}`);
         }
-        if (b !== undefined && typeof b !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(b)}`);
-        const listener = typeof b === 'function' ? (b as () => void) : undefined;
-        if (listener) this.once('listening', listener);
-        this.state = 'binding';
-        const onBound = (err?: Error): void => {
-          if (err) {
-            if (this.state === 'binding') this.state = 'unbound';
-            if (listener) this.off('listening', listener);
-            process.nextTick(() => this.emit('error', err));
-            return;
-          }
-          if (this.state === 'binding') this.state = 'bound';
-          process.nextTick(() => {
-            if (this.state === 'bound') this.emit('listening');
-          });
-        };
-        try {
-          this.doBindFd(o.fd, onBound);
-        } catch (err) {
-          // Refused synchronously (as dgram: ERR_INVALID_FD_TYPE, `open EEXIST`): the socket
-          // stays unbound and usable, and the callback is not kept for a later bind.
-          if (this.state === 'binding') this.state = 'unbound';
-          if (listener) this.off('listening', listener);
-          throw err;
-        }
-        return this;
+        const fd = o.fd;
+        return this.startBind(b, (done) => this.doBindFd(fd, done));
       }
       port = o.port ?? 0;
       address = o.address;
@@ -312,23 +288,40 @@ export abstract class BaseSocket extends EventEmitter implements BatchSocket {
     const p = validatePort(port);
     const any = this.type === 'udp4' ? '0.0.0.0' : '::';
     const ip = validateAddress(address, this.type, any, this.opts.ipv6Only);
-    if (cb !== undefined && typeof cb !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(cb)}`);
-    const listener = typeof cb === 'function' ? (cb as () => void) : undefined;
+    return this.startBind(cb, (done) => this.doBind(p, ip, exclusive, done));
+  }
+
+  /**
+   * The common tail of bind(): `callback` (checked: ERR_INVALID_ARG_TYPE) becomes a
+   * one-time 'listening' listener, the state goes binding → bound and 'listening' follows
+   * on the next tick; a failure goes back to unbound, emits 'error' (or, refused at once,
+   * is thrown) and detaches the callback, so it never fires on the next, successful bind.
+   */
+  private startBind(callback: unknown, run: (done: (err?: Error) => void) => void): this {
+    if (callback !== undefined && typeof callback !== 'function') throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${describe(callback)}`);
+    const listener = typeof callback === 'function' ? (callback as () => void) : undefined;
     if (listener) this.once('listening', listener);
     this.state = 'binding';
-    this.doBind(p, ip, exclusive, (err) => {
-      if (err) {
-        if (this.state === 'binding') this.state = 'unbound';
-        // A failed bind's callback must not fire on the next, successful bind.
-        if (listener) this.off('listening', listener);
-        process.nextTick(() => this.emit('error', err));
-        return;
-      }
-      if (this.state === 'binding') this.state = 'bound';
-      process.nextTick(() => {
-        if (this.state === 'bound') this.emit('listening');
+    try {
+      run((err) => {
+        if (err) {
+          if (this.state === 'binding') this.state = 'unbound';
+          if (listener) this.off('listening', listener);
+          process.nextTick(() => this.emit('error', err));
+          return;
+        }
+        if (this.state === 'binding') this.state = 'bound';
+        process.nextTick(() => {
+          if (this.state === 'bound') this.emit('listening');
+        });
       });
-    });
+    } catch (err) {
+      // Refused synchronously (as dgram: ERR_INVALID_FD_TYPE, `open EEXIST`): the socket
+      // stays unbound and usable, and the callback is not kept for a later bind.
+      if (this.state === 'binding') this.state = 'unbound';
+      if (listener) this.off('listening', listener);
+      throw err;
+    }
     return this;
   }
 
