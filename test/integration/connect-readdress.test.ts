@@ -15,15 +15,21 @@ function connectTo(s: BatchSocket, port: number): Promise<void> {
   return new Promise((resolve, reject) => s.connect(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve())));
 }
 
+/** Receivers A and B expecting 5 datagrams each, and a holding sender connected to A. */
+async function connectedToA(backend: (typeof backends)[number]) {
+  const a = open(backend);
+  const b = open(backend);
+  const [pa, pb] = [await bindLocal(a), await bindLocal(b)];
+  const gotA = collect(a, 5, 5000);
+  const gotB = collect(b, 5, 5000);
+  const tx = holdingSender(backend);
+  await connectTo(tx, pa);
+  return { a, b, pb, gotA, gotB, tx };
+}
+
 describe.each(backends)('[%s] datagrams queued before disconnect()', (backend) => {
   it('go to the peer they were sent to; later ones go to the addresses given after disconnect()', async () => {
-    const a = open(backend);
-    const b = open(backend);
-    const [pa, pb] = [await bindLocal(a), await bindLocal(b)];
-    const gotA = collect(a, 5, 5000);
-    const gotB = collect(b, 5, 5000);
-    const tx = holdingSender(backend);
-    await connectTo(tx, pa);
+    const { a, b, pb, gotA, gotB, tx } = await connectedToA(backend);
     const codes: (string | null)[] = [];
     const cb = (err: Error | null): void => void codes.push(err ? (err as NodeJS.ErrnoException).code! : null);
     for (let i = 0; i < 5; i++) tx.send(seqDatagram(i), cb);
@@ -39,13 +45,7 @@ describe.each(backends)('[%s] datagrams queued before disconnect()', (backend) =
   });
 
   it('go to the old peer, not to the peer of a connect() that follows', async () => {
-    const a = open(backend);
-    const b = open(backend);
-    const [pa, pb] = [await bindLocal(a), await bindLocal(b)];
-    const gotA = collect(a, 5, 5000);
-    const gotB = collect(b, 5, 5000);
-    const tx = holdingSender(backend);
-    await connectTo(tx, pa);
+    const { a, b, pb, gotA, gotB, tx } = await connectedToA(backend);
     for (let i = 0; i < 5; i++) tx.send(seqDatagram(i));
     tx.disconnect();
     await connectTo(tx, pb);
