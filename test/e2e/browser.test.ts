@@ -7,17 +7,14 @@
  * reason where Chromium is not installed (`.ci/run` installs it:
  * scripts/install-media-deps.sh).
  */
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as werift from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
 import type { EgressPath } from '../../src/relay/fast-egress.js';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
+import { CHROMIUM, haveChromium, launchChromium } from './chromium.js';
 import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile, type SrtpProfileName } from './srtp-profile.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 
 const fastAvailable = fanoutUnavailableReason() === undefined;
 const runs: { egress: EgressPath; profile?: SrtpProfileName }[] = [
@@ -31,28 +28,7 @@ describe.skipIf(!haveChromium)(`headless Chromium plays the demo stream (${CHROM
   let undoProfile: (() => void) | undefined;
 
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
-    // playwright gives the browser a fresh empty profile (a temporary user-data-dir) itself.
-    // The sanitizer pass (npm run test:asan) preloads libasan into this process; Chromium
-    // must not inherit it.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('ASAN_') && !k.startsWith('UBSAN_'))) as Record<string, string>;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      env,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // WebRTC on loopback: gather the 127.0.0.1 candidate, and show it as an IP, not an mDNS name.
-        '--allow-loopback-in-peer-connection',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -10,36 +10,19 @@
  * `recovery:` lines for the record.
  */
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserServer, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import * as werift from 'werift';
 import { startRelay, type Relay, type StreamSpec } from '../../src/relay/relay.js';
 import { parseRtpHeader } from '../../src/relay/rtp.js';
-import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder, unsanitizedEnv } from './encoders.js';
+import { haveChromium, launchChromium, launchChromiumServer } from './chromium.js';
+import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder } from './encoders.js';
 import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile } from './srtp-profile.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-];
-// The sanitizer pass preloads libasan into this process; Chromium must not inherit it.
-const browserEnv = unsanitizedEnv;
 
 let tmp: string;
 let relay: Relay | undefined;
@@ -112,8 +95,7 @@ function firstNewFrame(log: FrameLog, t: number): number | undefined {
 describe.skipIf(!haveChromium || !haveFfmpeg)('real encoders into Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, env: browserEnv(), args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -267,11 +249,9 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('a page that vanishes without DELE
   it('is reaped within 10 s (no STUN consent, no RTCP)', async () => {
     await openRelay();
     startEncoder('ffmpeg', ffmpegArgs({ port: ingestPort(), size: '320x240' }));
-    const { chromium } = await import('playwright-core');
     // Its own browser, so it can be killed like a crashed or closed tab: no DELETE, no DTLS close.
-    const server: BrowserServer = await chromium.launchServer({ executablePath: CHROMIUM, env: browserEnv(), args: CHROMIUM_ARGS });
+    const { server, browser } = await launchChromiumServer();
     try {
-      const browser = await chromium.connect(server.wsEndpoint());
       const page = await openPlayer(browser);
       expect(await waitFrames(page, 15, 30_000)).toBeGreaterThanOrEqual(15);
       expect(cam().viewers.size).toBe(1);
