@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { BatchSocket } from '../index.js';
-import { installWeriftBatching, type WeriftBatching } from '../werift/index.js';
+import { fixWeriftDtlsHelloVerify, installWeriftBatching, type WeriftBatching } from '../werift/index.js';
 import { DemoSource } from './demo-source.js';
 import { FastEgress, type EgressPath } from './fast-egress.js';
 import { parseSpropParameterSets, type ParameterSets } from './h264.js';
@@ -139,6 +139,9 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       egress = 'werift';
     }
   }
+  // The relay answers WHEP offers, so its side of each connection is the DTLS client, which
+  // werift fails on a repeated HelloVerifyRequest (a busy relay: dtls-hello-verify.ts).
+  const dtlsFix = fixWeriftDtlsHelloVerify(werift);
   const batching =
     unbatched
       ? undefined
@@ -163,6 +166,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
     if (server) await new Promise<void>((r) => server!.close(() => r()));
     server?.closeAllConnections();
     await batching?.uninstall();
+    dtlsFix?.uninstall();
   };
 
   try {

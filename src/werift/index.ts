@@ -3,7 +3,8 @@
  * ICE/UDP sockets, per connection or with every connection on one shared port.
  *
  * Folder src/werift/: the plug (install.ts), its transports (transport.ts, mux.ts), the
- * STUN reader the mux routes by and the socket ledger. Builds on the public API
+ * STUN reader the mux routes by, the socket ledger, native SRTP egress (srtp-egress.ts)
+ * and a fix for werift's DTLS client (dtls-hello-verify.ts). Builds on the public API
  * (../index.ts), the bottom layer and socket/listen.ts, socket/stats.ts; only relay/
  * imports from here.
  *
@@ -16,6 +17,7 @@
  * See {@link installWeriftBatching} and the README section "werift plug".
  */
 export { installWeriftBatching } from './install.js';
+export { fixWeriftDtlsHelloVerify, type DtlsHelloVerifyFix, type WeriftDtlsSocketModuleLike } from './dtls-hello-verify.js';
 export type {
   WeriftBatching,
   WeriftBatchingOptions,

@@ -6,7 +6,7 @@
  * Network: 127.0.0.1 only. Host candidates come from `iceAdditionalHostAddresses` with
  * interface enumeration off (`iceUseIpv4/6: false`), sockets bind 127.0.0.1, and the
  * STUN server werift queries for a server-reflexive candidate is a responder on loopback
- * in this file (werift would otherwise default to stun.l.google.com).
+ * (werift-pair.ts; werift would otherwise query a public STUN server).
  */
 import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { createBatchSocket } from '../../src/index.js';
 import { installWeriftBatching, type WeriftBatching } from '../../src/werift/index.js';
+import { fixDtlsHelloVerify, loopbackPcConfig, negotiate, startStunResponder, waitFor, type StunResponder } from './werift-pair.js';
 
 type Werift = typeof weriftEsm;
 const weriftCjs = createRequire(import.meta.url)('werift') as Werift;
@@ -34,42 +35,8 @@ const BACKEND = pickBackend();
 const CONNECT_TIMEOUT_MS = 15_000;
 const PACKETS = 200;
 
-// ---- a STUN binding responder on loopback (RFC 8489 §5, §14.2 XOR-MAPPED-ADDRESS) ------
-
-let stun: dgram.Socket;
-let stunPort = 0;
-
-function startStunResponder(): Promise<void> {
-  stun = dgram.createSocket('udp4');
-  stun.on('message', (msg, rinfo) => {
-    if (msg.length < 20 || msg.readUInt16BE(0) !== 0x0001 || msg.readUInt32BE(4) !== 0x2112a442) return;
-    const res = Buffer.alloc(32);
-    res.writeUInt16BE(0x0101, 0); // binding success response
-    res.writeUInt16BE(12, 2);
-    msg.copy(res, 4, 4, 20); // cookie + transaction id
-    res.writeUInt16BE(0x0020, 20); // XOR-MAPPED-ADDRESS
-    res.writeUInt16BE(8, 22);
-    res.writeUInt16BE(0x0001, 24); // IPv4
-    res.writeUInt16BE(rinfo.port ^ 0x2112, 26);
-    const ip = rinfo.address.split('.').map(Number);
-    res.writeUInt32BE((((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) ^ 0x2112a442) >>> 0, 28);
-    stun.send(res, rinfo.port, rinfo.address);
-  });
-  return new Promise((resolve) => stun.bind(0, '127.0.0.1', () => {
-    stunPort = stun.address().port;
-    resolve();
-  }));
-}
-
-function pcConfig() {
-  return {
-    iceServers: [{ urls: `stun:127.0.0.1:${stunPort}` }],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-  };
-}
+let stun: StunResponder;
+let unfixDtls: () => void = () => {};
 
 // ---- one sender → receiver pair ------------------------------------------------------------
 
@@ -85,42 +52,16 @@ interface Pair {
   close(): Promise<void>;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]);
-}
-
 async function connectPair(tx: Werift, rx: Werift): Promise<Pair> {
-  const sender = new tx.RTCPeerConnection(pcConfig());
-  const receiver = new rx.RTCPeerConnection(pcConfig());
+  const sender = new tx.RTCPeerConnection(loopbackPcConfig(stun.port));
+  const receiver = new rx.RTCPeerConnection(loopbackPcConfig(stun.port));
   const track = new tx.MediaStreamTrack({ kind: 'video' });
   sender.addTransceiver(track, { direction: 'sendonly' });
   const received: Pair['received'] = [];
   receiver.onTrack.subscribe((t) => {
     t.onReceiveRtp.subscribe((p) => received.push({ seq: p.header.sequenceNumber, tag: p.payload[0] }));
   });
-  const connected = (pc: typeof sender, name: string) =>
-    withTimeout(
-      new Promise<void>((resolve, reject) => {
-        pc.connectionStateChange.subscribe((s) => {
-          if (s === 'connected') resolve();
-          if (s === 'failed') reject(new Error(`${name} failed`));
-        });
-      }),
-      CONNECT_TIMEOUT_MS,
-      `${name} connected`,
-    );
-  const both = Promise.all([connected(sender, 'sender'), connected(receiver, 'receiver')]);
-  await sender.setLocalDescription(await sender.createOffer());
-  await receiver.setRemoteDescription(sender.localDescription!);
-  await receiver.setLocalDescription(await receiver.createAnswer());
-  await sender.setRemoteDescription(receiver.localDescription!);
-  await both;
+  await negotiate(sender, receiver, CONNECT_TIMEOUT_MS);
   let seq = 0;
   const write = (tag: number): void => {
     const header = new tx.RtpHeader({ payloadType: 96, sequenceNumber: seq, timestamp: seq * 3000, ssrc: 0x1000 + tag, marker: true });
@@ -149,14 +90,6 @@ async function paced(count: number, fn: () => void): Promise<void> {
   }
 }
 
-async function waitFor(cond: () => boolean, ms: number, what: string, detail?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}${detail ? ` (${detail()})` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function expectInOrder(received: Pair['received'], count: number, tag: number): void {
   expect(received.map((r) => r.tag).every((t) => t === tag)).toBe(true);
   expect(received.map((r) => r.seq)).toEqual(Array.from({ length: count }, (_, i) => i));
@@ -179,10 +112,12 @@ function candidatePorts(sdp: string): number[] {
 
 beforeAll(async () => {
   console.log(`werift plug e2e: backend ${BACKEND}, werift ESM and CJS builds, Node ${process.version}`);
-  await startStunResponder();
+  stun = await startStunResponder();
+  unfixDtls = fixDtlsHelloVerify(weriftEsm, weriftCjs);
 });
 afterAll(() => {
   stun?.close();
+  unfixDtls();
 });
 
 describe(`werift plug (backend ${BACKEND})`, () => {

@@ -9,10 +9,9 @@
  * range `>=0.24.4 <0.26.0`.
  *
  * Network: 127.0.0.1 only (host candidates from `iceAdditionalHostAddresses`, interface
- * enumeration off, and a STUN responder on loopback in this file).
+ * enumeration off, and a STUN responder on loopback: werift-pair.ts).
  */
 import { createRequire } from 'node:module';
-import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftDev from 'werift';
 import { SrtpContextTable } from '../../src/srtp/index.js';
 import { installWeriftBatching } from '../../src/werift/index.js';
+import { fixDtlsHelloVerify, loopbackPcConfig, negotiate, startStunResponder, waitFor, type StunResponder } from './werift-pair.js';
 
 type Werift = typeof weriftDev;
 const WERIFT_DIR = process.env.WERIFT_DIR;
@@ -32,51 +32,8 @@ const PACKETS = 200;
 const GCM = 0x0007;
 const CM = 0x0001;
 
-let stun: dgram.Socket;
-let stunPort = 0;
-
-/** A STUN binding responder on loopback (RFC 8489 XOR-MAPPED-ADDRESS), so werift never looks past 127.0.0.1. */
-function startStunResponder(): Promise<void> {
-  stun = dgram.createSocket('udp4');
-  stun.on('message', (msg, rinfo) => {
-    if (msg.length < 20 || msg.readUInt16BE(0) !== 0x0001 || msg.readUInt32BE(4) !== 0x2112a442) return;
-    const res = Buffer.alloc(32);
-    res.writeUInt16BE(0x0101, 0);
-    res.writeUInt16BE(12, 2);
-    msg.copy(res, 4, 4, 20);
-    res.writeUInt16BE(0x0020, 20);
-    res.writeUInt16BE(8, 22);
-    res.writeUInt16BE(0x0001, 24);
-    res.writeUInt16BE(rinfo.port ^ 0x2112, 26);
-    const ip = rinfo.address.split('.').map(Number);
-    res.writeUInt32BE((((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) ^ 0x2112a442) >>> 0, 28);
-    stun.send(res, rinfo.port, rinfo.address);
-  });
-  return new Promise((resolve) =>
-    stun.bind(0, '127.0.0.1', () => {
-      stunPort = stun.address().port;
-      resolve();
-    }),
-  );
-}
-
-function pcConfig() {
-  return {
-    iceServers: [{ urls: `stun:127.0.0.1:${stunPort}` }],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-  };
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string, detail?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}${detail ? ` (${detail()})` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+let stun: StunResponder;
+let unfixDtls: () => void = () => {};
 
 /**
  * Offers only `profiles` from both builds' DTLS transports (werift prefers GCM and has no
@@ -109,8 +66,8 @@ interface Pair {
 }
 
 async function connectPair(): Promise<Pair> {
-  const sender = new weriftEsm.RTCPeerConnection(pcConfig());
-  const receiver = new weriftCjs.RTCPeerConnection(pcConfig());
+  const sender = new weriftEsm.RTCPeerConnection(loopbackPcConfig(stun.port));
+  const receiver = new weriftCjs.RTCPeerConnection(loopbackPcConfig(stun.port));
   const track = new weriftEsm.MediaStreamTrack({ kind: 'video' });
   sender.addTransceiver(track, { direction: 'sendonly' });
   const received: Pair['received'] = [];
@@ -118,22 +75,7 @@ async function connectPair(): Promise<Pair> {
   receiver.onTrack.subscribe((t) => {
     t.onReceiveRtp.subscribe((p) => received.push({ seq: p.header.sequenceNumber, payload: Buffer.from(p.payload) }));
   });
-  const connected = (pc: typeof sender, name: string) =>
-    Promise.race([
-      new Promise<void>((resolve, reject) => {
-        pc.connectionStateChange.subscribe((s) => {
-          if (s === 'connected') resolve();
-          if (s === 'failed') reject(new Error(`${name} failed`));
-        });
-      }),
-      new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`${name}: not connected after ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS).unref()),
-    ]);
-  const both = Promise.all([connected(sender, 'sender'), connected(receiver, 'receiver')]);
-  await sender.setLocalDescription(await sender.createOffer());
-  await receiver.setRemoteDescription(sender.localDescription!);
-  await receiver.setLocalDescription(await receiver.createAnswer());
-  await sender.setRemoteDescription(receiver.localDescription!);
-  await both;
+  await negotiate(sender, receiver, CONNECT_TIMEOUT_MS);
   const dtlsOf = (pc: unknown) => (pc as { dtlsTransports: InstanceType<Werift['RTCDtlsTransport']>[] }).dtlsTransports[0];
   dtlsOf(receiver).onRtcp.subscribe((p: { type: number; ssrc?: number }) => rtcp.push({ type: p.type, ssrc: p.ssrc ?? -1 }));
   return {
@@ -166,10 +108,12 @@ beforeAll(async () => {
     weriftVersion = (JSON.parse(readFileSync(new URL('../../node_modules/werift/package.json', import.meta.url), 'utf8')) as { version: string }).version;
   }
   console.log(`werift srtp:'native' e2e: werift ${weriftVersion}, Node ${process.version}`);
-  await startStunResponder();
+  stun = await startStunResponder();
+  unfixDtls = fixDtlsHelloVerify(weriftEsm, weriftCjs);
 });
 afterAll(() => {
   stun?.close();
+  unfixDtls();
 });
 
 describe.skipIf(!available)("werift plug with srtp: 'native'", () => {
