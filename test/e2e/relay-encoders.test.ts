@@ -20,7 +20,7 @@ import { startRelay, type Relay, type StreamSpec } from '../../src/relay/relay.j
 import { parseRtpHeader } from '../../src/relay/rtp.js';
 import { haveChromium, launchChromium, launchChromiumServer } from './chromium.js';
 import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder } from './encoders.js';
-import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
+import { candidatePort, contiguous, makeOffer, udpDrops, until, type ViewerPc } from './whep-client.js';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile } from './srtp-profile.js';
 
@@ -242,7 +242,7 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('real encoders into Chromium', () 
     const text = await metrics();
     expect(metric(text, 'rtp_relay_source_changes_total{stream="cam",kind="restart"}')).toBe(6);
     await page.close();
-  }, 60_000);
+  }, 150_000); // the sum of its bounded waits (30 s + 3 × 30 s) and the encoder restarts: ~20 s idle, more on a busy machine
 });
 
 describe.skipIf(!haveChromium || !haveFfmpeg)('a page that vanishes without DELETE', () => {
@@ -270,29 +270,17 @@ describe.skipIf(!haveChromium || !haveFfmpeg)('a page that vanishes without DELE
 
 // ---------------------------------------------------------------- werift viewers
 
-/** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped for a full receive buffer. */
-function udpRcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const names = lines[0].split(/\s+/);
-  return Number(lines[1].split(/\s+/)[names.indexOf('RcvbufErrors')]);
-}
-
+/** A werift viewer of stream `cam` (the other werift build, its own sockets), answered by the relay and connected. */
 async function weriftViewer(): Promise<{ pc: ViewerPc; video: number[]; audio: number[] }> {
-  // On a heavily loaded machine werift's ICE (both peers in this process) sometimes fails
-  // before connecting (seen on main too): connecting is not what these scenarios test, so a
-  // viewer whose connection the relay closed as failed is replaced, at most twice.
-  for (let attempt = 1; ; attempt++) {
-    const { pc, sdp } = await makeOffer();
-    const v = { pc, video: [] as number[], audio: [] as number[] };
-    pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => (t.kind === 'video' ? v.video : v.audio).push(p.header.sequenceNumber)));
-    const res = await fetch(`http://127.0.0.1:${relay!.httpPort}/whep/cam`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
-    expect(res.status).toBe(201);
-    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-    const failedBefore = cam().closed.failed ?? 0;
-    await until(() => [...cam().viewers].some((x) => x.connected) || (cam().closed.failed ?? 0) > failedBefore, 15_000);
-    if ([...cam().viewers].some((x) => x.connected) || attempt === 3) return v;
-    await pc.close();
-  }
+  const { pc, sdp } = await makeOffer();
+  const v = { pc, video: [] as number[], audio: [] as number[] };
+  pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => (t.kind === 'video' ? v.video : v.audio).push(p.header.sequenceNumber)));
+  const res = await fetch(`http://127.0.0.1:${relay!.httpPort}/whep/cam`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+  expect(res.status).toBe(201);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  // ICE + DTLS: seconds on an idle machine, more on a busy one.
+  expect(await until(() => [...cam().viewers].some((x) => x.connected), 30_000), `closed: ${JSON.stringify(cam().closed)}`).toBe(true);
+  return v;
 }
 
 describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
@@ -309,10 +297,15 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
   }, 60_000);
 
   it('4 spoofed RTP packets and a garbage flood from other ports change nothing a viewer sees', async () => {
-    const rcvbufStart = udpRcvbufErrors();
     await openRelay();
+    // Loss the kernel reports (a full receive queue) at the two sockets on the path: the
+    // ingest socket and the viewer's ICE socket (/proc/net/udp drops; none on an idle machine).
+    const ingestDrops0 = udpDrops(ingestPort());
     startEncoder('ffmpeg', ffmpegArgs({ port: ingestPort() }));
     const v = await weriftViewer();
+    const viewerPort = candidatePort(v.pc);
+    const viewerDrops0 = udpDrops(viewerPort);
+    const kernelDrops = (): number => udpDrops(ingestPort()) - ingestDrops0 + (udpDrops(viewerPort) - viewerDrops0);
     try {
       expect(await until(() => v.video.length > 60 && v.audio.length > 20, 20_000)).toBe(true);
       const waits = cam().counters.keyframeWaits;
@@ -330,7 +323,8 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
         spoof[12] = 0x65; // an IDR slice
         await send(spoof);
       }
-      const rcvbuf0 = udpRcvbufErrors();
+      const invalid0 = cam().counters.ingestInvalid;
+      const junkDrops0 = udpDrops(ingestPort());
       const junk = Buffer.alloc(300);
       for (let i = 0; i < 2000; i++) {
         junk.writeUInt32BE((i * 2654435761) >>> 0, 0);
@@ -338,20 +332,23 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
         await send(junk);
       }
       sock.close();
+      // Every garbage datagram is counted as invalid by the relay, or was dropped by the kernel
+      // at the ingest socket: wait until the relay has read past the flood (on a busy machine
+      // it reads its 4 MiB queue seconds behind), then for the stream to go on after it.
+      const junkAccounted = (): number => cam().counters.ingestInvalid - invalid0 + (udpDrops(ingestPort()) - junkDrops0);
+      expect(await until(() => junkAccounted() >= 2000, 30_000), `${junkAccounted()} of 2000 accounted`).toBe(true);
       const n = v.video.length;
       expect(await until(() => v.video.length > n + 90, 15_000)).toBe(true);
-      // In order with no gap, except datagrams the kernel dropped for a full receive buffer
-      // (RcvbufErrors, machine-wide: on a loaded machine the viewer's or the ingest socket may lose a few).
+      // In order with no gap, except what the kernel dropped on the way.
       const missing = (seqs: number[]): number => seqs.reduce((m, s, i) => (i === 0 ? 0 : m + ((s - seqs[i - 1] - 1) & 0xffff)), 0);
-      const lost = udpRcvbufErrors() - rcvbufStart;
-      expect(missing(v.video)).toBeLessThanOrEqual(lost);
-      expect(missing(v.audio)).toBeLessThanOrEqual(lost);
+      const lost = kernelDrops();
+      expect(missing(v.video), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
+      expect(missing(v.audio), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
       if (lost === 0) expect(contiguous(v.video) && contiguous(v.audio)).toBe(true);
       expect(cam().counters.keyframeWaits).toBe(waits); // never re-gated
       expect(cam().counters.ingestForeign).toBe(4);
-      // Every garbage datagram was counted as invalid, or the kernel dropped it (RcvbufErrors, machine-wide).
-      expect(cam().counters.ingestInvalid).toBeGreaterThan(0);
-      expect(cam().counters.ingestInvalid + (udpRcvbufErrors() - rcvbuf0)).toBeGreaterThanOrEqual(2000);
+      expect(cam().counters.ingestInvalid - invalid0).toBeGreaterThan(0);
+      expect(cam().counters.ingestInvalid - invalid0).toBeLessThanOrEqual(2000);
       expect(cam().counters.sourceChanges).toMatchObject({ restart: 0, switch: 0 });
       const text = await metrics();
       expect(metric(text, 'rtp_relay_ingest_dropped_total{stream="cam",kind="foreign_source"}')).toBe(4);
