@@ -1,7 +1,8 @@
 /**
  * The sender's loop against a scripted in-test socket (a shim that lives only in this
  * file): backpressure (send() → false = dropped) must not leave gaps in the sequence,
- * bursts must yield to the event loop, pacing must hold the rate.
+ * bursts must yield to the event loop, pacing must send each datagram at its due time on
+ * the clock it reads (a fake one here: the machine's speed is not under test).
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
@@ -96,6 +97,28 @@ function expectContiguous(captured: Array<[number, number, bigint]>, flows: numb
   expect(captured.length).toBe(total);
 }
 
+/**
+ * Runs `start` with setTimeout and process.hrtime on a fake clock advanced 1 ms at a time
+ * (setImmediate stays real: the fake socket's 'kernel' turns on it), so pacing is checked
+ * against the clock it reads, not against how busy the machine is. Returns the result and
+ * each captured datagram's send time in ms after the first one's.
+ */
+async function onFakeClock<T>(start: () => Promise<T>): Promise<{ result: T; sendTimesMs: number[] }> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'hrtime'] });
+  try {
+    let done = false;
+    const run = start().finally(() => {
+      done = true;
+    });
+    for (let ms = 0; !done && ms < 60_000; ms++) await vi.advanceTimersByTimeAsync(1);
+    const result = await run;
+    const t0 = current.captured[0][2];
+    return { result, sendTimesMs: current.captured.map(([, , t]) => Number(t - t0) / 1e6) };
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
 describe('runSend loop', () => {
   it('at --rate 0, a refused datagram is re-sent with the same seq after drain: no gaps', async () => {
     const r = await runSend(options({ count: 10_000, flows: 3 }));
@@ -122,26 +145,34 @@ describe('runSend loop', () => {
     expectContiguous(current.captured, 1, 3 * 4096 + 1);
   });
 
-  it('paces at --rate and stops at --count', async () => {
-    const r = await runSend(options({ count: 600, rate: 3000 }));
+  it('paces at --rate: each datagram leaves at its due time (i / rate), none early, and it stops at --count', async () => {
+    const { result: r, sendTimesMs } = await onFakeClock(() => runSend(options({ count: 600, rate: 3000 })));
     expectContiguous(current.captured, 1, 600);
-    // 600 at 3000/s: the last one is due at ~0.2 s.
-    expect(r.durationS).toBeGreaterThan(0.18);
-    expect(r.durationS).toBeLessThan(2);
+    expect(r.enqueued).toBe(600);
+    // The pacing timer wakes every 1 ms (libuv's granularity) and sends what is due by then:
+    // datagram i is due at i/3 ms and leaves at the first wake-up at or after that.
+    expect(sendTimesMs).toEqual(Array.from({ length: 600 }, (_, i) => Math.ceil(i / 3)));
+    expect(r.durationS).toBeGreaterThanOrEqual(0.199);
   });
 
-  it('stops at --duration when no count is given', async () => {
-    const r = await runSend(options({ count: null, durationS: 0.2, rate: 1000 }));
-    expect(r.durationS).toBeGreaterThanOrEqual(0.19);
-    expect(current.captured.length).toBeGreaterThan(150);
-    expect(current.captured.length).toBeLessThanOrEqual(202);
+  it('stops at --duration when no count is given: what was due before it, nothing after', async () => {
+    const { result: r, sendTimesMs } = await onFakeClock(() => runSend(options({ count: null, durationS: 0.2, rate: 1000 })));
+    // Due at 0, 1, …, 199 ms; the one due at 200 ms is past the duration.
+    expect(sendTimesMs).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expectContiguous(current.captured, 1, 200);
+    expect(r.enqueued).toBe(200);
+    expect(r.durationS).toBeGreaterThanOrEqual(0.2);
   });
 
   it('stops early on abort and still reports', async () => {
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 50);
-    const r = await runSend(options({ count: 1_000_000, rate: 1000 }), { signal: ac.signal });
-    expect(r.enqueued).toBeLessThan(1000);
+    const { result: r, sendTimesMs } = await onFakeClock(() => {
+      setTimeout(() => ac.abort(), 50);
+      return runSend(options({ count: 1_000_000, rate: 1000 }), { signal: ac.signal });
+    });
+    // The abort at 50 ms ends the pacing: nothing due later is sent.
+    expect(Math.max(...sendTimesMs)).toBeLessThanOrEqual(50);
+    expect(r.enqueued).toBe(sendTimesMs.length);
     expect(r.sent).toBe(r.enqueued);
   });
 });
