@@ -22,8 +22,8 @@ interface Link {
 
 /**
  * One DTLS handshake between werift's client and server. `edit(i, buf)` sees the i-th
- * server → client datagram (0 = the HelloVerifyRequest) and returns the extra copy to
- * deliver 20 ms later (after the client has answered the first), or undefined.
+ * server → client datagram (0 = the HelloVerifyRequest) and returns an extra copy to
+ * deliver right after it, or undefined.
  */
 async function handshake(werift: Werift, edit: (i: number, buf: Buffer) => Buffer | undefined): Promise<string> {
   const cert = await werift.RTCDtlsTransport.SetupCertificate();
@@ -31,8 +31,12 @@ async function handshake(werift: Werift, edit: (i: number, buf: Buffer) => Buffe
   const fromServer: Link = {
     send: async (b) => {
       const copy = edit(i++, Buffer.from(b));
-      setImmediate(() => clientLink.onData?.(b));
-      if (copy) setTimeout(() => clientLink.onData?.(copy), 20);
+      setImmediate(() => {
+        clientLink.onData?.(b);
+        // The copy comes next, after the client answered the first (flight 3) and before
+        // anything the server sends to that answer.
+        if (copy) setImmediate(() => clientLink.onData?.(copy));
+      });
     },
     close() {},
   };
