@@ -148,14 +148,7 @@ void RecordSendErrno(double* counters, int err) {
 
 }  // namespace
 
-// setSendRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
-//             peers: Int32Array, peerTable: Uint8Array): void
-// Registers the send ring: slot s is lengths[s] bytes at arena[offsets[s]], to the
-// 32-byte entry peers[s] of peerTable (written by encodePeer), or to the connected peer
-// when peers[s] == -1. offsets, lengths and peers must have the same length (the ring
-// capacity, >= 1; else RangeError). Keeps strong references to all five arrays until the
-// next setSendRing or close(). Sizes the reusable mmsghdr/iovec arrays to
-// min(capacity, UIO_MAXIOV): the only allocation of the send path.
+// The contract of setSendRing and send: udp_socket.h.
 Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -188,25 +181,6 @@ Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// send(start: number, count: number): number
-// Sends ring slots start, start+1, ... (mod capacity), `count` of them, in order, with
-// sendmmsg(fd, msgs, n <= UIO_MAXIOV, 0) per chunk:
-//  - r > 0: r datagrams taken; if r < n (SEND_PARTIAL) the next call starts at the first
-//    one not taken and either takes it or reports its errno;
-//  - -1/EINTR: retried;
-//  - -1/other: counters[LAST_ERRNO] = errno, counted as SEND_EAGAIN (EAGAIN/EWOULDBLOCK),
-//    SEND_ENOBUFS or SEND_ERRORS, and send returns what was taken so far.
-// Returns the number of datagrams taken (0..count); LAST_ERRNO is 0 when all were.
-// Counts SEND_SYSCALLS per sendmmsg call, SEND_DATAGRAMS, SEND_BYTES (sum of msg_len).
-// With GSO on (setGso), runs of equal-size datagrams to one peer go as single UDP_SEGMENT
-// messages (see the top of this file); the return value and SEND_DATAGRAMS still count
-// datagrams, GSO_MESSAGES/GSO_SEGMENTS count the GSO messages taken and the datagrams in
-// them.
-// Every slot is validated before anything is sent: start < capacity, count <= capacity,
-// offsets[s] + lengths[s] <= arena.length, peers[s] == -1 or its 32-byte entry inside
-// peerTable holding the socket's family; a violation throws RangeError and sends nothing.
-// Throws ERR_INVALID_STATE before setSendRing, ERR_SOCKET_DGRAM_NOT_RUNNING after close().
-// No allocation: the mmsghdr/iovec arrays were sized by setSendRing.
 Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();

@@ -153,6 +153,38 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   void OnTimer(int status);
 
   // ---- send.cc ----
+  // The send contract (the one statement of it: src/native/binding.ts types it and
+  // refers here; the kernel's side and the GSO cases are at the top of send.cc).
+  //
+  // setSendRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
+  //             peers: Int32Array, peerTable: Uint8Array): void
+  //   Registers the send ring: slot s is lengths[s] bytes at arena[offsets[s]], to the
+  //   32-byte peerTable entry peers[s] (written by encodePeer, of the socket's family:
+  //   udp6 tables hold IPv4 peers IPv4-mapped), or to the connected peer when
+  //   peers[s] == -1. offsets, lengths and peers have one length, the ring capacity
+  //   (>= 1; else RangeError). Keeps references to all five arrays until the next
+  //   setSendRing or close(): call it again after growing any of them. Sizes the reusable
+  //   mmsghdr/iovec arrays to min(capacity, UIO_MAXIOV), the send path's only allocation.
+  //
+  // send(start: number, count: number): number
+  //   Sends ring slots start, start+1, ... (mod capacity), `count` of them, in order, with
+  //   sendmmsg(2) in chunks of at most UIO_MAXIOV, and returns how many datagrams the
+  //   kernel took (0..count). It stops at the first datagram not taken: then
+  //   counters[LAST_ERRNO] holds its errno (EAGAIN, EMSGSIZE, ECONNREFUSED, ...), else 0.
+  //   EINTR is retried. Each call counts SEND_SYSCALLS per sendmmsg, SEND_DATAGRAMS,
+  //   SEND_BYTES, SEND_PARTIAL (a call that took fewer than offered, but > 0) and, for the
+  //   errno that stopped it, SEND_EAGAIN (EAGAIN/EWOULDBLOCK), SEND_ENOBUFS or SEND_ERRORS.
+  //   On a connected socket that is not receiving, the pending ICMP error of an earlier
+  //   datagram (ECONNREFUSED) is charged to the next datagram offered, which is not sent.
+  //   With setGso(true), runs of equal-size datagrams to one peer go as one UDP_SEGMENT
+  //   message; the return value, LAST_ERRNO and SEND_DATAGRAMS still count datagrams, and
+  //   GSO_MESSAGES/GSO_SEGMENTS/GSO_FALLBACKS/GSO_RESENDS/GSO_ACTIVE tell what happened.
+  //   Nothing is sent unless every slot is inside its arrays: start < capacity,
+  //   count <= capacity, offsets[s] + lengths[s] <= arena.length, peers[s] == -1 or an
+  //   entry inside peerTable holding the socket's family (RangeError naming the first
+  //   violation; also when JS detached or resized a registered array). Throws
+  //   ERR_INVALID_STATE before setSendRing, ERR_SOCKET_DGRAM_NOT_RUNNING after close().
+  //   No allocation.
   Napi::Value SetSendRing(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   // setGso(on): GSO on sends where the kernel supports it; returns whether it is on.

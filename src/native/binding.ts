@@ -212,23 +212,16 @@ export interface NativeUdpSocket {
    */
   encodePeer(ip: string, port: number, table: Uint8Array, offset: number): void;
   /**
-   * Registers the send ring: slot s holds `lengths[s]` bytes at `arena[offsets[s]]`, sent
-   * to the peer entry `peers[s]` of `peerTable` (or connected destination if -1).
-   * `offsets`, `lengths`, `peers` have the same length = ring capacity. Call again after
-   * growing any of them. Keeps references so they cannot be collected. A peer entry must
-   * hold the socket's own family (udp6 tables hold IPv4 peers in IPv4-mapped form, as
-   * `encodePeer` writes them).
+   * Registers the send ring: slot s is `lengths[s]` bytes at `arena[offsets[s]]`, to peer
+   * entry `peers[s]` of `peerTable` (-1: the connected peer). The contract — shapes,
+   * limits, errors, what is kept — is stated once, at the entry point: addon/udp_socket.h.
    */
   setSendRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array, peerTable: Uint8Array): void;
   /**
-   * Sends ring slots `start, start+1, … (mod capacity)`, `count` of them, in order, with
-   * sendmmsg(2) in chunks of at most UIO_MAXIOV, retrying EINTR. Stops at the first
-   * datagram the kernel does not take. Returns how many were taken (0..count); when
-   * fewer than `count`, `counters[C.LAST_ERRNO]` holds the errno of the first one not
-   * taken (e.g. EAGAIN, EMSGSIZE, ECONNREFUSED), else 0. Every slot is bounds-checked
-   * before anything is sent (RangeError, nothing sent). Throws `ERR_INVALID_STATE` before
-   * `setSendRing`. On a connected socket that is not receiving, the ICMP error of an earlier
-   * datagram (ECONNREFUSED) is charged to the next datagram offered: it is not sent.
+   * Sends `count` ring slots from `start` (mod capacity) with sendmmsg(2); returns how many
+   * the kernel took, and leaves the errno of the first one not taken in
+   * `counters[C.LAST_ERRNO]` (0 when all were). Contract (chunking, EINTR, GSO, counters,
+   * bounds checks, errors): addon/udp_socket.h.
    */
   send(start: number, count: number): number;
   /**
