@@ -20,7 +20,7 @@ import { startRelay, type Relay, type StreamSpec } from '../../src/relay/relay.j
 import { parseRtpHeader } from '../../src/relay/rtp.js';
 import { haveChromium, launchChromium, launchChromiumServer } from './chromium.js';
 import { ffmpegArgs, gstArgs, haveFfmpeg, haveGstreamer, killAllEncoders, startEncoder } from './encoders.js';
-import { candidatePort, contiguous, makeOffer, udpDrops, until, type ViewerPc } from './whep-client.js';
+import { candidatePort, contiguous, makeOffer, missingSeqs, udpDrops, until, type ViewerPc } from './whep-client.js';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 import { SRTP_PROFILES, forceSrtpProfile, negotiatedProfile } from './srtp-profile.js';
 
@@ -309,6 +309,7 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
     try {
       expect(await until(() => v.video.length > 60 && v.audio.length > 20, 20_000)).toBe(true);
       const waits = cam().counters.keyframeWaits;
+      const stalls0 = cam().counters.stalls;
       const sock = dgram.createSocket('udp4');
       await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
       const send = (b: Buffer): Promise<void> => new Promise((r) => sock.send(b, ingestPort(), '127.0.0.1', () => r()));
@@ -339,13 +340,15 @@ describe.skipIf(!haveFfmpeg)('real encoders, werift viewers', () => {
       expect(await until(() => junkAccounted() >= 2000, 30_000), `${junkAccounted()} of 2000 accounted`).toBe(true);
       const n = v.video.length;
       expect(await until(() => v.video.length > n + 90, 15_000)).toBe(true);
-      // In order with no gap, except what the kernel dropped on the way.
-      const missing = (seqs: number[]): number => seqs.reduce((m, s, i) => (i === 0 ? 0 : m + ((s - seqs[i - 1] - 1) & 0xffff)), 0);
+      // Every packet arrived, except what the kernel dropped on the way; with such loss the
+      // viewer NACKs and werift's retransmissions arrive late, so holes are counted, not order.
       const lost = kernelDrops();
-      expect(missing(v.video), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
-      expect(missing(v.audio), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
+      expect(missingSeqs(v.video), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
+      expect(missingSeqs(v.audio), `kernel drops ${lost}`).toBeLessThanOrEqual(lost);
       if (lost === 0) expect(contiguous(v.video) && contiguous(v.audio)).toBe(true);
-      expect(cam().counters.keyframeWaits).toBe(waits); // never re-gated
+      // Never re-gated by the spoofed packets: a keyframe wait since then is a stall (the
+      // viewer fell behind on a busy machine), counted as such.
+      expect(cam().counters.keyframeWaits - waits).toBe(cam().counters.stalls - stalls0);
       expect(cam().counters.ingestForeign).toBe(4);
       expect(cam().counters.ingestInvalid - invalid0).toBeGreaterThan(0);
       expect(cam().counters.ingestInvalid - invalid0).toBeLessThanOrEqual(2000);

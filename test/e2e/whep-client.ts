@@ -80,3 +80,23 @@ export function candidatePort(pc: ViewerPc): number {
  * consecutive entries. 0 means contiguous.
  */
 export const seqGaps = (seqs: number[]): number => seqs.reduce((n, s, i) => (i === 0 ? 0 : n + ((s - seqs[i - 1] - 1) & 0xffff)), 0);
+
+/**
+ * Holes in the RTP sequence space (mod 2^16) that `seqs` covers: each sequence number
+ * counted once, so a late retransmission (werift answers NACKs with the same SSRC) or a
+ * duplicate is no hole and no jump. 0 means every packet from the first to the last arrived.
+ */
+export function missingSeqs(seqs: number[]): number {
+  if (seqs.length === 0) return 0;
+  const seen = new Set<number>();
+  let ext = seqs[0];
+  let min = ext;
+  let max = ext;
+  for (let i = 0; i < seqs.length; i++) {
+    if (i > 0) ext += ((((seqs[i] - seqs[i - 1]) & 0xffff) + 0x8000) & 0xffff) - 0x8000; // signed 16-bit step
+    seen.add(ext);
+    if (ext < min) min = ext;
+    if (ext > max) max = ext;
+  }
+  return max - min + 1 - seen.size;
+}
