@@ -183,14 +183,29 @@ async function profileRun(ctx, P, topo, egress, offered, runIndex) {
 /**
  * BENCH_RELAY_VIEWERS=N: the topologies become 1 × N and N × 1 (viewers in ⌈N/8⌉ processes) —
  * for a machine too busy to keep 64 werift viewers connected; the report shows the sizes used.
+ * BENCH_RELAY_TOPOLOGIES=1xN[,Nx1] and BENCH_RELAY_EGRESS=fast,werift[,werift-unbatched] keep a
+ * subset (e.g. one topology, two egresses and the C ceiling in a shorter quiet window); every
+ * kept configuration still runs the profile's repetitions, interleaved.
  */
 function params(profile) {
-  const P = PARAMS[profile];
+  let P = PARAMS[profile];
+  if (profile === 'smoke') return P;
   const n = Number(process.env.BENCH_RELAY_VIEWERS);
-  if (!process.env.BENCH_RELAY_VIEWERS || profile === 'smoke') return P;
-  if (!Number.isInteger(n) || n < 1 || n > 512) throw new Error(`BENCH_RELAY_VIEWERS must be an integer in [1, 512], got ${process.env.BENCH_RELAY_VIEWERS}`);
-  const processes = Math.max(1, Math.ceil(n / 8));
-  return { ...P, topologies: [{ id: `1x${n}`, streams: 1, viewers: n, processes }, { id: `${n}x1`, streams: n, viewers: n, processes }] };
+  if (process.env.BENCH_RELAY_VIEWERS) {
+    if (!Number.isInteger(n) || n < 1 || n > 512) throw new Error(`BENCH_RELAY_VIEWERS must be an integer in [1, 512], got ${process.env.BENCH_RELAY_VIEWERS}`);
+    const processes = Math.max(1, Math.ceil(n / 8));
+    P = { ...P, topologies: [{ id: `1x${n}`, streams: 1, viewers: n, processes }, { id: `${n}x1`, streams: n, viewers: n, processes }] };
+  }
+  const keep = (env, all, what) => {
+    const v = process.env[env];
+    if (!v) return all;
+    const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+    const known = all.map(what);
+    const unknown = names.filter((x) => !known.includes(x));
+    if (names.length === 0 || unknown.length > 0) throw new Error(`${env} must be a comma-separated subset of ${known.join(',')}, got ${JSON.stringify(v)}`);
+    return all.filter((x) => names.includes(what(x)));
+  };
+  return { ...P, topologies: keep('BENCH_RELAY_TOPOLOGIES', P.topologies, (t) => t.id), egress: keep('BENCH_RELAY_EGRESS', P.egress, (e) => e) };
 }
 
 export async function run(ctx) {
