@@ -7,7 +7,8 @@
  * {@link SenderRtcp.handleRtcp}.
  *
  * - Sender reports (RFC 3550 §6.4.1): per output, at werift's interval (a random 0.5–1.5 s,
- *   werift packages/webrtc/src/media/rtpSender.ts `runRtcp`), once it has sent a packet: SR
+ *   werift packages/webrtc/src/media/rtpSender.ts `runRtcp`; the timers of all viewers share
+ *   wake-ups, src/relay/coalesced-timers.ts, so each is up to 50 ms late), once it has sent a packet: SR
  *   + SDES CNAME (src/rtcp/sender-report.ts) with the fast path's packet and payload-octet
  *   counts; the NTP time is the wall clock at build time and the RTP time the last sent
  *   timestamp advanced by the wall-clock time since it was sent × the clock rate. It goes
@@ -25,6 +26,7 @@
  */
 import { FirSequence, senderFeedback } from '../rtcp/feedback.js';
 import { rtpTimestampAt, senderReportLength, writeSenderReport } from '../rtcp/sender-report.js';
+import { relayTimers, type CancelTimer, type TimerSource } from './coalesced-timers.js';
 
 /** Sender reports go out every 500 + random × 1000 ms per output, as werift's do. */
 export const SR_INTERVAL_MIN_MS = 500;
@@ -107,6 +109,8 @@ export interface SenderRtcpOptions {
   now?: () => number;
   /** Uniform [0, 1) for the report interval (default Math.random). */
   random?: () => number;
+  /** Where the report timers come from (default {@link relayTimers}: shared wake-ups, ≤ 50 ms late). */
+  timers?: TimerSource;
 }
 
 const wallClock = (): number => performance.timeOrigin + performance.now();
@@ -121,7 +125,8 @@ export class SenderRtcp {
   private readonly outputs: readonly RtcpOutput[];
   private readonly ssrcs: Set<number>;
   private readonly fir = new Map<number, FirSequence>();
-  private readonly timers = new Map<RtcpOutput, NodeJS.Timeout>();
+  private readonly timers = new Map<RtcpOutput, CancelTimer>();
+  private readonly timerSource: TimerSource;
   private readonly now: () => number;
   private readonly random: () => number;
   private scratch = Buffer.alloc(128);
@@ -132,6 +137,7 @@ export class SenderRtcp {
     this.ssrcs = new Set(this.outputs.map((o) => o.ssrc >>> 0));
     this.now = opts.now ?? wallClock;
     this.random = opts.random ?? Math.random;
+    this.timerSource = opts.timers ?? relayTimers;
   }
 
   /** Starts the sender reports (no-op without a path or when running). */
@@ -145,7 +151,7 @@ export class SenderRtcp {
   /** Stops the sender reports (idempotent). */
   stop(): void {
     this.running = false;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
   }
 
@@ -213,20 +219,16 @@ export class SenderRtcp {
   }
 
   private schedule(out: RtcpOutput): void {
-    const t = setTimeout(
-      () => {
-        this.timers.delete(out);
-        if (!this.running) return;
-        try {
-          this.sendReport(out);
-        } finally {
-          if (this.running) this.schedule(out);
-        }
-      },
-      SR_INTERVAL_MIN_MS + this.random() * SR_INTERVAL_SPREAD_MS,
-    );
-    t.unref();
-    this.timers.set(out, t);
+    const cancel = this.timerSource.after(SR_INTERVAL_MIN_MS + this.random() * SR_INTERVAL_SPREAD_MS, () => {
+      this.timers.delete(out);
+      if (!this.running) return;
+      try {
+        this.sendReport(out);
+      } finally {
+        if (this.running) this.schedule(out);
+      }
+    });
+    this.timers.set(out, cancel);
   }
 }
 

@@ -35,6 +35,7 @@ import { RtpOutput } from './output.js';
 import type { BatchSocket } from '../index.js';
 import type { SrtpKeyMaterial } from '../srtp/index.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
+import { relayTimers, type CancelTimer, type TimerSource } from './coalesced-timers.js';
 import { SenderRtcp, suppressWeriftSenderReports, type RtcpOutput, type RtcpPath, type SenderRtcpCounters } from './sender-rtcp.js';
 
 export type WeriftModule = typeof Werift;
@@ -59,6 +60,8 @@ export interface ViewerNetwork {
   connectTimeoutMs?: number;
   /** The egress path wanted (default 'werift'); 'fast' may fall back to 'werift' when the viewer connects. */
   egress?: EgressPath;
+  /** Timers of the liveness check and the fast path's sender reports (default the relay's shared {@link relayTimers}). */
+  timers?: TimerSource;
 }
 
 /** A viewer's place in the native fan-out (fast egress). */
@@ -147,6 +150,8 @@ export class Viewer {
   private inFlight = 0;
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly repeating = new Set<CancelTimer>();
+  private readonly timerSource: TimerSource;
   private readonly listeners: ((e: ViewerEvent, v: Viewer) => void)[] = [];
   private readonly pc: PeerConnection;
   private videoSender: RtpSender | undefined;
@@ -163,6 +168,7 @@ export class Viewer {
     net: ViewerNetwork,
   ) {
     this.egress = net.egress ?? 'werift';
+    this.timerSource = net.timers ?? relayTimers;
     const { RTCPeerConnection, useH264, useOPUS, useNACK, usePLI } = werift;
     this.pc = new RTCPeerConnection({
       // Host candidates only, on the relay's address: no STUN/TURN servers, no interface scan.
@@ -389,6 +395,7 @@ export class Viewer {
       cname: () => (cnameOf as unknown as { cname?: string } | undefined)?.cname,
       onKeyframeRequest: (kind, why) => this.keyframeRequested(kind, why),
       now: fast?.now,
+      timers: this.timerSource,
     });
     if (previous) {
       // Counts so far stay with the viewer.
@@ -422,6 +429,8 @@ export class Viewer {
     this.unsubscribeRtcp = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const cancel of this.repeating) cancel();
+    this.repeating.clear();
     for (const l of this.listeners) l('closed', this);
     try {
       await this.pc.close();
@@ -497,9 +506,21 @@ export class Viewer {
     return t;
   }
 
+  /** Runs `fn` every `ms` on the relay's shared timers (one wake-up for the viewers due together). */
   private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
-    t.unref();
-    this.timers.add(t);
+    const tick = (): void => {
+      this.repeating.delete(cancel);
+      if (this.closed) return;
+      try {
+        fn();
+      } finally {
+        if (!this.closed) {
+          cancel = this.timerSource.after(ms, tick);
+          this.repeating.add(cancel);
+        }
+      }
+    };
+    let cancel = this.timerSource.after(ms, tick);
+    this.repeating.add(cancel);
   }
 }
