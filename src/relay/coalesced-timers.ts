@@ -74,6 +74,21 @@ export class CoalescedTimers implements TimerSource {
     };
   }
 
+  /**
+   * Runs `fn` every `ms` (milliseconds) after its previous run, less than the grain late, until the returned
+   * cancel is called (also from inside `fn`). The next run is scheduled before `fn` runs, so a
+   * throwing `fn` keeps repeating, as with setInterval.
+   */
+  every(ms: number, fn: () => void): CancelTimer {
+    let cancel: CancelTimer;
+    const tick = (): void => {
+      cancel = this.after(ms, tick);
+      fn();
+    };
+    cancel = this.after(ms, tick);
+    return () => cancel();
+  }
+
   private fire(slot: number): void {
     const s = this.slots.get(slot);
     if (!s) return;

@@ -35,7 +35,7 @@ import { RtpOutput } from './output.js';
 import type { BatchSocket } from '../index.js';
 import type { SrtpKeyMaterial } from '../srtp/index.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
-import { relayTimers, type CancelTimer, type TimerSource } from './coalesced-timers.js';
+import { relayTimers, type CancelTimer } from './coalesced-timers.js';
 import { SenderRtcp, suppressWeriftSenderReports, type RtcpOutput, type RtcpPath, type SenderRtcpCounters } from './sender-rtcp.js';
 
 export type WeriftModule = typeof Werift;
@@ -60,8 +60,6 @@ export interface ViewerNetwork {
   connectTimeoutMs?: number;
   /** The egress path wanted (default 'werift'); 'fast' may fall back to 'werift' when the viewer connects. */
   egress?: EgressPath;
-  /** Timers of the liveness check and the fast path's sender reports (default the relay's shared {@link relayTimers}). */
-  timers?: TimerSource;
 }
 
 /** A viewer's place in the native fan-out (fast egress). */
@@ -151,7 +149,6 @@ export class Viewer {
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly repeating = new Set<CancelTimer>();
-  private readonly timerSource: TimerSource;
   private readonly listeners: ((e: ViewerEvent, v: Viewer) => void)[] = [];
   private readonly pc: PeerConnection;
   private videoSender: RtpSender | undefined;
@@ -168,7 +165,6 @@ export class Viewer {
     net: ViewerNetwork,
   ) {
     this.egress = net.egress ?? 'werift';
-    this.timerSource = net.timers ?? relayTimers;
     const { RTCPeerConnection, useH264, useOPUS, useNACK, usePLI } = werift;
     this.pc = new RTCPeerConnection({
       // Host candidates only, on the relay's address: no STUN/TURN servers, no interface scan.
@@ -395,7 +391,6 @@ export class Viewer {
       cname: () => (cnameOf as unknown as { cname?: string } | undefined)?.cname,
       onKeyframeRequest: (kind, why) => this.keyframeRequested(kind, why),
       now: fast?.now,
-      timers: this.timerSource,
     });
     if (previous) {
       // Counts so far stay with the viewer.
@@ -506,21 +501,8 @@ export class Viewer {
     return t;
   }
 
-  /** Runs `fn` every `ms` on the relay's shared timers (one wake-up for the viewers due together). */
+  /** Runs `fn` every `ms` on the relay's shared timers (one wake-up for the viewers due together) until close. */
   private every(ms: number, fn: () => void): void {
-    const tick = (): void => {
-      this.repeating.delete(cancel);
-      if (this.closed) return;
-      try {
-        fn();
-      } finally {
-        if (!this.closed) {
-          cancel = this.timerSource.after(ms, tick);
-          this.repeating.add(cancel);
-        }
-      }
-    };
-    let cancel = this.timerSource.after(ms, tick);
-    this.repeating.add(cancel);
+    this.repeating.add(relayTimers.every(ms, fn));
   }
 }

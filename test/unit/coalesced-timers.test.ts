@@ -79,6 +79,31 @@ describe('CoalescedTimers (the relay’s shared per-viewer timers)', () => {
     cancel();
   });
 
+  it('every() repeats each interval (less than one grain late) until cancelled, also from inside the callback', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const t = new CoalescedTimers(50);
+    const start = performance.now();
+    const runs: number[] = [];
+    let cancel = () => {};
+    cancel = t.every(1000, () => {
+      runs.push(performance.now() - start);
+      if (runs.length === 3) cancel();
+    });
+    vi.advanceTimersByTime(10_000);
+    expect(runs.length).toBe(3);
+    runs.forEach((at, i) => {
+      expect(at).toBeGreaterThanOrEqual(1000 * (i + 1));
+      expect(at).toBeLessThan(1000 * (i + 1) + 50 * (i + 1));
+    });
+    expect(t.pending).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    const other = t.every(100, () => {});
+    vi.advanceTimersByTime(250);
+    other();
+    expect(t.pending).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('rejects a grain that is not a positive number with ERR_OUT_OF_RANGE', () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new CoalescedTimers(bad)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', name: 'RangeError' }));
