@@ -82,6 +82,7 @@ async function metrics() {
     // Connected viewers by egress path and the fast egress's datagram outcomes (relays that have them).
     byEgress: Object.fromEntries([...text.matchAll(/^rtp_relay_viewers_by_egress\{path="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1], Number(x[2])])),
     fastOutcomes: Object.fromEntries([...text.matchAll(/^rtp_relay_fast_egress_datagrams_total\{outcome="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1], Number(x[2])])),
+    fastRtcp: Object.fromEntries([...text.matchAll(/^rtp_relay_fast_rtcp_received_total\{outcome="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1], Number(x[2])])),
   };
 }
 const cpuMs = () => {
@@ -212,6 +213,8 @@ const out = {
   measureWindowUs: [Number(w0 / 1000n), Number(w1 / 1000n)],
   viewersByEgress: m1.byEgress,
   fastEgressDatagrams: Object.keys(m1.fastOutcomes).length ? Object.fromEntries(Object.entries(m1.fastOutcomes).map(([k, v]) => [k, v - (m0.fastOutcomes[k] ?? 0)])) : null,
+  // Viewers' SRTCP the relay unprotected itself (fast path), by outcome, in the window.
+  fastRtcpReceived: Object.keys(m1.fastRtcp).length ? Object.fromEntries(Object.entries(m1.fastRtcp).map(([k, v]) => [k, v - (m0.fastRtcp[k] ?? 0)])) : null,
   sendSyscalls: perf,
   batchedUdpSent: udpSent || null,
   syscallsPerDatagram: sendSyscalls !== null ? Number((sendSyscalls / (udpSent || forwarded)).toFixed(4)) : null,

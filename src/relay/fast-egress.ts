@@ -2,8 +2,9 @@
  * The relay's egress paths and the fast one: viewers on `fast` get their RTP from the
  * native fan-out (src/fanout/: one native call per ingest batch copies, rewrites,
  * SRTP-protects and queues every packet to every live output on the shared WebRTC
- * socket), while werift keeps signalling, ICE, DTLS and the inbound RTCP of those viewers
- * and never sends RTP on their tracks. `werift` is the batching plug's path (werift's
+ * socket), while werift keeps signalling, ICE and DTLS of those viewers
+ * and never sends RTP on their tracks; their inbound SRTCP is unprotected natively and
+ * handled by the relay (inbound-rtcp.ts) rather than by werift. `werift` is the batching plug's path (werift's
  * RTCRtpSender → its SRTP → the shared batched socket), `werift-unbatched` werift alone.
  *
  * A viewer the fast path cannot serve falls back to `werift` with one log line: no native
@@ -26,6 +27,7 @@ import { FANOUT, RtpFanout, fanoutUnavailableReason } from '../fanout/index.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
 import type { BatchSocket } from '../types.js';
 import { continuityOffsets } from './output.js';
+import { InboundRtcp } from './inbound-rtcp.js';
 
 /** How a viewer's RTP leaves the relay. */
 export type EgressPath = 'fast' | 'werift' | 'werift-unbatched';
@@ -110,6 +112,8 @@ export interface FastViewerSource {
 /** The relay-wide fast egress: the fan-out over the shared WebRTC socket, made when the first viewer connects. */
 export class FastEgress {
   fanout: RtpFanout | undefined;
+  /** The fast-path viewers' inbound SRTCP, unprotected natively (made with the first viewer). */
+  inboundRtcp: InboundRtcp | undefined;
   private socket: BatchSocket | undefined;
   /** Why the fast path cannot run at all (no addon), or undefined. */
   readonly unavailable: string | undefined;
@@ -155,6 +159,7 @@ export class FastEgress {
     } else if (this.socket !== socket) {
       return 'its ICE pair is on another socket than the shared port (per-connection sockets or TURN)';
     }
+    if (!this.inboundRtcp && InboundRtcp.available()) this.inboundRtcp = new InboundRtcp();
     const session = this.fanout.addSession({ profile: cfg.profile as number, masterKey: key, masterSalt: salt });
     return { fanout: this.fanout, session, address: pair.remoteAddr[0], port: pair.remoteAddr[1] };
   }

@@ -228,5 +228,20 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
       this.inc({ outcome: 'retransmitted' }, t.retransmitted);
     },
   });
+  new Counter({
+    name: 'rtp_relay_fast_rtcp_received_total',
+    help: "SRTCP datagrams from fast-path viewers, unprotected by the relay instead of werift, by outcome: handled, rejected (SRTCP authentication failed), malformed (not valid RTCP), orphaned (the viewer left first)",
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect(this: Counter<string>) {
+      this.reset();
+      const c = fast()?.inboundRtcp?.counters;
+      if (!c) return;
+      this.inc({ outcome: 'handled' }, c.handled);
+      this.inc({ outcome: 'rejected' }, c.rejected);
+      this.inc({ outcome: 'malformed' }, c.malformed);
+      this.inc({ outcome: 'orphaned' }, c.orphaned);
+    },
+  });
   return registry;
 }

@@ -36,6 +36,8 @@ import type { BatchSocket } from '../index.js';
 import type { SrtpKeyMaterial } from '../srtp/index.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
 import { relayTimers, type CancelTimer } from './coalesced-timers.js';
+import type { InboundRtcp, InboundRtcpViewer } from './inbound-rtcp.js';
+import type { ParsedRtcp } from '../rtcp/parse.js';
 import { SenderRtcp, suppressWeriftSenderReports, type RtcpOutput, type RtcpPath, type SenderRtcpCounters } from './sender-rtcp.js';
 
 export type WeriftModule = typeof Werift;
@@ -140,6 +142,8 @@ export class Viewer {
   rtcp: SenderRtcp | undefined;
   private fastPath: FastPathRtcp | undefined;
   private unsubscribeRtcp: (() => void) | undefined;
+  /** Its place in the relay's native inbound RTCP, and the transport whose RTCP goes there. */
+  private inbound: { rtcp: InboundRtcpViewer; transport: BaseWeriftTransport } | undefined;
   /** The egress path its RTP takes ('fast' is settled when it connects: it may fall back to 'werift'). */
   egress: EgressPath;
   /** Its outputs in the native fan-out while on the fast path. */
@@ -329,6 +333,58 @@ export class Viewer {
   }
 
   /**
+   * On the fast path: the viewer's SRTCP (receiver reports, NACK, PLI, FIR) is taken off
+   * werift's DTLS transport at the shared socket's receive loop and unprotected natively in
+   * `inbound` (inbound-rtcp.ts), then handled here as werift's would have been (sender
+   * RTCP, receiver reports, signs of life). Returns false — werift keeps it — before DTLS is
+   * up, without the viewer's remote SRTP keys, or when its ICE pair is not on the batching
+   * plug. RTCP that reaches werift anyway (another ICE pair) is still handled through its
+   * `onRtcp`.
+   */
+  tapRtcp(inbound: InboundRtcp): boolean {
+    if (this.closed || this.inbound) return false;
+    type Dtls = {
+      state?: string;
+      srtp?: { config?: { profile?: number; keys?: { remoteMasterKey?: Uint8Array; remoteMasterSalt?: Uint8Array } } };
+      iceTransport?: { connection?: { nominated?: { protocol?: { transport?: unknown } } } };
+    };
+    const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as Dtls | undefined;
+    const cfg = dtls?.srtp?.config;
+    const transport = dtls?.iceTransport?.connection?.nominated?.protocol?.transport;
+    if (dtls?.state !== 'connected' || !cfg?.keys?.remoteMasterKey || !cfg.keys.remoteMasterSalt || cfg.profile === undefined) return false;
+    if (!(transport instanceof BaseWeriftTransport) || transport.rtcpSink !== undefined) return false;
+    let rtcp: InboundRtcpViewer;
+    try {
+      rtcp = inbound.add({ profile: cfg.profile, masterKey: cfg.keys.remoteMasterKey, masterSalt: cfg.keys.remoteMasterSalt }, this.onInboundRtcp);
+    } catch {
+      return false;
+    }
+    transport.rtcpSink = rtcp.sink;
+    this.inbound = { rtcp, transport };
+    return true;
+  }
+
+  /** The viewer's RTCP compound, unprotected by the relay (see {@link tapRtcp}). */
+  private readonly onInboundRtcp = (packets: ParsedRtcp[]): void => {
+    if (this.closed) return;
+    this.alive();
+    for (const p of packets) {
+      this.rtcp?.handleRtcp(p);
+      if (this.videoSender) this.onRtcp('video', this.videoSender, p);
+      if (this.audioSender) this.onRtcp('audio', this.audioSender, p);
+    }
+  };
+
+  /** Gives the viewer's RTCP back to werift and frees its native context (idempotent). */
+  private untapRtcp(): void {
+    const t = this.inbound;
+    if (!t) return;
+    this.inbound = undefined;
+    if (t.transport.rtcpSink === t.rtcp.sink) t.transport.rtcpSink = undefined;
+    t.rtcp.close();
+  }
+
+  /**
    * What the native fast path needs to send to this viewer, once DTLS is up: the local
    * SRTP master key, salt and profile werift's DTLS transport exported (RFC 5764 §4.2;
    * `RTCDtlsTransport.srtp.config`), the batched socket of the viewer's nominated ICE pair
@@ -422,6 +478,7 @@ export class Viewer {
     this.rtcp?.stop();
     this.unsubscribeRtcp?.();
     this.unsubscribeRtcp = undefined;
+    this.untapRtcp();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const cancel of this.repeating) cancel();

@@ -3,7 +3,8 @@
  * See {@link SrtpContextTable} and {@link SrtpBatch}.
  *
  * Folder src/srtp/: the typed wrapper of the addon's SRTP context table. Imports the bottom
- * layer (address.ts) and native/; only werift/ builds on it.
+ * layer (address.ts) and native/; werift/ (the native SRTP egress) and relay/ (the fast
+ * path's inbound SRTCP) build on it.
  */
 export { SrtpContextTable, SrtpBatch, srtpOverhead, SRTP_MAX_OVERHEAD } from './table.js';
 export type { SrtpKeyMaterial, SrtpProfile } from './table.js';

@@ -34,6 +34,14 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
   closed = false;
   /** Last destination host known to be an IP literal (skips `isIP` for the common case). */
   private lastIp = '';
+  /**
+   * When set, received RTCP (RFC 5761 §4 demultiplexing: first byte 128–191, second byte
+   * 192–223) goes here instead of to werift, as a view of the receive ring valid only during
+   * the call (copy what you keep); STUN, DTLS and RTP still go to werift. For an owner that
+   * unprotects and handles the connection's SRTCP itself (the relay's fast path,
+   * src/relay/inbound-rtcp.ts); werift's `onRtcp` then never sees those packets.
+   */
+  rtcpSink: ((datagram: Uint8Array) => void) | undefined;
 
   constructor(readonly socketType: SocketType) {}
 
@@ -129,7 +137,8 @@ export type Route = (batch: RecvBatch, i: number, address: string, port: number)
 /**
  * The receive loop of both topologies: truncated datagrams are counted and skipped (a
  * cut DTLS or SRTP record is useless), every other one is routed and handed over as a
- * copy — the batch's buffers are reused after the handler, werift may keep the data.
+ * copy — the batch's buffers are reused after the handler, werift may keep the data —
+ * or, RTCP to a transport with an `rtcpSink`, lent to that sink without a copy.
  * Stops as soon as `isOpen()` turns false (a handler may close the transport).
  */
 export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isOpen: () => boolean, route: Route): void {
@@ -144,8 +153,22 @@ export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isO
     const to = route(batch, i, address, r.port);
     if (!to) continue;
     counters.delivered++;
+    if (to.rtcpSink !== undefined && isRtcp(batch, i)) {
+      to.rtcpSink(batch.datagram(i));
+      continue;
+    }
     to.deliver(Buffer.from(batch.datagram(i)), address, r.port);
   }
+}
+
+/** RFC 5761 §4: an RTP/RTCP datagram (first byte 128–191) whose second byte is an RTCP packet type (192–223). */
+function isRtcp(batch: RecvBatch, i: number): boolean {
+  const bytes = batch.bytes;
+  const off = batch.offset(i);
+  if (batch.length(i) < 8) return false;
+  const b0 = bytes[off];
+  const b1 = bytes[off + 1];
+  return b0 >= 128 && b0 <= 191 && b1 >= 192 && b1 <= 223;
 }
 
 /**

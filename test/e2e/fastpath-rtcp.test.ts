@@ -552,5 +552,11 @@ describe.skipIf(!available)('rtp-relay --egress fast: RTCP of its viewers', () =
     expect(srs.every((r) => r.packets > 0)).toBe(true);
     expect(stream.totals()).toMatchObject({ pli: 1 });
     expect(stream.totals().retransmitted).toBe(c.retransmitted);
+    // The viewer's SRTCP (its NACKs, the PLI, receiver reports) was unprotected by the relay
+    // itself, not by werift: every one authenticated and parsed.
+    const inbound = relay.fast!.inboundRtcp!.counters;
+    expect(inbound.handled).toBeGreaterThanOrEqual(c.nacks + 1);
+    expect(inbound).toMatchObject({ rejected: 0, malformed: 0 });
+    expect(v.reports.video).toBeDefined(); // its receiver reports reached the viewer's state
   }, 60_000);
 });

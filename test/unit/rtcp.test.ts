@@ -20,6 +20,7 @@ import {
   RTCP_MAX_PLAIN_BYTES,
 } from '../../src/rtcp/sender-report.js';
 import { FirSequence, MAX_NACK_SEQUENCES, nackSequenceNumbers, senderFeedback } from '../../src/rtcp/feedback.js';
+import { rawNack, rawPsfb } from './rtcp-packets.js';
 
 const werift = createRequire(import.meta.url)('werift') as typeof WeriftNs;
 
@@ -142,31 +143,6 @@ describe('sender report builder (RFC 3550 §6.4.1 SR + §6.5.1 SDES CNAME)', () 
   });
 });
 
-/** A raw RTPFB generic NACK (RFC 4585 §6.2.1) with the given (PID, BLP) FCI entries. */
-function rawNack(mediaSsrc: number, fci: [number, number][]): Buffer {
-  const b = Buffer.alloc(12 + 4 * fci.length);
-  b[0] = 0x80 | 1; // FMT=1
-  b[1] = 205;
-  b.writeUInt16BE(b.length / 4 - 1, 2);
-  b.writeUInt32BE(0x01020304, 4);
-  b.writeUInt32BE(mediaSsrc, 8);
-  fci.forEach(([pid, blp], i) => {
-    b.writeUInt16BE(pid, 12 + 4 * i);
-    b.writeUInt16BE(blp, 14 + 4 * i);
-  });
-  return b;
-}
-
-function rawPsfb(fmt: number, mediaSsrc: number, fci: Buffer = Buffer.alloc(0)): Buffer {
-  const b = Buffer.alloc(12 + fci.length);
-  b[0] = 0x80 | fmt;
-  b[1] = 206;
-  b.writeUInt16BE(b.length / 4 - 1, 2);
-  b.writeUInt32BE(0x01020304, 4);
-  b.writeUInt32BE(mediaSsrc, 8);
-  fci.copy(b, 12);
-  return b;
-}
 
 /** Parses raw RTCP the way werift's DTLS transport does before handing packets to senders. */
 const parse = (b: Buffer): unknown[] => werift.RtcpPacketConverter.deSerialize(b) as unknown[];
