@@ -12,16 +12,17 @@
  * protects with). A viewer's {@link InboundRtcpViewer.sink} is set as its werift
  * transport's `rtcpSink` (src/werift/transport.ts): the receive loop hands it each RTCP
  * datagram from that viewer (RFC 5761 demultiplexing) as a view of the receive ring; it is
- * copied into one {@link SrtpBatch}, and a microtask — after the receive batch's other
- * datagrams — unprotects the whole batch in one native call (RFC 3711 §3.4, RFC 7714 §9,
- * authenticated before use) and hands each viewer its packets, parsed (src/rtcp/parse.ts)
- * in werift's shape. STUN, DTLS and RTP from the viewer still go to werift.
+ * copied into one {@link SrtpBatch}, and at the end of the receive batch (the sink's
+ * `flush`) one native call unprotects them all (RFC 3711 §3.4, RFC 7714 §9, authenticated
+ * before use) and each viewer gets its packets, parsed (src/rtcp/parse.ts) in werift's
+ * shape. STUN, DTLS and RTP from the viewer still go to werift.
  *
  * Every datagram handed in is counted once in {@link InboundRtcpCounters}: handled, failed
  * authentication (or another SRTCP error: dropped, as werift drops them), malformed after
  * decryption, or orphaned (its viewer left before the flush).
  */
 import { SrtpBatch, SrtpContextTable, type SrtpKeyMaterial } from '../srtp/index.js';
+import type { RtcpSink } from '../werift/transport.js';
 import { parseRtcp, type ParsedRtcp } from '../rtcp/parse.js';
 
 /** What became of the SRTCP datagrams handed to the relay's inbound RTCP. */
@@ -40,8 +41,8 @@ export interface InboundRtcpCounters {
 
 /** One viewer's place in {@link InboundRtcp}. */
 export interface InboundRtcpViewer {
-  /** Takes one SRTCP datagram of the viewer (a view valid during the call; it is copied). */
-  readonly sink: (datagram: Uint8Array) => void;
+  /** The viewer's transport's RTCP sink: `push` copies one SRTCP datagram of the viewer, `flush` handles what is pending (every viewer's). */
+  readonly sink: RtcpSink;
   /** Frees the viewer's context; datagrams still pending for it count as orphaned. Idempotent. */
   close(): void;
 }
@@ -61,7 +62,8 @@ export class InboundRtcp {
   private readonly batch = new SrtpBatch(16 * 1024, 64);
   /** The viewer of each packet in {@link batch}. */
   private owners: Entry[] = [];
-  private scheduled = false;
+  /** {@link flush}, bound: the same function in every viewer's sink (the receive loop calls it once per batch). */
+  private readonly flushPending = (): void => this.flush();
 
   /** Whether native SRTP is available (else viewers keep werift's inbound RTCP). */
   static available(): boolean {
@@ -76,7 +78,7 @@ export class InboundRtcp {
   add(keys: SrtpKeyMaterial, handler: RtcpHandler): InboundRtcpViewer {
     const entry: Entry = { ctx: this.table.add(keys), handler, open: true };
     return {
-      sink: (datagram) => this.push(entry, datagram),
+      sink: { push: (datagram) => this.push(entry, datagram), flush: this.flushPending },
       close: () => {
         if (!entry.open) return;
         entry.open = false;
@@ -93,23 +95,15 @@ export class InboundRtcp {
     }
     this.batch.push(entry.ctx, datagram);
     this.owners.push(entry);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flushLater);
-    }
   }
 
-  private readonly flushLater = (): void => {
-    if (this.scheduled) this.flush();
-  };
-
   /**
-   * Unprotects everything pending in one native call and hands each viewer its packets
-   * (what the microtask after a receive batch does; callable earlier). A handler that
+   * Unprotects everything pending in one native call and hands each viewer its packets (the
+   * receive loop calls it at the end of each batch; nothing pending: no-op). A handler that
    * throws does not stop the others: the first error is rethrown once all were called.
    */
   flush(): void {
-    this.scheduled = false;
+    if (this.owners.length === 0) return;
     const batch = this.batch;
     const owners = this.owners;
     this.owners = [];

@@ -36,12 +36,11 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
   private lastIp = '';
   /**
    * When set, received RTCP (RFC 5761 §4 demultiplexing: first byte 128–191, second byte
-   * 192–223) goes here instead of to werift, as a view of the receive ring valid only during
-   * the call (copy what you keep); STUN, DTLS and RTP still go to werift. For an owner that
-   * unprotects and handles the connection's SRTCP itself (the relay's fast path,
+   * 192–223) goes here instead of to werift; STUN, DTLS and RTP still go to werift. For an
+   * owner that unprotects and handles the connection's SRTCP itself (the relay's fast path,
    * src/relay/inbound-rtcp.ts); werift's `onRtcp` then never sees those packets.
    */
-  rtcpSink: ((datagram: Uint8Array) => void) | undefined;
+  rtcpSink: RtcpSink | undefined;
 
   constructor(readonly socketType: SocketType) {}
 
@@ -119,6 +118,18 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
   }
 }
 
+/** Where a transport's received RTCP goes instead of werift ({@link BaseWeriftTransport.rtcpSink}). */
+export interface RtcpSink {
+  /** One RTCP datagram: a view of the receive ring, valid only during the call (copy what you keep). */
+  push(datagram: Uint8Array): void;
+  /**
+   * Called once the receive batch's datagrams are all handed out (once per distinct
+   * `flush` function among the sinks that got datagrams in the batch), so the owner can
+   * act on them together, e.g. one native unprotect for all.
+   */
+  flush(): void;
+}
+
 /** werift strips an IPv6 scope id from the sender's address (`fe80::1%eth0` → `fe80::1`). */
 export function senderAddress(address: string, family: string): string {
   if (family === 'IPv6') {
@@ -138,26 +149,37 @@ export type Route = (batch: RecvBatch, i: number, address: string, port: number)
  * The receive loop of both topologies: truncated datagrams are counted and skipped (a
  * cut DTLS or SRTP record is useless), every other one is routed and handed over as a
  * copy — the batch's buffers are reused after the handler, werift may keep the data —
- * or, RTCP to a transport with an `rtcpSink`, lent to that sink without a copy.
+ * or, RTCP to a transport with an `rtcpSink`, lent to that sink without a copy (its
+ * `flush` runs once the batch is handed out).
  * Stops as soon as `isOpen()` turns false (a handler may close the transport).
  */
 export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isOpen: () => boolean, route: Route): void {
-  for (let i = 0; i < batch.count; i++) {
-    if (!isOpen()) return;
-    if (batch.truncated(i)) {
-      counters.droppedTruncated++;
-      continue;
+  let flushRtcp: (() => void) | undefined;
+  try {
+    for (let i = 0; i < batch.count; i++) {
+      if (!isOpen()) return;
+      if (batch.truncated(i)) {
+        counters.droppedTruncated++;
+        continue;
+      }
+      const r = batch.remote(i);
+      const address = senderAddress(r.address, r.family);
+      const to = route(batch, i, address, r.port);
+      if (!to) continue;
+      counters.delivered++;
+      const sink = to.rtcpSink;
+      if (sink !== undefined && isRtcp(batch, i)) {
+        if (flushRtcp !== sink.flush) {
+          flushRtcp?.(); // another owner's datagrams so far: theirs first
+          flushRtcp = sink.flush;
+        }
+        sink.push(batch.datagram(i));
+        continue;
+      }
+      to.deliver(Buffer.from(batch.datagram(i)), address, r.port);
     }
-    const r = batch.remote(i);
-    const address = senderAddress(r.address, r.family);
-    const to = route(batch, i, address, r.port);
-    if (!to) continue;
-    counters.delivered++;
-    if (to.rtcpSink !== undefined && isRtcp(batch, i)) {
-      to.rtcpSink(batch.datagram(i));
-      continue;
-    }
-    to.deliver(Buffer.from(batch.datagram(i)), address, r.port);
+  } finally {
+    flushRtcp?.();
   }
 }
 

@@ -133,7 +133,7 @@ export interface WeriftPlugCounters {
   socketsOpen: number;
   /** werift transports handed out (per-connection sockets and mux views). */
   transportsCreated: number;
-  /** Datagrams delivered to werift. */
+  /** Datagrams delivered to werift (RTCP taken by a transport's `rtcpSink` included). */
   delivered: number;
   /** Received datagrams longer than the receive slot: dropped (werift would misparse them). */
   droppedTruncated: number;

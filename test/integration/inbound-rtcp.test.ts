@@ -1,7 +1,7 @@
 /**
  * src/relay/inbound-rtcp.ts: viewers' SRTCP, protected by werift's own SrtcpSession (what a
  * werift viewer runs), unprotected by the relay natively per receive batch and handed to each
- * viewer parsed — both SRTP profiles; a forged or corrupted packet is rejected and counted,
+ * viewer parsed at the end of the batch — both SRTP profiles; a forged or corrupted packet is rejected and counted,
  * authenticated garbage counted as malformed, a viewer that leaves before the flush gets
  * nothing and its packets count as orphaned; every datagram is accounted for once.
  */
@@ -28,7 +28,6 @@ function viewerSide(profile: number, saltLength: number) {
   return { keys: { profile, masterKey, masterSalt }, protect: (plain: Buffer): Buffer => srtcp.encrypt(plain) };
 }
 
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 const identity = (c: InboundRtcp['counters']): number => c.handled + c.rejected + c.malformed + c.orphaned;
 
 afterEach(() => {
@@ -37,7 +36,7 @@ afterEach(() => {
 
 describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SRTCP itself', () => {
   for (const [name, profile, saltLength] of PROFILES) {
-    it(`${name}: two viewers' RR + NACK + PLI arrive parsed, in order, with one native call for the batch`, async () => {
+    it(`${name}: two viewers' RR + NACK + PLI arrive parsed, in order, with one native call for the batch`, () => {
       const inbound = new InboundRtcp();
       const spy = vi.spyOn(SrtpContextTable.prototype, 'unprotectBatch');
       const a = viewerSide(profile, saltLength);
@@ -46,11 +45,12 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       const va = inbound.add(a.keys, (packets) => got.push({ who: 'a', packets }));
       const vb = inbound.add(b.keys, (packets) => got.push({ who: 'b', packets }));
       const rr = rawReceiverReport(0xaaaa0001, [{ ssrc: 0x1111, fractionLost: 12, packetsLost: 3, highestSequence: 500, jitter: 90, lsr: 0, dlsr: 0 }]);
-      va.sink(a.protect(Buffer.concat([rr, rawNack(0x1111, [[41, 0b1]])])));
-      vb.sink(b.protect(rawPsfb(1, 0x2222)));
-      va.sink(a.protect(rawPsfb(1, 0x1111)));
-      expect(got).toEqual([]); // handled after the receive batch, not per datagram
-      await settle();
+      va.sink.push(a.protect(Buffer.concat([rr, rawNack(0x1111, [[41, 0b1]])])));
+      vb.sink.push(b.protect(rawPsfb(1, 0x2222)));
+      va.sink.push(a.protect(rawPsfb(1, 0x1111)));
+      expect(got).toEqual([]); // handled at the end of the receive batch, not per datagram
+      expect(va.sink.flush).toBe(vb.sink.flush); // one flush for every viewer: the receive loop calls it once
+      va.sink.flush();
       expect(spy).toHaveBeenCalledTimes(1);
       expect(got.map((g) => [g.who, g.packets.map((p) => p.type)])).toEqual([
         ['a', [201, 205]],
@@ -65,7 +65,7 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       vb.close();
     });
 
-    it(`${name}: a corrupted or foreign packet is rejected, authenticated garbage is malformed, both counted; the rest still arrive`, async () => {
+    it(`${name}: a corrupted or foreign packet is rejected, authenticated garbage is malformed, both counted; the rest still arrive`, () => {
       const inbound = new InboundRtcp();
       const a = viewerSide(profile, saltLength);
       const stranger = viewerSide(profile, saltLength);
@@ -74,14 +74,14 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       const good = a.protect(rawPsfb(1, 0x1111));
       const flipped = Buffer.from(good);
       flipped[14] ^= 0x40; // inside the encrypted part
-      va.sink(flipped);
-      va.sink(stranger.protect(rawPsfb(1, 0x1111))); // someone else's keys
-      va.sink(Buffer.from([0x80, 200, 0, 1])); // too short to be SRTCP
+      va.sink.push(flipped);
+      va.sink.push(stranger.protect(rawPsfb(1, 0x1111))); // someone else's keys
+      va.sink.push(Buffer.from([0x80, 200, 0, 1])); // too short to be SRTCP
       const garbage = rawPsfb(1, 0x1111);
       garbage.writeUInt16BE(9, 2); // claims 40 bytes: authenticates, but is not valid RTCP
-      va.sink(a.protect(garbage));
-      va.sink(good);
-      await settle();
+      va.sink.push(a.protect(garbage));
+      va.sink.push(good);
+      inbound.flush();
       expect(got).toEqual([[206]]);
       expect(inbound.counters).toEqual({ received: 5, handled: 1, rejected: 3, malformed: 1, orphaned: 0 });
       expect(identity(inbound.counters)).toBe(inbound.counters.received);
@@ -89,26 +89,26 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
     });
   }
 
-  it('a viewer that leaves before the flush gets nothing; its packets are orphaned, the others handled', async () => {
+  it('a viewer that leaves before the flush gets nothing; its packets are orphaned, the others handled', () => {
     const inbound = new InboundRtcp();
     const a = viewerSide(0x0001, 14);
     const b = viewerSide(0x0007, 12);
     const got: string[] = [];
     const va = inbound.add(a.keys, () => got.push('a'));
     const vb = inbound.add(b.keys, () => got.push('b'));
-    va.sink(a.protect(rawPsfb(1, 1)));
-    vb.sink(b.protect(rawPsfb(1, 2)));
-    va.sink(a.protect(rawPsfb(1, 3)));
+    va.sink.push(a.protect(rawPsfb(1, 1)));
+    vb.sink.push(b.protect(rawPsfb(1, 2)));
+    va.sink.push(a.protect(rawPsfb(1, 3)));
     va.close();
-    va.sink(a.protect(rawPsfb(1, 4))); // after close: orphaned at once
-    await settle();
+    va.sink.push(a.protect(rawPsfb(1, 4))); // after close: orphaned at once
+    inbound.flush();
     expect(got).toEqual(['b']);
     expect(inbound.counters).toEqual({ received: 4, handled: 1, rejected: 0, malformed: 0, orphaned: 3 });
     va.close(); // idempotent
     vb.close();
   });
 
-  it('a handler that throws does not cost the other viewers their packets; the flush rethrows it after', async () => {
+  it('a handler that throws does not cost the other viewers their packets; the flush rethrows it after', () => {
     const inbound = new InboundRtcp();
     const a = viewerSide(0x0001, 14);
     const got: string[] = [];
@@ -117,11 +117,11 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       throw new Error('handler bug');
     });
     const vb = inbound.add(a.keys, () => got.push('b'));
-    va.sink(a.protect(rawPsfb(1, 1)));
-    vb.sink(a.protect(rawPsfb(1, 2)));
-    expect(() => inbound.flush()).toThrow('handler bug');
+    va.sink.push(a.protect(rawPsfb(1, 1)));
+    vb.sink.push(a.protect(rawPsfb(1, 2)));
+    expect(() => va.sink.flush()).toThrow('handler bug');
     expect(got).toEqual(['a', 'b']);
-    await settle(); // the scheduled microtask finds nothing left
+    vb.sink.flush(); // nothing left: a no-op
     expect(got).toEqual(['a', 'b']);
     expect(inbound.counters.handled).toBe(2);
     va.close();
