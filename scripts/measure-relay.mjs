@@ -5,7 +5,13 @@
 // tracepoints on the relay's PID, when perf works), and the relay's own counters from
 // /metrics (RTP packets forwarded, datagrams the batched sockets sent).
 //
-//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--streams K] [--egress fast|werift|werift-unbatched] [--cpu-prof DIR] [-- relay flags]
+//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--warmup 20] [--streams K] [--egress fast|werift|werift-unbatched] [--cpu-prof DIR] [-- relay flags]
+//
+// --warmup W (seconds, default 20): the window starts W s after every viewer is connected and
+// past its first keyframe, so it measures the relay in steady state. Right after the joins
+// V8 is still compiling code that runs a few hundred times a second (the per-viewer STUN,
+// RTCP and timer paths reach its optimizing compiler only after tens of seconds): with
+// --warmup 1 the same relay measures ~10-20 % more CPU per packet, compiler threads included.
 //
 // --egress passes the relay's --egress (default: the relay's own default, fast where the
 // addon loads); the result names the path every viewer took (rtp_relay_viewers_by_egress).
@@ -37,10 +43,12 @@ const snmp = () => {
 const sep = process.argv.indexOf('--');
 const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
 const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
-const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' }, egress: { type: 'string' } } });
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' }, egress: { type: 'string' }, warmup: { type: 'string', default: '20' } } });
 if (values.egress !== undefined) relayFlags.push('--egress', values.egress);
 const N = Number(values.viewers);
 const S = Number(values.seconds);
+const W = Number(values.warmup);
+if (!(W >= 0 && W <= 600)) throw new Error(`--warmup must be 0..600 seconds, got ${values.warmup}`);
 const httpPort = Number(values['http-port']);
 const CLK_TCK = 100;
 
@@ -52,7 +60,7 @@ const K = Number(values.streams);
 const ingestBase = Number(values['ingest-base']);
 const ingestFlags = K > 0 ? Array.from({ length: K }, (_, i) => ['--ingest', `s${i}=${ingestBase + i}`]).flat() : [];
 const relay = spawn(process.execPath, [...nodeArgs, join(root, 'dist/relay/cli.js'), '--http-port', String(httpPort), '--webrtc-port', values['webrtc-port'], '--max-viewers', String(N + 8), ...ingestFlags, ...relayFlags], { stdio: ['ignore', 'pipe', 'inherit'] });
-const feeder = K > 0 ? spawn(process.execPath, [join(root, 'scripts/rtp-feeder.mjs'), '--streams', String(K), '--base-port', String(ingestBase), '--seconds', String(S + 120)], { stdio: ['ignore', 'ignore', 'inherit'] }) : undefined;
+const feeder = K > 0 ? spawn(process.execPath, [join(root, 'scripts/rtp-feeder.mjs'), '--streams', String(K), '--base-port', String(ingestBase), '--seconds', String(S + W + Number(values['join-timeout']) + 60)], { stdio: ['ignore', 'ignore', 'inherit'] }) : undefined;
 let viewers;
 const stopAll = () => {
   viewers?.kill('SIGKILL');
@@ -119,7 +127,7 @@ for (let p = 0; p < P; p++) {
   const n = Math.floor(N / P) + (p < N % P ? 1 : 0);
   const first = viewerProcs.reduce((a, c) => a + c.viewerCount, 0);
   const url = K > 0 ? `http://127.0.0.1:${httpPort}/whep/s{i}` : `http://127.0.0.1:${httpPort}/whep/demo`;
-  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', url, '--streams', String(Math.max(1, K)), '--first', String(first), '--viewers', String(n), '--seconds', String(S + Number(values['join-timeout']) + 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(root, 'scripts/whep-viewers.mjs'), '--url', url, '--streams', String(Math.max(1, K)), '--first', String(first), '--viewers', String(n), '--seconds', String(S + W + Number(values['join-timeout']) + 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.viewerCount = n;
   viewerOuts[p] = '';
   child.stdout.on('data', (d) => (viewerOuts[p] += d));
@@ -137,7 +145,7 @@ while (Date.now() < deadline && !(m.viewers === N && m.waiting === 0 && m.egress
 }
 if (m.viewers !== N) throw new Error(`only ${m.viewers} of ${N} viewers joined within ${values['join-timeout']} s (viewers closed by the relay: ${JSON.stringify(m.closed)})`);
 if (m.waiting !== 0 || m.egress === 0) throw new Error(`${m.waiting} of ${N} viewers still waiting for a keyframe after ${values['join-timeout']} s`);
-await sleep(1000);
+await sleep(Math.max(1, W) * 1000);
 
 const perfOk = spawnSync('perf', ['stat', '-e', 'syscalls:sys_enter_sendmmsg', '--', 'true']).status === 0;
 const m0 = await metrics();
@@ -202,6 +210,7 @@ const out = {
   streams: K > 0 ? K : 'demo (in-process player)',
   viewers: N,
   seconds: S,
+  warmupSeconds: W,
   rtpForwarded: forwarded,
   rtpForwardedPerS: Math.round(forwarded / S),
   relayCpuMs: Math.round(c1 - c0),

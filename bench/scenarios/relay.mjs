@@ -13,7 +13,8 @@
  * Every (topology, egress) pair and the ceiling rows are one configuration; configurations
  * are interleaved per repetition (rotated order). A relay run is one
  * `node scripts/measure-relay.mjs` (relay, RTP feeder and viewer processes started fresh;
- * measured once every viewer is connected and past its first keyframe; viewers stopped
+ * measured after a warm-up (20 s in the full profile) once every viewer is connected and
+ * past its first keyframe, so V8 has compiled the per-viewer paths; viewers stopped
  * when the measurement ends). Figures: relay CPU µs per forwarded RTP packet
  * (/proc/PID/stat), send syscalls per datagram (`perf stat` on the relay's PID), GSO share
  * (the relay's own counters), relay RSS, viewer sequence gaps, kernel RcvbufErrors.
@@ -47,9 +48,9 @@ const CEILING = {
 
 const PARAMS = {
   // CI proof that the scenario runs: one relay run with 2 viewers and a short ceiling run.
-  smoke: { reps: 1, seconds: 1, joinTimeoutS: 60, topologies: [{ id: '1x2', streams: 1, viewers: 2, processes: 1 }], egress: ['default'], ceiling: ['c-aes-cm'], cpuProf: false },
-  quick: { reps: 1, seconds: 5, joinTimeoutS: 90, topologies: [{ id: '1x16', streams: 1, viewers: 16, processes: 2 }, { id: '16x1', streams: 16, viewers: 16, processes: 2 }], egress: ['fast', 'werift', 'werift-unbatched'], ceiling: ['c-aes-cm', 'c-gcm'], cpuProf: false },
-  full: { reps: 5, seconds: 10, joinTimeoutS: 120, topologies: [{ id: '1x64', streams: 1, viewers: 64, processes: 4 }, { id: '64x1', streams: 64, viewers: 64, processes: 4 }], egress: ['fast', 'werift', 'werift-unbatched'], ceiling: ['c-aes-cm', 'c-gcm'], cpuProf: true },
+  smoke: { reps: 1, seconds: 1, warmupS: 0, joinTimeoutS: 60, topologies: [{ id: '1x2', streams: 1, viewers: 2, processes: 1 }], egress: ['default'], ceiling: ['c-aes-cm'], cpuProf: false },
+  quick: { reps: 1, seconds: 5, warmupS: 5, joinTimeoutS: 90, topologies: [{ id: '1x16', streams: 1, viewers: 16, processes: 2 }, { id: '16x1', streams: 16, viewers: 16, processes: 2 }], egress: ['fast', 'werift', 'werift-unbatched'], ceiling: ['c-aes-cm', 'c-gcm'], cpuProf: false },
+  full: { reps: 5, seconds: 10, warmupS: 20, joinTimeoutS: 120, topologies: [{ id: '1x64', streams: 1, viewers: 64, processes: 4 }, { id: '64x1', streams: 64, viewers: 64, processes: 4 }], egress: ['fast', 'werift', 'werift-unbatched'], ceiling: ['c-aes-cm', 'c-gcm'], cpuProf: true },
 };
 export const budgetS = { smoke: 100, quick: 400, full: 2400 };
 
@@ -95,6 +96,7 @@ async function relayRun(ctx, P, topo, egress, offered, runIndex, cpuProfDir) {
     '--viewers', String(topo.viewers),
     '--processes', String(topo.processes),
     '--seconds', String(P.seconds),
+    '--warmup', String(P.warmupS),
     '--join-timeout', String(P.joinTimeoutS),
     '--http-port', String(port),
     '--webrtc-port', String(port + 1),
@@ -106,7 +108,7 @@ async function relayRun(ctx, P, topo, egress, offered, runIndex, cpuProfDir) {
   const env = ctx.netns ? { ...process.env, MEASURE_RELAY_NETNS: '1' } : process.env;
   const child = new Child(ctx.nodeBin, args, { env });
   // Bounded by what the run can take: startup (90 s), joins, the window, the viewers' and the relay's stop.
-  const code = await child.wait((P.seconds + P.joinTimeoutS + 90 + 60 + 30 + 15) * 1000);
+  const code = await child.wait((P.seconds + P.warmupS + P.joinTimeoutS + 90 + 60 + 30 + 15) * 1000);
   if (code !== 0) {
     // The thrown error's message, not just the stack's tail.
     const why = [...child.stderr.matchAll(/^(?:Uncaught )?(\w*Error\b.*)$/gm)].map((m) => m[1]).at(-1);
@@ -369,7 +371,7 @@ export async function report(res, R) {
   const out = [];
   const topoText = p.topologies.map((t) => `${t.id} = ${t.streams} stream${t.streams > 1 ? 's' : ''} × ${t.viewers / t.streams} viewer${t.viewers / t.streams > 1 ? 's' : ''} each (${t.viewers} werift viewers in ${t.processes} processes)`).join('; ');
   out.push(
-    `rtp-relay fed live by a separate process (scripts/rtp-feeder.mjs: the bundled 6 s H.264 + Opus recording, ~141 RTP packets/s per stream, looped in real time, distinct SSRCs and ports), viewers are werift WHEP peers in other processes (scripts/whep-viewers.mjs). Topologies: ${topoText}. Measured for ${p.seconds} s once every viewer was connected and past its first keyframe. Relay CPU from /proc/PID/stat (user + sys) ÷ RTP packets forwarded; send syscalls by \`perf stat -e syscalls:sys_enter_sendmmsg,…sendmsg,…sendto\` on the relay's PID ÷ datagrams sent; GSO share = datagrams that left as segments of a UDP GSO message ÷ datagrams sent (the relay's counters). C ceiling: bench/c/srtp_fanout.c replays the same recording to the same number of outputs (header rewrite, SRTP protect with OpenSSL EVP contexts created once, one sendmmsg per wake) with a draining receiver in another process; it does no ingest receive, no RTCP, no ICE/DTLS. Median [min–max] of ${d.reps} runs, all configurations interleaved (rotated order per repetition). rtp-relay egress option: ${d.egressOption.option ? `--egress ${d.egressOption.names.join('|')}` : 'none (this build only has --no-batching)'}.\n`,
+    `rtp-relay fed live by a separate process (scripts/rtp-feeder.mjs: the bundled 6 s H.264 + Opus recording, ~141 RTP packets/s per stream, looped in real time, distinct SSRCs and ports), viewers are werift WHEP peers in other processes (scripts/whep-viewers.mjs). Topologies: ${topoText}. Measured for ${p.seconds} s, starting ${Math.max(1, p.warmupS ?? 1)} s after every viewer was connected and past its first keyframe (warm-up: V8 compiles the per-viewer paths). Relay CPU from /proc/PID/stat (user + sys) ÷ RTP packets forwarded; send syscalls by \`perf stat -e syscalls:sys_enter_sendmmsg,…sendmsg,…sendto\` on the relay's PID ÷ datagrams sent; GSO share = datagrams that left as segments of a UDP GSO message ÷ datagrams sent (the relay's counters). C ceiling: bench/c/srtp_fanout.c replays the same recording to the same number of outputs (header rewrite, SRTP protect with OpenSSL EVP contexts created once, one sendmmsg per wake) with a draining receiver in another process; it does no ingest receive, no RTCP, no ICE/DTLS. Median [min–max] of ${d.reps} runs, all configurations interleaved (rotated order per repetition). rtp-relay egress option: ${d.egressOption.option ? `--egress ${d.egressOption.names.join('|')}` : 'none (this build only has --no-batching)'}.\n`,
   );
   for (const t of p.topologies) {
     const rows = d.summary.filter((s) => s.topology === t.id);
