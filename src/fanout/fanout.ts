@@ -21,6 +21,7 @@
  * fanout.forward(stream, batch, Date.now());           // one native call (+1 per ~ring fill)
  * fanout.retransmit(out, [seq1, seq2]);               // RTCP NACK → resend from the history
  * fanout.protectRtcp(session, srBytes);                // SRTCP with the viewer's context
+ * fanout.sendRtcp(out, srBytes);                       // …and queued to the output's viewer
  * fanout.packets(out); fanout.octets(out);             // RFC 3550 SR sender's counts
  * fanout.lastTs(out); fanout.lastSentAt(out);          // RTP ↔ wall clock (ms) of the last packet
  * ```
@@ -205,6 +206,7 @@ export class RtpFanout {
   private readonly result: ForwardResult = { queued: 0, calls: 0, dropped: 0, oversize: 0, errors: 0 };
   private readonly seqs = new Uint32Array(1024);
   private readonly defaultBatch = new FanoutBatch();
+  private rtcpScratch = Buffer.allocUnsafe(256);
 
   /**
    * @param socket the batched socket the viewers' ICE pairs use (the werift plug's shared
@@ -293,6 +295,29 @@ export class RtpFanout {
     const n = this.native.protectRtcp(session, buf, 0, packet.length, buf.length);
     if (n < 0) throw statusError(n, 'protectRtcp');
     return buf.subarray(0, n);
+  }
+
+  /**
+   * SRTCP-protects one plain compound RTCP packet with the SRTP session of output `id` (its
+   * SRTCP index continues in native memory) and queues it to that output's viewer on the
+   * fan-out's socket, behind the RTP already queued there — the relay's sender reports,
+   * sent the way its RTP is (no per-packet Buffer: protected in a reused scratch buffer, then
+   * copied into the send queue). Returns false when the send queue could not take it
+   * (counted there as dropped).
+   * @throws BatchSocketError ERR_INVALID_ARG_VALUE for an unknown output; SrtpError for a
+   *   malformed packet.
+   */
+  sendRtcp(id: number, packet: Uint8Array): boolean {
+    const info = this.outputs.get(id);
+    if (!info) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no output ${id} in this fan-out`);
+    const profile = this.sessions.get(info.session)!;
+    const capacity = packet.length + srtpOverhead(profile, 'rtcp');
+    if (this.rtcpScratch.length < capacity) this.rtcpScratch = Buffer.allocUnsafe(Math.max(capacity, 2 * this.rtcpScratch.length));
+    const buf = this.rtcpScratch;
+    buf.set(packet, 0);
+    const n = this.native.protectRtcp(info.session, buf, 0, packet.length, capacity);
+    if (n < 0) throw statusError(n, 'protectRtcp');
+    return info.peer.send(buf.subarray(0, n));
   }
 
   /**

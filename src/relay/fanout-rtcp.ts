@@ -3,9 +3,9 @@
  * (sender-rtcp.ts, viewer.ts `useFastPathRtcp`): per output, the sender-report counts
  * come from the fan-out's shared state array (no native call per read) and NACKs go to
  * its per-output history (`retransmit`, one native call per NACK); the relay's RTCP is
- * SRTCP-protected with the viewer's native session (`protectRtcp`, so its SRTCP index
- * continues in native memory) and handed to the viewer's ICE connection, which queues it
- * on the shared socket behind the RTP already queued there.
+ * SRTCP-protected with the viewer's native session and queued to the viewer on the shared
+ * socket, behind the RTP already queued there (`sendRtcp`: one native call, no werift on
+ * the way — like the viewer's RTP, it follows the output's peer when the ICE pair moves).
  *
  * Typed structurally, so the relay can be built and tested with any object of this shape.
  */
@@ -19,18 +19,16 @@ export interface FanoutRtcpSource {
   /** The `now` (Unix ms, `Date.now()`) of the forward() that queued the output's last packet. */
   lastSentAt(id: number): number;
   retransmit(id: number, seqs: ArrayLike<number>): { queued: number; misses: number; dropped: number };
-  protectRtcp(session: number, packet: Uint8Array): Buffer;
+  /** Protects with the output's session and queues to its viewer; false: the queue did not take it. */
+  sendRtcp(id: number, packet: Uint8Array): boolean;
 }
 
 /**
  * The fast-path side of one viewer's RTCP.
- * @param ids the viewer's output ids per kind in `fanout`.
- * @param session the viewer's SRTP session id in `fanout`.
- * @param send queues one protected datagram to the viewer (werift's
- *   `iceTransport.connection.send`, which the plug routes to the shared socket); false or a
- *   throw: not sent.
+ * @param ids the viewer's output ids per kind in `fanout` (its RTCP goes out by either: they
+ *   share the viewer's session and address).
  */
-export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audio?: number }, session: number, send: (datagram: Buffer) => boolean | void): FastPathRtcp {
+export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audio?: number }): FastPathRtcp {
   const output = (id: number | undefined): FastPathRtcp['video'] =>
     id === undefined
       ? undefined
@@ -42,22 +40,18 @@ export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audi
             return { retransmitted: r.queued, missed: r.misses + r.dropped };
           },
         };
+  const via = ids.video ?? ids.audio;
   return {
     video: output(ids.video),
     audio: output(ids.audio),
     now: Date.now,
     path: {
       send(packet, length) {
-        let enc: Buffer;
+        if (via === undefined) return false;
         try {
-          enc = fanout.protectRtcp(session, packet.subarray(0, length));
+          return fanout.sendRtcp(via, packet.subarray(0, length));
         } catch {
-          return false; // session gone (the viewer is leaving)
-        }
-        try {
-          return send(enc) !== false;
-        } catch {
-          return false;
+          return false; // output gone (the viewer is leaving) or a packet native SRTCP refused
         }
       },
     },

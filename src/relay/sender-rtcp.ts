@@ -2,9 +2,10 @@
  * What werift's `RTCRtpSender` did for each viewer, for outputs whose RTP werift never
  * sees (the native fast path): RTCP sender reports with the fast path's counts, NACK →
  * retransmission from the fast path's per-output history, and PLI/FIR → the stream's
- * keyframe policy. werift keeps ICE, DTLS and the receiving of RTCP: its DTLS transport
- * decrypts and parses every incoming SRTCP packet and hands it to
- * {@link SenderRtcp.handleRtcp}.
+ * keyframe policy. werift keeps ICE and DTLS. Incoming SRTCP reaches
+ * {@link SenderRtcp.handleRtcp} parsed in werift's shape: unprotected and parsed by the relay
+ * itself on the fast path (inbound-rtcp.ts, src/rtcp/parse.ts), by werift's DTLS transport
+ * (`onRtcp`) where the relay cannot take it.
  *
  * - Sender reports (RFC 3550 §6.4.1): per output, at werift's interval (a random 0.5–1.5 s,
  *   werift packages/webrtc/src/media/rtpSender.ts `runRtcp`; the timers of all viewers share

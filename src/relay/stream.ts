@@ -233,8 +233,7 @@ export class RelayStream {
     }
     v.attachFast({ fanout, session, ...outputs });
     // Sender reports from the fan-out's counts, NACKs from its history, SRTCP with the session.
-    const target = v.fastPathTarget();
-    v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id }, session, target ? target.send : () => false));
+    v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id }));
     // Its SRTCP unprotected natively, not by werift (werift keeps it where this cannot be done).
     if (fast.inboundRtcp) v.tapRtcp(fast.inboundRtcp);
     this.weriftViewers.delete(v);

@@ -10,7 +10,8 @@
  * offsets) is then the identity, and werift keeps doing SRTP, RTCP sender reports and NACK
  * retransmission. On the fast egress (fast-egress.ts; chosen when the viewer connects) the
  * native fan-out does rewrite, SRTP and send from the stream's batch, and werift never
- * sends RTP on its tracks: it keeps signalling, ICE, DTLS and the inbound RTCP, and the
+ * sends RTP on its tracks: it keeps signalling, ICE and DTLS; the viewer's SRTCP is
+ * unprotected and parsed by the relay ({@link Viewer.tapRtcp}, inbound-rtcp.ts), and the
  * relay's {@link SenderRtcp} ({@link Viewer.useFastPathRtcp}) sends the sender reports and
  * answers NACKs from the fan-out's history (sender-rtcp.ts, fanout-rtcp.ts). Either way PLI
  * and FIR reach the keyframe policy here: counted, the viewer marked as wanting a keyframe
@@ -32,8 +33,6 @@ import type * as Werift from 'werift';
 import type { RtpFanout } from '../fanout/index.js';
 import type { EgressPath, FastOutput } from './fast-egress.js';
 import { RtpOutput } from './output.js';
-import type { BatchSocket } from '../index.js';
-import type { SrtpKeyMaterial } from '../srtp/index.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
 import { relayTimers, type CancelTimer } from './coalesced-timers.js';
 import type { InboundRtcp, InboundRtcpViewer } from './inbound-rtcp.js';
@@ -382,39 +381,6 @@ export class Viewer {
     this.inbound = undefined;
     if (t.transport.rtcpSink === t.rtcp.sink) t.transport.rtcpSink = undefined;
     t.rtcp.close();
-  }
-
-  /**
-   * What the native fast path needs to send to this viewer, once DTLS is up: the local
-   * SRTP master key, salt and profile werift's DTLS transport exported (RFC 5764 §4.2;
-   * `RTCDtlsTransport.srtp.config`), the batched socket of the viewer's nominated ICE pair
-   * (the plug's shared port) and the remote address, and `send`, which queues one datagram
-   * to the viewer through werift's ICE connection (consent-checked, RFC 7675), on that
-   * socket behind what is queued there. Undefined before DTLS is connected, or when the
-   * pair is not on a batched socket (`--no-batching`).
-   */
-  fastPathTarget(): { keys: SrtpKeyMaterial; socket: BatchSocket; address: string; port: number; send(datagram: Buffer): void } | undefined {
-    type Dtls = {
-      state?: string;
-      srtp?: { config?: { profile?: number; keys?: { localMasterKey?: Uint8Array; localMasterSalt?: Uint8Array } } };
-      iceTransport?: { connection?: { send(d: Buffer): Promise<void>; nominated?: { remoteAddr: [string, number]; protocol?: { transport?: unknown } } } };
-    };
-    const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as Dtls | undefined;
-    const cfg = dtls?.srtp?.config;
-    const conn = dtls?.iceTransport?.connection;
-    const pair = conn?.nominated;
-    const transport = pair?.protocol?.transport;
-    if (!dtls || dtls.state !== 'connected' || !cfg?.keys?.localMasterKey || !cfg.keys.localMasterSalt || cfg.profile === undefined || !conn || !pair) return undefined;
-    if (!(transport instanceof BaseWeriftTransport)) return undefined;
-    return {
-      keys: { profile: cfg.profile, masterKey: cfg.keys.localMasterKey, masterSalt: cfg.keys.localMasterSalt },
-      socket: transport.socket,
-      address: pair.remoteAddr[0],
-      port: pair.remoteAddr[1],
-      send: (datagram) => {
-        conn.send(datagram).catch(() => {});
-      },
-    };
   }
 
   /** Counters of the viewer's RTCP (zeros before 'connected'). */

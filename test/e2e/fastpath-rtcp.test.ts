@@ -29,6 +29,7 @@ import * as weriftDev from 'werift';
 import { installWeriftBatching, type WeriftBatching } from '../../src/werift/index.js';
 import { Viewer } from '../../src/relay/viewer.js';
 import { fanoutRtcp } from '../../src/relay/fanout-rtcp.js';
+import { FastEgress } from '../../src/relay/fast-egress.js';
 import { startRelay } from '../../src/relay/relay.js';
 import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
 import dgram from 'node:dgram';
@@ -194,22 +195,24 @@ async function session(opts: { drop?: (seq: number, index: number) => boolean } 
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
   expect(await until(() => relayConnected && pc.connectionState === 'connected', 30_000)).toBe(true);
 
-  const target = rv.fastPathTarget();
-  expect(target).toBeDefined();
-  const fanout = new RtpFanout(target!.socket);
+  // What the relay does when a viewer connects (stream.ts attachFast): FastEgress.prepare
+  // checks the viewer's senders and DTLS-SRTP keys, makes the fan-out on the plug's shared
+  // socket and adds the viewer's SRTP session.
+  const prepared = new FastEgress().prepare(rv.senders());
+  if (typeof prepared === 'string') throw new Error(`the fast path cannot serve the viewer: ${prepared}`);
+  const { fanout, session: sessionId, address, port } = prepared;
   cleanups.push(() => fanout.close());
   const stream = fanout.addStream();
-  const sessionId = fanout.addSession(target!.keys);
   const ssrc = { video: rv.video!.rewrite.ssrc, audio: rv.audio!.rewrite.ssrc };
   const ids = {
-    video: fanout.addOutput({ stream, session: sessionId, address: target!.address, port: target!.port, kind: 'video', ssrc: ssrc.video, payloadType: rv.video!.rewrite.payloadType }),
-    audio: fanout.addOutput({ stream, session: sessionId, address: target!.address, port: target!.port, kind: 'audio', ssrc: ssrc.audio, payloadType: rv.audio!.rewrite.payloadType }),
+    video: fanout.addOutput({ stream, session: sessionId, address, port, kind: 'video', ssrc: ssrc.video, payloadType: rv.video!.rewrite.payloadType }),
+    audio: fanout.addOutput({ stream, session: sessionId, address, port, kind: 'audio', ssrc: ssrc.audio, payloadType: rv.audio!.rewrite.payloadType }),
   };
   for (const id of [ids.video, ids.audio]) {
     fanout.setOffsets(id, 0, 0);
     fanout.setLive(id, 0);
   }
-  rv.useFastPathRtcp(fanoutRtcp(fanout, ids, sessionId, target!.send));
+  rv.useFastPathRtcp(fanoutRtcp(fanout, ids));
 
   const s: Session = {
     pc,
@@ -228,7 +231,7 @@ async function session(opts: { drop?: (seq: number, index: number) => boolean } 
     dropped: new Set(),
     largest: 0,
     viewerPort: candidatePort(pc as unknown as ViewerPc),
-    profile: Number(target!.keys.profile),
+    profile: Number((rv.senders().video as { dtlsTransport: { srtp: { config: { profile: number } } } }).dtlsTransport.srtp.config.profile),
     play: (packets) => play(fanout, stream, packets),
   };
 

@@ -391,6 +391,32 @@ describe.skipIf(!available)('native RTP fan-out', () => {
     }
   });
 
+  it('sendRtcp() protects with the output’s session and queues to its viewer behind its RTP (both profiles)', async () => {
+    const sock = await sender();
+    const f = new RtpFanout(sock);
+    const stream = f.addStream();
+    for (const profile of PROFILES) {
+      const v = await viewer(profile);
+      const id = addViewer(f, stream, v, 'video', { ssrc: 0x11223344, payloadType: 96, seqOffset: 0, tsOffset: 0 });
+      f.setLive(id);
+      const batch = new FanoutBatch();
+      batchOf(batch, [{ bytes: randomRtp({ seq: 1 }), video: true }, { bytes: randomRtp({ seq: 2 }), video: true }]);
+      f.forward(stream, batch, Date.now());
+      const sr = new werift.RtcpSrPacket({
+        ssrc: 0x11223344,
+        senderInfo: new werift.RtcpSenderInfo({ ntpTimestamp: 123456789n, rtpTimestamp: 42, packetCount: 2, octetCount: 200 }),
+      }).serialize();
+      expect(f.sendRtcp(id, sr)).toBe(true);
+      const got = await received(v, 3);
+      expect(got).toHaveLength(3);
+      expect(got.slice(0, 2).map((d) => d[1] & 0x7f)).toEqual([96, 96]); // the RTP first
+      expect(v.srtcp.decrypt(got[2])).toEqual(sr);
+      f.removeOutput(id);
+      expect(() => f.sendRtcp(id, sr)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    }
+    identity(sock);
+  });
+
   it('bad arguments are typed errors before anything is touched', async () => {
     const sock = await sender();
     const f = new RtpFanout(sock);

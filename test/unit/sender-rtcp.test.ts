@@ -226,7 +226,8 @@ describe('fanoutRtcp: the native fan-out as the RTCP side sees it', () => {
   function fakeFanout() {
     const calls: string[] = [];
     const f = {
-      failProtect: false,
+      failSend: false,
+      queueFull: false,
       packets: (id: number) => 100 + id,
       octets: (id: number) => 1000 + id,
       lastTs: (id: number) => 5000 + id,
@@ -235,38 +236,35 @@ describe('fanoutRtcp: the native fan-out as the RTCP side sees it', () => {
         calls.push(`retransmit ${id} ${Array.from(seqs).join(',')}`);
         return { queued: 2, misses: 1, dropped: 1 };
       },
-      protectRtcp(session: number, packet: Uint8Array) {
-        if (f.failProtect) throw new Error('session gone');
-        calls.push(`protect ${session} ${packet.length}`);
-        return Buffer.concat([Buffer.from(packet), Buffer.alloc(10)]);
+      sendRtcp(id: number, packet: Uint8Array) {
+        if (f.failSend) throw new Error('output gone');
+        calls.push(`sendRtcp ${id} ${packet.length}`);
+        return !f.queueFull;
       },
     };
     return { f, calls };
   }
 
-  it('reads counts from the state, resends through retransmit (what the queue dropped counts as missed), protects with the session and sends', () => {
+  it('reads counts from the state, resends through retransmit (what the queue dropped counts as missed), sends RTCP through the output', () => {
     const { f, calls } = fakeFanout();
-    const sent: Buffer[] = [];
-    const fast = fanoutRtcp(f, { video: 3 }, 9, (d) => void sent.push(d));
+    const fast = fanoutRtcp(f, { video: 3 });
     expect(fast.audio).toBeUndefined();
     expect(fast.video!.sent()).toEqual({ packets: 103, octets: 1003, lastTs: 5003, lastSentAtMs: 1_700_000_000_003 });
     expect(fast.video!.retransmit([7, 8, 9, 10])).toEqual({ retransmitted: 2, missed: 2 });
     expect(fast.path.send(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), 4)).toBe(true);
-    expect(calls).toEqual(['retransmit 3 7,8,9,10', 'protect 9 4']);
-    expect(sent.map((b) => b.length)).toEqual([14]);
+    expect(calls).toEqual(['retransmit 3 7,8,9,10', 'sendRtcp 3 4']);
     expect(fast.now).toBe(Date.now); // the clock forward() is given
   });
 
-  it('a gone session or a failing send is "not sent", not a throw', () => {
-    const { f } = fakeFanout();
-    let fail = false;
-    const fast = fanoutRtcp(f, { audio: 1 }, 1, () => {
-      if (fail) throw new Error('closed');
-    });
+  it('an audio-only viewer sends through its audio output; a full queue, a gone output or no output is "not sent", not a throw', () => {
+    const { f, calls } = fakeFanout();
+    const fast = fanoutRtcp(f, { audio: 1 });
     expect(fast.path.send(Buffer.alloc(28), 28)).toBe(true);
-    fail = true;
+    expect(calls).toEqual(['sendRtcp 1 28']);
+    f.queueFull = true;
     expect(fast.path.send(Buffer.alloc(28), 28)).toBe(false);
-    f.failProtect = true;
+    f.failSend = true;
     expect(fast.path.send(Buffer.alloc(28), 28)).toBe(false);
+    expect(fanoutRtcp(f, {}).path.send(Buffer.alloc(28), 28)).toBe(false);
   });
 });
