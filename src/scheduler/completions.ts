@@ -32,6 +32,8 @@ export interface CompletionHandlers {
   onFlush?: (event: FlushEvent) => void;
   onDrain?: () => void;
   onIdle?: () => void;
+  /** Whether a flush / idle notice is wanted now (false: not queued at all); default wanted. */
+  wants?: (notice: 'flush' | 'idle') => boolean;
   /** Checked when the idle notice runs: callbacks may have queued more datagrams. */
   isEmpty: () => boolean;
 }
@@ -58,7 +60,7 @@ export class Completions {
 
   /** Queues a flush outcome (dropped at once without an `onFlush` handler). */
   flush(event: FlushEvent): void {
-    if (!this.h.onFlush) return;
+    if (!this.h.onFlush || this.h.wants?.('flush') === false) return;
     this.events.push(event);
     this.schedule();
   }
@@ -72,7 +74,7 @@ export class Completions {
 
   /** Queues one `onIdle` (run only if the queue is still empty then). */
   idle(): void {
-    if (!this.h.onIdle) return;
+    if (!this.h.onIdle || this.h.wants?.('idle') === false) return;
     this.idleDue = true;
     this.schedule();
   }

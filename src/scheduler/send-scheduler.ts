@@ -59,6 +59,12 @@ export interface SchedulerOptions {
   onDrain?: () => void;
   /** Called when a flush leaves the queue empty (every datagram enqueued so far is sent, failed or dropped). */
   onIdle?: () => void;
+  /**
+   * Whether anyone wants `onFlush` / `onIdle` now (e.g. the socket has a `'flush'` / `'idle'`
+   * listener); asked when the flush happens. False: that notice is neither built nor
+   * deferred (a flush costs no object and no `process.nextTick` for it). Default: wanted.
+   */
+  wants?: (notice: 'flush' | 'idle') => boolean;
   /** Address/port to attach to per-datagram errors. */
   describePeer?: (peerId: number) => { address?: string; port?: number };
 }
@@ -117,7 +123,7 @@ export class SendScheduler {
   constructor(backend: SendBackend, opts: SchedulerOptions, peerRefs?: PeerRefs) {
     this.backend = backend;
     this.opts = opts;
-    this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, isEmpty: () => this.ring.count === 0 });
+    this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, wants: opts.wants, isEmpty: () => this.ring.count === 0 });
     this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs);
     // Whole-millisecond windows keep libuv's timer (no system call to arm or cancel); the
     // others need µs precision, which only the backend's timer has.
@@ -425,7 +431,7 @@ export class SendScheduler {
   }
 
   private record(requested: number, sent: number, errno: number, action: FlushEvent['action'], holdUs: number, reason: Reason): void {
-    if (!this.opts.onFlush) return;
+    if (!this.opts.onFlush || this.opts.wants?.('flush') === false) return;
     this.done.flush({ requested, sent, code: errno ? errnoName(errno) : null, errno: -errno, action, holdUs, reason });
   }
 

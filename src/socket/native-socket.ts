@@ -97,6 +97,8 @@ export class NativeBatchSocket extends BaseSocket {
         onIdle: () => {
           if (this.listenerCount('idle') > 0) this.emit('idle');
         },
+        // A relay flushes hundreds of times a second and rarely listens to either.
+        wants: (notice) => this.listenerCount(notice) > 0,
         describePeer: (id) => (id < 0 ? {} : { address: this.peers.address(id), port: this.peers.port(id) }),
       },
       this.peers,

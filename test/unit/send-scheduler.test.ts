@@ -578,3 +578,36 @@ describe('reserve/commit (producers that fill slots themselves, e.g. the native 
     expect(s.reserve(1, 10)).toBeUndefined();
   });
 });
+
+describe('flush and idle notices only when wanted', () => {
+  test('unwanted: no notice is built or deferred; wanted again: the next flushes are reported', async () => {
+    const wanted = { flush: false, idle: false };
+    const nextTicks = vi.spyOn(process, 'nextTick');
+    const r = rig({ wants: (n) => wanted[n] });
+    for (let i = 0; i < 3; i++) r.s.enqueue(datagram(i), 0, 4, 0);
+    vi.advanceTimersByTime(1);
+    expect(r.b.calls).toEqual([{ requested: 3, taken: 3, errno: 0 }]);
+    expect(nextTicks).not.toHaveBeenCalled(); // nothing deferred for this flush
+    await tick();
+    expect(r.events).toEqual([]);
+    expect(r.idles).toBe(0);
+    wanted.flush = wanted.idle = true;
+    r.s.enqueue(datagram(3), 0, 4, 0);
+    vi.advanceTimersByTime(1);
+    await tick();
+    expect(r.events.map((e) => [e.requested, e.sent])).toEqual([[1, 1]]);
+    expect(r.idles).toBe(1);
+    expectIdentity(r.s);
+    nextTicks.mockRestore();
+  });
+
+  test('send callbacks run whether or not notices are wanted', async () => {
+    const r = rig({ wants: () => false });
+    const done: (number | undefined)[] = [];
+    r.s.enqueue(datagram(0), 0, 4, 0, (_err, bytes) => done.push(bytes));
+    vi.advanceTimersByTime(1);
+    await tick();
+    expect(done).toEqual([4]);
+    expect(r.events).toEqual([]);
+  });
+});
