@@ -157,14 +157,14 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
     (collect) =>
       new Counter({
         name: 'rtp_relay_nack_total',
-        help: 'Fast path: RTP sequence numbers viewers asked for in generic NACKs (requested), packets resent for them from the per-output history (retransmitted), and those no longer in it (missed)',
+        help: 'Fast path: RTP sequence numbers viewers asked for in generic NACKs (requested), packets resent for them from the per-output history (retransmitted), those no longer in it (missed), and those not resent now (throttled: resent under 100 ms ago, or over the retransmission budget of half the media rate)',
         labelNames: ['stream', 'kind'],
         registers: [registry],
         collect,
       }),
     (s) => {
       const t = s.totals();
-      return { requested: t.nackRequested, retransmitted: t.retransmitted, missed: t.nackMissed };
+      return { requested: t.nackRequested, retransmitted: t.retransmitted, missed: t.nackMissed, throttled: t.nackThrottled };
     },
   );
   perStream(

@@ -17,8 +17,10 @@
  *   its RTP leaves on, after the RTP it counts. werift's own report for these tracks (it
  *   would count 0 packets) is suppressed by {@link suppressWeriftSenderReports}.
  * - Generic NACK (RFC 4585 §6.2.1): the lost sequence numbers (wrapped, de-duplicated,
- *   at most 512: src/rtcp/feedback.ts) are resent from the output's history; counted as
- *   requested / retransmitted / not in history.
+ *   at most 512: src/rtcp/feedback.ts) are resent from the output's history, as far as the
+ *   output's {@link RetransmitGuard} allows (no resend of a number resent < 100 ms ago,
+ *   resends ≤ 50 % of the media rate: retransmit-guard.ts); counted as requested =
+ *   retransmitted + not in history + throttled.
  * - PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1, a repeated command sequence number
  *   counted once): handed to the viewer's keyframe policy (viewer.ts, stream.ts).
  *
@@ -28,6 +30,7 @@
 import { FirSequence, senderFeedback } from '../rtcp/feedback.js';
 import { rtpTimestampAt, senderReportLength, writeSenderReport } from '../rtcp/sender-report.js';
 import { relayTimers, type CancelTimer, type TimerSource } from './coalesced-timers.js';
+import { RetransmitGuard } from './retransmit-guard.js';
 
 /** Sender reports go out every 500 + random × 1000 ms per output, as werift's do. */
 export const SR_INTERVAL_MIN_MS = 500;
@@ -90,6 +93,8 @@ export interface SenderRtcpCounters {
   retransmitted: number;
   /** Asked-for sequence numbers not in the history (too old, never sent, or retransmission off). */
   nackMissed: number;
+  /** Asked-for sequence numbers not resent now: resent < 100 ms ago, or over the retransmission budget (retransmit-guard.ts). */
+  nackThrottled: number;
   /** Picture loss indications received. */
   pli: number;
   /** Full intra requests received (new command sequence numbers only). */
@@ -122,11 +127,12 @@ const wallClock = (): number => performance.timeOrigin + performance.now();
  * the viewer ({@link SenderRtcp.handleRtcp}), {@link SenderRtcp.stop} when it leaves.
  */
 export class SenderRtcp {
-  readonly counters: SenderRtcpCounters = { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, pli: 0, fir: 0 };
+  readonly counters: SenderRtcpCounters = { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, pli: 0, fir: 0 };
   private readonly outputs: readonly RtcpOutput[];
   private readonly ssrcs: Set<number>;
   private readonly fir = new Map<number, FirSequence>();
   private readonly timers = new Map<RtcpOutput, CancelTimer>();
+  private readonly guards = new Map<RtcpOutput, RetransmitGuard>();
   private readonly timerSource: TimerSource;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -173,7 +179,12 @@ export class SenderRtcp {
           c.nackMissed += fb.sequenceNumbers.length;
           continue;
         }
-        const r = out.retransmit(fb.sequenceNumbers);
+        let guard = this.guards.get(out);
+        if (!guard) this.guards.set(out, (guard = new RetransmitGuard()));
+        const { allowed, throttled } = guard.admit(fb.sequenceNumbers, this.now(), out.sent().packets);
+        c.nackThrottled += throttled;
+        if (allowed.length === 0) continue;
+        const r = out.retransmit(allowed);
         c.retransmitted += r.retransmitted;
         c.nackMissed += r.missed;
       } else if (fb.kind === 'pli') {

@@ -150,7 +150,7 @@ export class RelayStream {
   /** Latest SPS/PPS (in band, or out of band until the first in-band ones). */
   readonly parameterSets: ParameterSets;
   /** Closed viewers' counters, folded in so totals survive them. */
-  private readonly gone = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, senderReports: 0 };
+  private readonly gone = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, senderReports: 0 };
   /** Viewers gone, by why they were closed. */
   readonly closed: Partial<Record<CloseReason, number>> = {};
   private readonly videoLock: SourceLock;
@@ -256,6 +256,7 @@ export class RelayStream {
     this.gone.nackRequested += r.nackRequested;
     this.gone.retransmitted += r.retransmitted;
     this.gone.nackMissed += r.nackMissed;
+    this.gone.nackThrottled += r.nackThrottled;
     this.gone.senderReports += r.senderReports;
     this.gone.stalls += v.counters.stalls;
     this.gone.freezes += v.counters.freezes;
@@ -297,7 +298,7 @@ export class RelayStream {
    * NACKed sequence numbers (requested), the packets resent for them and those no longer in
    * the history (missed), and the sender reports sent. `frozen`: viewers frozen now.
    */
-  totals(now = Date.now()): { pli: number; fir: number; stalls: number; freezes: number; frozen: number; nackRequested: number; retransmitted: number; nackMissed: number; senderReports: number } {
+  totals(now = Date.now()): { pli: number; fir: number; stalls: number; freezes: number; frozen: number; nackRequested: number; retransmitted: number; nackMissed: number; nackThrottled: number; senderReports: number } {
     const t = { ...this.gone, frozen: 0 };
     for (const v of this.viewers) {
       if (v.connected && v.frozen(now)) t.frozen++;
@@ -309,6 +310,7 @@ export class RelayStream {
       t.nackRequested += r.nackRequested;
       t.retransmitted += r.retransmitted;
       t.nackMissed += r.nackMissed;
+      t.nackThrottled += r.nackThrottled;
       t.senderReports += r.senderReports;
     }
     const { forwarded: _forwarded, ...rest } = t;

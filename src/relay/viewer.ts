@@ -385,7 +385,7 @@ export class Viewer {
 
   /** Counters of the viewer's RTCP (zeros before 'connected'). */
   rtcpCounters(): SenderRtcpCounters {
-    return this.rtcp ? { ...this.rtcp.counters } : { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, pli: 0, fir: 0 };
+    return this.rtcp ? { ...this.rtcp.counters } : { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, pli: 0, fir: 0 };
   }
 
   /** (Re)starts the RTCP handling: fast-path mode when {@link Viewer.useFastPathRtcp} was called, else werift's. */

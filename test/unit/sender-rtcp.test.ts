@@ -173,6 +173,28 @@ describe('feedback', () => {
     expect(s.counters).toMatchObject({ nacks: 2, nackRequested: 6, nackMissed: 3 });
   });
 
+  it('a NACK repeated within 100 ms is not resent again, and resends stay within the guard’s budget (throttled counted)', () => {
+    let t = 1_000_000;
+    const video = fakeOutput('video', 0xabc, 90000, new Set(Array.from({ length: 400 }, (_, i) => i)));
+    video.state.packets = 10;
+    const s = new SenderRtcp({ outputs: [video], now: () => t });
+    s.start();
+    for (const p of nack(0xabc, 100, 0b11)) s.handleRtcp(p); // 100..102
+    t += 50;
+    for (const p of nack(0xabc, 100, 0b11)) s.handleRtcp(p); // the same, 50 ms later: throttled
+    expect(video.resent).toEqual([[100, 101, 102]]);
+    expect(s.counters).toMatchObject({ nacks: 2, nackRequested: 6, retransmitted: 3, nackThrottled: 3 });
+    t += 100;
+    for (const p of nack(0xabc, 100, 0)) s.handleRtcp(p); // later: resent again
+    expect(video.resent.at(-1)).toEqual([100]);
+    // A flood of distinct numbers: only what the bucket holds (128 in all, 4 spent).
+    for (let pid = 200; pid < 400; pid += 17) for (const p of nack(0xabc, pid, 0xffff)) s.handleRtcp(p);
+    const c = s.counters;
+    expect(c.retransmitted).toBe(128);
+    expect(c.nackRequested).toBe(c.retransmitted + c.nackMissed + c.nackThrottled);
+    s.stop();
+  });
+
   it('retransmit: false only counts (werift resends from its own cache)', () => {
     const video = fakeOutput('video', 0xabc, 90000, new Set([1]));
     const s = new SenderRtcp({ outputs: [video], retransmit: false });
