@@ -37,6 +37,8 @@ export interface InboundRtcpCounters {
   malformed: number;
   /** The viewer left between receive and unprotect: dropped. */
   orphaned: number;
+  /** Of the handled, compounds whose handler threw (caught: the receive loop goes on; see {@link InboundRtcp.lastError}). */
+  handlerErrors: number;
 }
 
 /** One viewer's place in {@link InboundRtcp}. */
@@ -57,7 +59,9 @@ interface Entry {
 }
 
 export class InboundRtcp {
-  readonly counters: InboundRtcpCounters = { received: 0, handled: 0, rejected: 0, malformed: 0, orphaned: 0 };
+  readonly counters: InboundRtcpCounters = { received: 0, handled: 0, rejected: 0, malformed: 0, orphaned: 0, handlerErrors: 0 };
+  /** The last error a handler threw, for diagnosis (counted in `counters.handlerErrors`). */
+  lastError: unknown;
   private readonly table = new SrtpContextTable();
   private readonly batch = new SrtpBatch(16 * 1024, 64);
   /** The viewer of each packet in {@link batch}. */
@@ -99,8 +103,10 @@ export class InboundRtcp {
 
   /**
    * Unprotects everything pending in one native call and hands each viewer its packets (the
-   * receive loop calls it at the end of each batch; nothing pending: no-op). A handler that
-   * throws does not stop the others: the first error is rethrown once all were called.
+   * receive loop calls it at the end of each batch; nothing pending: no-op). Never throws: a
+   * handler that throws is counted (`handlerErrors`, `lastError`) and the others still get
+   * theirs — as werift's DTLS transport catches what its RTCP handlers throw — so nothing
+   * reaches the socket's receive loop.
    */
   flush(): void {
     if (this.owners.length === 0) return;
@@ -108,7 +114,6 @@ export class InboundRtcp {
     const owners = this.owners;
     this.owners = [];
     const c = this.counters;
-    let failure: unknown;
     // A viewer that left since: its context id may be gone (or reused): leave its packets out.
     let live = true;
     for (const e of owners) if (!e.open) live = false;
@@ -141,13 +146,13 @@ export class InboundRtcp {
         try {
           e.handler(packets);
         } catch (err) {
-          failure ??= err; // the other viewers still get theirs; thrown after
+          c.handlerErrors++;
+          this.lastError = err;
         }
       }
     } finally {
       batch.clear();
     }
-    if (failure !== undefined) throw failure;
   }
 
   /** The rare flush where a viewer left with packets pending: the others one by one. */

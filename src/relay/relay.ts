@@ -47,8 +47,8 @@ export interface RelayOptions {
   batching?: boolean;
   /**
    * How viewers' RTP leaves: 'fast' (the native fan-out: one call per ingest batch rewrites,
-   * SRTP-protects and queues every packet for every viewer; werift keeps signalling, ICE,
-   * DTLS and inbound RTCP), 'werift' (werift's RTP sender over the batching plug) or
+   * SRTP-protects and queues every packet for every viewer; the relay unprotects the
+   * viewers' SRTCP itself; werift keeps signalling, ICE and DTLS), 'werift' (werift's RTP sender over the batching plug) or
    * 'werift-unbatched' (werift alone). Default 'fast' where the native addon loads and the
    * shared port is used, else 'werift' (or 'werift-unbatched' with `batching: false`).
    * A viewer the fast path cannot serve falls back to 'werift' with one log line.

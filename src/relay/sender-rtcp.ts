@@ -163,8 +163,9 @@ export class SenderRtcp {
   }
 
   /**
-   * One RTCP packet as werift parsed it from the viewer's SRTCP (the DTLS transport's
-   * `onRtcp`). Acts on NACK, PLI and FIR for our SSRCs; ignores everything else.
+   * One RTCP packet of the viewer's, parsed in werift's shape: by the relay on the fast
+   * path (inbound-rtcp.ts, src/rtcp/parse.ts) or by werift's DTLS transport (`onRtcp`).
+   * Acts on NACK, PLI and FIR for our SSRCs; ignores everything else.
    */
   handleRtcp(packet: unknown): void {
     for (const fb of senderFeedback(packet, this.ssrcs)) {

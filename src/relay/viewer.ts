@@ -367,11 +367,18 @@ export class Viewer {
   private readonly onInboundRtcp = (packets: ParsedRtcp[]): void => {
     if (this.closed) return;
     this.alive();
+    let failure: unknown;
     for (const p of packets) {
-      this.rtcp?.handleRtcp(p);
-      if (this.videoSender) this.onRtcp('video', this.videoSender, p);
-      if (this.audioSender) this.onRtcp('audio', this.audioSender, p);
+      // One packet's failure does not cost the compound's others theirs; reported after.
+      try {
+        this.rtcp?.handleRtcp(p);
+        if (this.videoSender) this.onRtcp('video', this.videoSender, p);
+        if (this.audioSender) this.onRtcp('audio', this.audioSender, p);
+      } catch (err) {
+        failure ??= err;
+      }
     }
+    if (failure !== undefined) throw failure;
   };
 
   /** Gives the viewer's RTCP back to werift and frees its native context (idempotent). */

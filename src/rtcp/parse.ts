@@ -85,7 +85,7 @@ export function parseRtcp(bytes: Uint8Array, length = bytes.length): ParsedRtcp[
   const out: ParsedRtcp[] = [];
   let off = 0;
   while (off < length) {
-    if (length - off < 4) throw new RtcpParseError(`${length - off} stray bytes after the RTCP packet at offset ${off - 4}`);
+    if (length - off < 4) throw new RtcpParseError(`${length - off} stray bytes at offset ${off}, after the last RTCP packet`);
     const b0 = bytes[off];
     if (b0 >> 6 !== 2) throw new RtcpParseError(`RTCP version ${b0 >> 6} at offset ${off} (want 2)`);
     const count = b0 & 0x1f;

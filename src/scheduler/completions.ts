@@ -32,8 +32,6 @@ export interface CompletionHandlers {
   onFlush?: (event: FlushEvent) => void;
   onDrain?: () => void;
   onIdle?: () => void;
-  /** Whether a flush / idle notice is wanted now (false: not queued at all); default wanted. */
-  wants?: (notice: 'flush' | 'idle') => boolean;
   /** Checked when the idle notice runs: callbacks may have queued more datagrams. */
   isEmpty: () => boolean;
 }
@@ -60,7 +58,7 @@ export class Completions {
 
   /** Queues a flush outcome (dropped at once without an `onFlush` handler). */
   flush(event: FlushEvent): void {
-    if (!this.h.onFlush || this.h.wants?.('flush') === false) return;
+    if (!this.h.onFlush) return;
     this.events.push(event);
     this.schedule();
   }
@@ -74,9 +72,14 @@ export class Completions {
 
   /** Queues one `onIdle` (run only if the queue is still empty then). */
   idle(): void {
-    if (!this.h.onIdle || this.h.wants?.('idle') === false) return;
+    if (!this.h.onIdle) return;
     this.idleDue = true;
     this.schedule();
+  }
+
+  /** Something is deferred (its `process.nextTick` is queued). */
+  get pending(): boolean {
+    return this.scheduled;
   }
 
   private schedule(): void {

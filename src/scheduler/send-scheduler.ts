@@ -61,8 +61,12 @@ export interface SchedulerOptions {
   onIdle?: () => void;
   /**
    * Whether anyone wants `onFlush` / `onIdle` now (e.g. the socket has a `'flush'` / `'idle'`
-   * listener); asked when the flush happens. False: that notice is neither built nor
-   * deferred (a flush costs no object and no `process.nextTick` for it). Default: wanted.
+   * listener). Asked only for a flush the event loop started (window, tick, writability)
+   * that defers nothing else (no send callback): false then means that notice is neither
+   * built nor deferred (no object, no `process.nextTick`). Flushes user code starts
+   * (`flush()`, a full batch, `close()`) and flushes with send callbacks defer their notices
+   * as always: a listener added right after, or in a callback, still gets them. Default:
+   * wanted.
    */
   wants?: (notice: 'flush' | 'idle') => boolean;
   /** Address/port to attach to per-datagram errors. */
@@ -84,6 +88,8 @@ const ENOBUFS_FAIL_AFTER = 12;
 const ENOBUFS_BACKOFF_MAX_MS = 64;
 
 type Reason = FlushEvent['reason'];
+/** Flushes the event loop starts (no user code on the stack to add a listener right after). */
+const FROM_EVENT_LOOP: ReadonlySet<Reason> = new Set<Reason>(['window', 'tick', 'writable']);
 
 export class SendScheduler {
   readonly opts: Readonly<SchedulerOptions>;
@@ -123,7 +129,7 @@ export class SendScheduler {
   constructor(backend: SendBackend, opts: SchedulerOptions, peerRefs?: PeerRefs) {
     this.backend = backend;
     this.opts = opts;
-    this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, wants: opts.wants, isEmpty: () => this.ring.count === 0 });
+    this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, isEmpty: () => this.ring.count === 0 });
     this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs);
     // Whole-millisecond windows keep libuv's timer (no system call to arm or cancel); the
     // others need µs precision, which only the backend's timer has.
@@ -246,7 +252,7 @@ export class SendScheduler {
     }
     // No user code runs inside the loop (completions are deferred), so it ends with the
     // queue empty or blocked on writability.
-    if (ring.count === 0) this.done.idle();
+    if (ring.count === 0 && !this.skips('idle', reason)) this.done.idle();
     this.checkDrain();
   }
 
@@ -431,8 +437,13 @@ export class SendScheduler {
   }
 
   private record(requested: number, sent: number, errno: number, action: FlushEvent['action'], holdUs: number, reason: Reason): void {
-    if (!this.opts.onFlush || this.opts.wants?.('flush') === false) return;
+    if (!this.opts.onFlush || this.skips('flush', reason)) return;
     this.done.flush({ requested, sent, code: errno ? errnoName(errno) : null, errno: -errno, action, holdUs, reason });
+  }
+
+  /** Whether a notice of this flush can be left out: unwanted, from the event loop, and nothing else deferred (see `wants`). */
+  private skips(notice: 'flush' | 'idle', reason: Reason): boolean {
+    return this.opts.wants !== undefined && FROM_EVENT_LOOP.has(reason) && !this.done.pending && !this.opts.wants(notice);
   }
 
   private checkDrain(): void {

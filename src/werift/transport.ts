@@ -123,9 +123,10 @@ export interface RtcpSink {
   /** One RTCP datagram: a view of the receive ring, valid only during the call (copy what you keep). */
   push(datagram: Uint8Array): void;
   /**
-   * Called once the receive batch's datagrams are all handed out (once per distinct
-   * `flush` function among the sinks that got datagrams in the batch), so the owner can
-   * act on them together, e.g. one native unprotect for all.
+   * Called once the receive batch's datagrams are all handed out — and before a datagram
+   * for a sink with another `flush` (the owners' datagrams go in turn), so an owner can act
+   * on its datagrams together, e.g. one native unprotect for all. Must not throw: the
+   * receive loop's other datagrams depend on it.
    */
   flush(): void;
 }

@@ -60,7 +60,7 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       expect(got[0].packets[0].reports![0]).toMatchObject({ ssrc: 0x1111, fractionLost: 12, packetsLost: 3, jitter: 90 });
       expect(got[0].packets[1].feedback).toMatchObject({ mediaSourceSsrc: 0x1111, lost: [41, 42] });
       expect(got[1].packets[0].feedback).toMatchObject({ count: 1, mediaSsrc: 0x2222 });
-      expect(inbound.counters).toEqual({ received: 3, handled: 3, rejected: 0, malformed: 0, orphaned: 0 });
+      expect(inbound.counters).toEqual({ received: 3, handled: 3, rejected: 0, malformed: 0, orphaned: 0, handlerErrors: 0 });
       va.close();
       vb.close();
     });
@@ -83,7 +83,7 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
       va.sink.push(good);
       inbound.flush();
       expect(got).toEqual([[206]]);
-      expect(inbound.counters).toEqual({ received: 5, handled: 1, rejected: 3, malformed: 1, orphaned: 0 });
+      expect(inbound.counters).toEqual({ received: 5, handled: 1, rejected: 3, malformed: 1, orphaned: 0, handlerErrors: 0 });
       expect(identity(inbound.counters)).toBe(inbound.counters.received);
       va.close();
     });
@@ -103,12 +103,12 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
     va.sink.push(a.protect(rawPsfb(1, 4))); // after close: orphaned at once
     inbound.flush();
     expect(got).toEqual(['b']);
-    expect(inbound.counters).toEqual({ received: 4, handled: 1, rejected: 0, malformed: 0, orphaned: 3 });
+    expect(inbound.counters).toEqual({ received: 4, handled: 1, rejected: 0, malformed: 0, orphaned: 3, handlerErrors: 0 });
     va.close(); // idempotent
     vb.close();
   });
 
-  it('a handler that throws does not cost the other viewers their packets; the flush rethrows it after', () => {
+  it('a handler that throws does not cost the other viewers their packets, and nothing reaches the receive loop: counted, kept as lastError', () => {
     const inbound = new InboundRtcp();
     const a = viewerSide(0x0001, 14);
     const got: string[] = [];
@@ -119,11 +119,12 @@ describe.skipIf(!available)('InboundRtcp: the fast path unprotects viewers’ SR
     const vb = inbound.add(a.keys, () => got.push('b'));
     va.sink.push(a.protect(rawPsfb(1, 1)));
     vb.sink.push(a.protect(rawPsfb(1, 2)));
-    expect(() => va.sink.flush()).toThrow('handler bug');
+    expect(() => va.sink.flush()).not.toThrow();
     expect(got).toEqual(['a', 'b']);
+    expect(inbound.counters).toMatchObject({ received: 2, handled: 2, handlerErrors: 1 });
+    expect((inbound.lastError as Error).message).toBe('handler bug');
     vb.sink.flush(); // nothing left: a no-op
     expect(got).toEqual(['a', 'b']);
-    expect(inbound.counters.handled).toBe(2);
     va.close();
     vb.close();
   });

@@ -56,6 +56,28 @@ describe.each(backends)('%s backend', (backend) => {
     expectIdentity(tx);
   });
 
+  test("a listener added right after flush() or inside a send callback still gets that flush's 'flush'/'idle'", async () => {
+    const rx = track(open(backend, { recvBufferSize: 4 << 20 }));
+    const tx = track(open(backend, { windowUs: 5000 }));
+    const port = await bindLocal(rx);
+    const timeout = <T,>(p: Promise<T>): Promise<T | 'timeout'> => Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 3000))]);
+    // No listener when flush() runs; one added on the next line.
+    tx.send(seqDatagram(0), port, '127.0.0.1');
+    tx.flush();
+    const flushed = timeout(new Promise<string>((r) => tx.once('flush', (e: FlushEvent) => r(e.reason))));
+    const idle1 = timeout(new Promise<string>((r) => tx.once('idle', () => r('idle'))));
+    if (backend === 'batch') expect(await flushed).toBe('flush');
+    expect(await idle1).toBe('idle');
+    // The window flushes (the event loop starts it); the listener comes from the send callback.
+    const idle2 = timeout(
+      new Promise<string>((r) => {
+        tx.send(seqDatagram(1), port, '127.0.0.1', () => tx.once('idle', () => r('idle')));
+      }),
+    );
+    expect(await idle2).toBe('idle');
+    expectIdentity(tx);
+  });
+
   test('udp6 on ::1: send, receive, sender address', async () => {
     const rx = track(createBatchSocket({ type: 'udp6', backend }));
     const tx = track(createBatchSocket({ type: 'udp6', backend }));

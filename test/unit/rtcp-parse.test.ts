@@ -155,7 +155,7 @@ describe('parseRtcp: broken compounds throw ERR_RTCP_MALFORMED and yield nothing
   const early = Buffer.concat([pli, pli]);
   early[0] |= 0x20;
   bad('padding before the last packet', early, /not the last/);
-  bad('stray bytes after the last packet', Buffer.concat([pli, Buffer.from([0x80, 0])]), /stray bytes/);
+  bad('stray bytes after the last packet', Buffer.concat([pli, Buffer.from([0x80, 0])]), /2 stray bytes at offset 12/);
   const short = Buffer.from([0x81, 206, 0, 1, 1, 2, 3, 4]);
   bad('a feedback packet without its media SSRC', short, /PSFB at offset 0: 8 bytes, needs 12/);
 });

@@ -601,13 +601,23 @@ describe('flush and idle notices only when wanted', () => {
     nextTicks.mockRestore();
   });
 
-  test('send callbacks run whether or not notices are wanted', async () => {
+  test('with a send callback deferred anyway, the notices are deferred too (decided at delivery: a callback may add a listener)', async () => {
     const r = rig({ wants: () => false });
     const done: (number | undefined)[] = [];
     r.s.enqueue(datagram(0), 0, 4, 0, (_err, bytes) => done.push(bytes));
     vi.advanceTimersByTime(1);
     await tick();
     expect(done).toEqual([4]);
-    expect(r.events).toEqual([]);
+    expect(r.events).toHaveLength(1);
+    expect(r.idles).toBe(1);
+  });
+
+  test('flushes user code starts (flush(), a full batch) defer their notices whatever wants says', async () => {
+    const r = rig({ wants: () => false, maxBatch: 2 });
+    r.s.enqueue(datagram(0), 0, 4, 0);
+    r.s.flush('flush');
+    await tick();
+    expect(r.events.map((e) => e.reason)).toEqual(['flush']);
+    expect(r.idles).toBe(1);
   });
 });
