@@ -89,7 +89,7 @@ export interface SinkHooks {
   onListening?: (address: string, port: number) => void;
   /** Ends the run (e.g. SIGINT); results are still reported. */
   signal?: AbortSignal;
-  /** Called about once per second while running. */
+  /** Called at most once per second, from the receive path while datagrams arrive (no timer: an idle sink does not wake). */
   onProgress?: (p: SinkProgress) => void;
 }
 
@@ -168,6 +168,13 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
     else latencyInvalid++;
   };
 
+  let lastProgress = t0;
+  const progress = (now: bigint): void => {
+    if (!hooks.onProgress || now - lastProgress < 1_000_000_000n) return;
+    lastProgress = now;
+    hooks.onProgress({ received, invalid, elapsedS: Number(now - t0) / 1e9 });
+  };
+
   socket.on('error', () => {
     // Receive errors are counted by the library (recvErrors); nothing to do per event.
   });
@@ -183,11 +190,14 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
       }
       const n = batch.count;
       for (let i = 0; i < n; i++) handle(view, batch.offset(i), batch.length(i), now);
+      progress(now);
       if (received >= countLimit) finish('count');
     });
   } else {
     socket.on('message', (msg: Buffer) => {
-      handle(new DataView(msg.buffer, msg.byteOffset, msg.byteLength), 0, msg.length, process.hrtime.bigint());
+      const now = process.hrtime.bigint();
+      handle(new DataView(msg.buffer, msg.byteOffset, msg.byteLength), 0, msg.length, now);
+      progress(now);
       if (received >= countLimit) finish('count');
     });
   }
@@ -197,14 +207,10 @@ export async function runSink(opts: SinkOptions, hooks: SinkHooks = {}): Promise
   const onAbort = (): void => finish('signal');
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   if (hooks.signal?.aborted) finish('signal');
-  const progressTimer = hooks.onProgress
-    ? setInterval(() => hooks.onProgress?.({ received, invalid, elapsedS: Number(process.hrtime.bigint() - t0) / 1e9 }), 1000)
-    : undefined;
 
   const stoppedBy = await stopped;
   clearTimeout(durationTimer);
   clearTimeout(idleTimer);
-  clearInterval(progressTimer);
   hooks.signal?.removeEventListener('abort', onAbort);
   socket.removeAllListeners('batch');
   socket.removeAllListeners('message');
