@@ -288,11 +288,17 @@ export class RtpFanout {
    * @throws SrtpError (code from the SRTP status) for a malformed packet.
    */
   protectRtcp(session: number, packet: Uint8Array): Buffer {
-    const profile = this.sessions.get(session);
-    if (profile === undefined) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no SRTP session ${session} in this fan-out`);
-    const buf = Buffer.allocUnsafe(packet.length + srtpOverhead(profile, 'rtcp'));
+    if (!this.sessions.has(session)) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no SRTP session ${session} in this fan-out`);
+    return Buffer.from(this.protectRtcpInScratch(session, packet));
+  }
+
+  /** Protects `packet` with `session` (known) into the reused scratch buffer; the view is valid until the next call. */
+  private protectRtcpInScratch(session: number, packet: Uint8Array): Buffer {
+    const capacity = packet.length + srtpOverhead(this.sessions.get(session)!, 'rtcp');
+    if (this.rtcpScratch.length < capacity) this.rtcpScratch = Buffer.allocUnsafe(Math.max(capacity, 2 * this.rtcpScratch.length));
+    const buf = this.rtcpScratch;
     buf.set(packet, 0);
-    const n = this.native.protectRtcp(session, buf, 0, packet.length, buf.length);
+    const n = this.native.protectRtcp(session, buf, 0, packet.length, capacity);
     if (n < 0) throw statusError(n, 'protectRtcp');
     return buf.subarray(0, n);
   }
@@ -310,14 +316,7 @@ export class RtpFanout {
   sendRtcp(id: number, packet: Uint8Array): boolean {
     const info = this.outputs.get(id);
     if (!info) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no output ${id} in this fan-out`);
-    const profile = this.sessions.get(info.session)!;
-    const capacity = packet.length + srtpOverhead(profile, 'rtcp');
-    if (this.rtcpScratch.length < capacity) this.rtcpScratch = Buffer.allocUnsafe(Math.max(capacity, 2 * this.rtcpScratch.length));
-    const buf = this.rtcpScratch;
-    buf.set(packet, 0);
-    const n = this.native.protectRtcp(info.session, buf, 0, packet.length, capacity);
-    if (n < 0) throw statusError(n, 'protectRtcp');
-    return info.peer.send(buf.subarray(0, n));
+    return info.peer.send(this.protectRtcpInScratch(info.session, packet));
   }
 
   /**
