@@ -60,6 +60,9 @@ const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['c
 const K = Number(values.streams);
 const ingestBase = Number(values['ingest-base']);
 const ingestFlags = K > 0 ? Array.from({ length: K }, (_, i) => ['--ingest', `s${i}=${ingestBase + i}`]).flat() : [];
+// Kernel UDP counters from before the relay starts: the viewers' gaps are counted over the
+// whole run (joins and warm-up included), so the kernel's drops are too (snmpRun).
+const kRun0 = snmp();
 const relay = spawn(process.execPath, [...nodeArgs, join(root, 'dist/relay/cli.js'), '--http-port', String(httpPort), '--webrtc-port', values['webrtc-port'], '--max-viewers', String(N + 8), ...ingestFlags, ...relayFlags], { stdio: ['ignore', 'pipe', 'inherit'] });
 const feeder = K > 0 ? spawn(process.execPath, [join(root, 'scripts/rtp-feeder.mjs'), '--streams', String(K), '--base-port', String(ingestBase), '--seconds', String(S + W + Number(values['join-timeout']) + 60)], { stdio: ['ignore', 'ignore', 'inherit'] }) : undefined;
 let viewers;
@@ -175,6 +178,7 @@ viewers.kill('SIGTERM');
 const viewersTimer = setTimeout(() => viewers.kill('SIGKILL'), 60_000);
 await viewersDone;
 clearTimeout(viewersTimer);
+const kRun1 = snmp();
 const unparsed = viewerOuts.map((o, p) => (o.trim() ? null : `viewer process ${p} printed nothing (killed after 60 s?)`)).filter(Boolean);
 if (unparsed.length) throw new Error(unparsed.join('; '));
 const parts = viewerOuts.map((o) => JSON.parse(o.trim().split('\n').at(-1)));
@@ -186,6 +190,7 @@ const viewerResult = {
   audioPackets: parts.reduce((a, r) => a + r.audioPackets, 0),
   allStartAtKeyframe: parts.every((r) => r.allStartAtKeyframe),
   allInOrder: parts.every((r) => r.allInOrder),
+  rcvbufBytes: parts.some((r) => r.rcvbufBytes != null) ? Math.min(...parts.filter((r) => r.rcvbufBytes != null).map((r) => r.rcvbufBytes)) : null,
   gaps: parts.reduce((a, r) => a + r.gaps, 0),
   joinErrors: parts.flatMap((r) => r.joinErrors ?? []),
   rejoins: parts.reduce((a, r) => a + (r.rejoins ?? 0), 0),
@@ -231,6 +236,10 @@ const out = {
   ownCounters: { udpSyscalls: m1.udpSyscalls - m0.udpSyscalls, udpBatches: m1.udpBatches - m0.udpBatches, udpDropped: m1.udpDropped - m0.udpDropped },
   // Kernel UDP counters over the measured window (whole private namespace: relay and viewers).
   snmp: process.env.MEASURE_RELAY_NETNS ? Object.fromEntries(['OutDatagrams', 'InDatagrams', 'RcvbufErrors', 'SndbufErrors'].map((k) => [k, k1[k] - k0[k]])) : 'not isolated (needs root and unshare)',
+  // The same over the whole run, relay start to the viewers' reports: the span of viewersResult.gaps.
+  // RcvbufErrors here are datagrams the kernel dropped at a full receive buffer (a viewer
+  // process or the relay's ingest starved on a loaded machine), before any code saw them.
+  snmpRun: process.env.MEASURE_RELAY_NETNS ? Object.fromEntries(['OutDatagrams', 'InDatagrams', 'RcvbufErrors', 'SndbufErrors'].map((k) => [k, kRun1[k] - kRun0[k]])) : 'not isolated (needs root and unshare)',
   viewersResult: viewerResult,
   relayExit,
 };

@@ -41,6 +41,31 @@ const stopRequested = new Promise((r) => {
 });
 const headers = { 'Content-Type': 'application/sdp', ...(values.token ? { Authorization: `Bearer ${values.token}` } : {}) };
 
+// Each viewer's werift UDP socket asks for a 2 MiB receive buffer (werift binds its own dgram
+// sockets and takes no buffer option, so they are sized once gathering has bound them). A
+// viewer process on a loaded 2-core machine stalls for whole DTLS handshakes of the viewers
+// joining after it; the kernel's default buffer (net.core.rmem_default, 208 KiB: ~90 datagrams
+// of ~1.2 KB, well under a second of a viewer's media) then overflows and the kernel drops
+// (Udp RcvbufErrors) show up here as gaps. The kernel caps the request at net.core.rmem_max;
+// what each socket got is reported (rcvbufBytes), so a capped run is visible.
+const RCVBUF_BYTES = 2 * 1024 * 1024;
+function sizeReceiveBuffers(pc) {
+  let got = Infinity;
+  for (const t of pc.iceTransports ?? []) {
+    for (const proto of t.connection?.protocols ?? []) {
+      const socket = proto.transport?.socket;
+      if (!socket?.setRecvBufferSize) continue;
+      try {
+        socket.setRecvBufferSize(RCVBUF_BYTES);
+        got = Math.min(got, socket.getRecvBufferSize());
+      } catch {
+        // not bound (a transport that failed to gather): left as werift made it
+      }
+    }
+  }
+  return Number.isFinite(got) ? got : null;
+}
+
 async function viewer(j) {
   const url = urlFor(j);
   const pc = new werift.RTCPeerConnection({
@@ -50,7 +75,7 @@ async function viewer(j) {
   });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
-  const v = { pc, video: 0, audio: 0, firstNal: -1, firstIsKeyframe: false, gaps: 0, lastSeq: -1, connected: false, failed: false, location: null, onFailed: null };
+  const v = { pc, video: 0, audio: 0, firstNal: -1, firstIsKeyframe: false, gaps: 0, lastSeq: -1, connected: false, failed: false, location: null, onFailed: null, rcvbuf: null };
   pc.connectionStateChange.subscribe((s) => {
     if (s === 'connected') v.connected = true;
     else if (s === 'failed') {
@@ -74,6 +99,7 @@ async function viewer(j) {
     const t = setTimeout(r, 5000);
     pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && (clearTimeout(t), r()));
   });
+  v.rcvbuf = sizeReceiveBuffers(pc);
   const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription.sdp, signal: AbortSignal.timeout(20_000) });
   if (res.status !== 201) throw new Error(`WHEP POST ${res.status}: ${await res.text()}`);
   v.location = new URL(res.headers.get('location'), url).href;
@@ -155,6 +181,8 @@ const out = {
   // NAL type of each viewer's first video packet (7 SPS, 24 STAP-A), counted.
   firstNal: vs.reduce((h, v) => ((h[v.firstNal] = (h[v.firstNal] ?? 0) + 1), h), {}),
   allInOrder: vs.every((v) => v.gaps === 0),
+  // Smallest receive buffer a viewer socket got, bytes (Linux reports twice the usable size; null: none sized).
+  rcvbufBytes: vs.some((v) => v.rcvbuf !== null) ? Math.min(...vs.filter((v) => v.rcvbuf !== null).map((v) => v.rcvbuf)) : null,
   // Sequence discontinuities seen by viewers (a loss or reorder each), summed.
   gaps: vs.reduce((a, v) => a + v.gaps, 0),
 };

@@ -131,7 +131,8 @@ async function relayRun(ctx, P, topo, egress, offered, runIndex, cpuProfDir) {
     rejoins: r.viewersResult.rejoins ?? 0,
     viewersByEgress: r.viewersByEgress ?? {},
     fastEgressDatagrams: r.fastEgressDatagrams ?? null,
-    rcvbufErrors: typeof r.snmp === 'object' ? r.snmp.RcvbufErrors : null,
+    // Over the whole run, like the viewers' gaps (older measure-relay output: the window only).
+    rcvbufErrors: typeof r.snmpRun === 'object' ? r.snmpRun.RcvbufErrors : typeof r.snmp === 'object' ? r.snmp.RcvbufErrors : null,
     raw: r,
   };
 }
@@ -393,7 +394,7 @@ export async function report(res, R) {
     }
   }
   out.push(
-    `\n¹ Viewer gaps: sequence discontinuities the viewers saw (a loss or reorder each). RcvbufErrors: datagrams the kernel dropped at a full receive buffer anywhere in the run's private network namespace (viewer sockets or the relay's ingest), i.e. loss on the receiving side of loopback on a 2-core machine running relay, feeder and viewers at once, not in the relay's queues.\n`,
+    `\n¹ Viewer gaps: sequence discontinuities the viewers saw (a loss or reorder each). RcvbufErrors: datagrams the kernel dropped at a full receive buffer anywhere in the run's private network namespace, over the same span as the gaps (joins and warm-up included) (viewer sockets or the relay's ingest), i.e. loss on the receiving side of loopback on a 2-core machine running relay, feeder and viewers at once, not in the relay's queues.\n`,
   );
   const dw = doneWhen(res);
   if (dw.length) {

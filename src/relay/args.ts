@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isLoopback } from '../address.js';
 import { EGRESS_PATHS, type EgressPath } from './fast-egress.js';
+import { ICE_MODES, type IceMode } from './viewer.js';
 import type { RelayOptions, StreamSpec } from './relay.js';
 
 export const USAGE = `Usage: rtp-relay [options]
@@ -29,6 +30,9 @@ Options:
                            fast: native fan-out (rewrite, SRTP, sendmmsg/GSO per batch)
                            werift: werift's RTP sender over the batched shared port
                            werift-unbatched: werift alone, its own sockets
+  --ice lite|full        the relay's ICE role (default lite: it answers the viewers'
+                         connectivity and consent checks and sends none, RFC 8445 §2.5;
+                         full: werift's full agent, which also checks every viewer)
   --per-connection       one batched UDP socket per viewer instead of the shared port
                          (werift egress)
   --no-batching          same as --egress werift-unbatched
@@ -65,6 +69,7 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
       'per-connection': { type: 'boolean' },
       'no-batching': { type: 'boolean' },
       egress: { type: 'string' },
+      ice: { type: 'string' },
       token: { type: 'string' },
       'max-viewers': { type: 'string' },
       'video-pt': { type: 'string' },
@@ -106,6 +111,8 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
   if (egress !== undefined && !EGRESS_PATHS.includes(egress as EgressPath)) throw new UsageError(`--egress must be one of ${EGRESS_PATHS.join(', ')}, got ${JSON.stringify(egress)}`);
   if (values['no-batching'] && egress !== undefined && egress !== 'werift-unbatched') throw new UsageError(`--no-batching contradicts --egress ${egress}`);
   if (values['per-connection'] && egress === 'fast') throw new UsageError('--egress fast needs the shared port: drop --per-connection');
+  const ice = values.ice;
+  if (ice !== undefined && !ICE_MODES.includes(ice as IceMode)) throw new UsageError(`--ice must be one of ${ICE_MODES.join(', ')}, got ${JSON.stringify(ice)}`);
   const videoPayloadType = int(values['video-pt'], '--video-pt', 0, 127);
   const audioPayloadType = int(values['audio-pt'], '--audio-pt', 0, 127);
   if (videoPayloadType !== undefined && videoPayloadType === (audioPayloadType ?? 97)) throw new UsageError('--video-pt and --audio-pt must differ');
@@ -114,6 +121,7 @@ export function parseRelayArgs(argv: string[]): RelayOptions | 'help' | 'version
     httpPort: int(values['http-port'], '--http-port', 0, 65535) ?? 8080,
     webrtcPort: int(values['webrtc-port'], '--webrtc-port', 0, 65535) ?? 8189,
     perConnection: values['per-connection'] ?? false,
+    ...(ice !== undefined ? { ice: ice as IceMode } : {}),
     batching: !values['no-batching'] && egress !== 'werift-unbatched',
     ...(egress !== undefined ? { egress: egress as EgressPath } : values['no-batching'] ? { egress: 'werift-unbatched' as const } : values['per-connection'] ? { egress: 'werift' as const } : {}),
     streams,

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   }
   const base = `http://${relay.host.includes(':') ? `[${relay.host}]` : relay.host}:${relay.httpPort}`;
   const sockets = opts.batching === false ? "werift's own sockets (no batching)" : opts.perConnection ? 'batched, one socket per viewer' : `batched, shared port ${relay.host}:${opts.webrtcPort}`;
-  const egress = `${sockets}; RTP egress ${relay.egress}${relay.egress === 'fast' ? ' (native fan-out)' : ''}`;
+  const egress = `${sockets}; RTP egress ${relay.egress}${relay.egress === 'fast' ? ' (native fan-out)' : ''}; ICE ${relay.ice}`;
   process.stdout.write(`rtp-relay: player ${base}/  WHEP ${base}/whep/<stream>  metrics ${base}/metrics\n`);
   process.stdout.write(`rtp-relay: WebRTC UDP ${egress}\n`);
   for (const [name, port] of relay.ingestPorts) {

@@ -20,7 +20,7 @@ import { openIngest } from './ingest.js';
 import { offerProblem } from './offer.js';
 import { createMetrics } from './metrics.js';
 import { RelayStream } from './stream.js';
-import { Viewer, type WeriftModule } from './viewer.js';
+import { ICE_MODES, Viewer, type IceMode, type WeriftModule } from './viewer.js';
 import type { FlushMode } from '../types.js';
 
 export interface StreamSpec {
@@ -56,6 +56,8 @@ export interface RelayOptions {
   egress?: EgressPath;
   /** One batched UDP socket per viewer instead of one shared port (default false). */
   perConnection?: boolean;
+  /** The relay's ICE role towards viewers (default 'lite': answers checks, sends none; see {@link IceMode}). */
+  ice?: IceMode;
   /** Live ingest streams. Empty: the bundled demo loop as stream `demo`. */
   streams?: StreamSpec[];
   /** Bearer token required for POST and DELETE. */
@@ -105,6 +107,8 @@ export interface Relay {
   readonly batching: WeriftBatching | undefined;
   /** The relay's egress path (a viewer on 'fast' may still have fallen back to 'werift'). */
   readonly egress: EgressPath;
+  /** The relay's ICE role towards viewers. */
+  readonly ice: IceMode;
   /** The fast egress (its fan-out once a fast viewer connected), when egress is 'fast'. */
   readonly fast: FastEgress | undefined;
   stop(): Promise<void>;
@@ -127,6 +131,8 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`rtp-relay: ${line}\n`));
   const useDemo = !opts.streams || opts.streams.length === 0;
 
+  const ice: IceMode = opts.ice ?? 'lite';
+  if (!ICE_MODES.includes(ice)) throw new TypeError(`ice must be one of ${ICE_MODES.join(', ')}, got ${JSON.stringify(opts.ice)}`);
   const unbatched = opts.batching === false || opts.egress === 'werift-unbatched';
   if (opts.egress === 'fast' && (unbatched || opts.perConnection)) throw new Error("egress 'fast' needs the batching plug's shared port (not batching: false or perConnection)");
   let egress: EgressPath = opts.egress ?? (unbatched ? 'werift-unbatched' : opts.perConnection ? 'werift' : 'fast');
@@ -207,7 +213,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
         if (viewersById.size >= maxViewers) throw new HttpError(503, `viewer limit (${maxViewers}) reached`, { 'Retry-After': '5' });
         const problem = offerProblem(werift, offer);
         if (problem) throw new HttpError(400, `cannot answer this offer: ${problem}`);
-        const viewer = new Viewer(werift, { host, connectTimeoutMs: opts.connectTimeoutMs, egress });
+        const viewer = new Viewer(werift, { host, connectTimeoutMs: opts.connectTimeoutMs, egress, ice });
         viewersById.set(viewer.id, viewer);
         viewer.on((e, v) => {
           if (e === 'closed') viewersById.delete(v.id);
@@ -249,6 +255,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       udpStats,
       batching,
       egress,
+      ice,
       fast,
       stop: cleanup,
     };

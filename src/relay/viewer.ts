@@ -61,7 +61,21 @@ export interface ViewerNetwork {
   connectTimeoutMs?: number;
   /** The egress path wanted (default 'werift'); 'fast' may fall back to 'werift' when the viewer connects. */
   egress?: EgressPath;
+  /** The relay's ICE role (default 'lite'): see {@link IceMode}. */
+  ice?: IceMode;
 }
+
+/**
+ * How the relay takes part in ICE (RFC 8445). 'lite' (§2.5, the default): the relay only
+ * answers the viewer's connectivity and consent checks (RFC 7675) and sends none of its own,
+ * as a server reachable on the host candidates it announces can (mediasoup always runs so);
+ * a viewer whose checks stop is reaped as silent (LIVENESS_TIMEOUT_MS). 'full': werift's full
+ * agent, which also sends a consent check to every viewer every 4–6 s and retransmits them:
+ * per viewer, timers, AbortControllers and HMACs that cost a 64-viewer relay about as much CPU
+ * as 1–2 µs per forwarded packet (bench relay scenario).
+ */
+export type IceMode = 'lite' | 'full';
+export const ICE_MODES: readonly IceMode[] = ['lite', 'full'];
 
 /** A viewer's place in the native fan-out (fast egress). */
 export interface ViewerFastPath {
@@ -177,6 +191,7 @@ export class Viewer {
       iceAdditionalHostAddresses: [net.host],
       iceInterfaceAddresses: { udp4: net.host },
       bundlePolicy: 'max-bundle',
+      iceLite: (net.ice ?? 'lite') === 'lite',
       codecs: {
         video: [useH264({ rtcpFeedback: [useNACK(), usePLI()] })],
         audio: [useOPUS()],

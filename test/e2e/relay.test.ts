@@ -12,7 +12,7 @@ import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
 import { parseRtpHeader } from '../../src/relay/rtp.js';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 
-import { contiguous, makeOffer, until, type ViewerPc } from './whep-client.js';
+import { contiguous, iceChecks, makeOffer, until, type ViewerPc } from './whep-client.js';
 
 interface TestViewer {
   pc: ViewerPc;
@@ -113,6 +113,16 @@ describe('rtp-relay with werift viewers over WHEP', () => {
       expect(contiguous(v.audio)).toBe(true);
     }
     for (const v of vs) expectIngestRun(v);
+    // ICE-lite (the default): the answer says so, the relay answered each viewer's checks
+    // and sent none of its own (RFC 8445 §2.5).
+    expect(relay.ice).toBe('lite');
+    for (const v of vs) {
+      expect(v.answer).toMatch(/^a=ice-lite\r?$/m);
+      const checks = await iceChecks(v.pc);
+      expect(checks.requestsSent).toBeGreaterThan(0);
+      expect(checks.responsesReceived).toBeGreaterThan(0);
+      expect(checks.requestsReceived).toBe(0);
+    }
     const udp = relay.udpStats()!;
     expect(udp.failed + udp.dropped).toBe(0);
     // Three viewers on one shared port: fan-out of one ingest packet shares a sendmmsg.

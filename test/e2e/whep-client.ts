@@ -40,6 +40,23 @@ export async function until(pred: () => boolean, ms: number): Promise<boolean> {
   return pred();
 }
 
+/**
+ * The viewer's ICE connectivity/consent checks (RFC 8445, RFC 7675), summed over its
+ * candidate pairs from werift's getStats(): checks it sent, checks the relay sent it
+ * (none when the relay is ICE-lite) and the relay's answers to its own.
+ */
+export async function iceChecks(pc: ViewerPc): Promise<{ requestsSent: number; requestsReceived: number; responsesReceived: number }> {
+  const sum = { requestsSent: 0, requestsReceived: 0, responsesReceived: 0 };
+  const report = await pc.getStats();
+  for (const s of report.values() as Iterable<{ type: string } & Partial<typeof sum>>) {
+    if (s.type !== 'candidate-pair') continue;
+    sum.requestsSent += s.requestsSent ?? 0;
+    sum.requestsReceived += s.requestsReceived ?? 0;
+    sum.responsesReceived += s.responsesReceived ?? 0;
+  }
+  return sum;
+}
+
 /** True when RTP sequence numbers increase by exactly 1 (mod 2^16) throughout. */
 export const contiguous = (seqs: number[]): boolean => seqs.every((s, i) => i === 0 || s === ((seqs[i - 1] + 1) & 0xffff));
 

@@ -134,6 +134,12 @@ describe('rtp-relay arguments', () => {
     expect(() => parseRelayArgs(['--egress', 'fast', '--no-batching'])).toThrow(/contradicts/);
     expect(() => parseRelayArgs(['--egress', 'fast', '--per-connection'])).toThrow(/shared port/);
   });
+  it('--ice lite|full (default: left to the relay, lite)', () => {
+    expect(parseRelayArgs([])).not.toHaveProperty('ice');
+    expect(parseRelayArgs(['--ice', 'lite'])).toMatchObject({ ice: 'lite' });
+    expect(parseRelayArgs(['--ice', 'full'])).toMatchObject({ ice: 'full' });
+    expect(() => parseRelayArgs(['--ice', 'controlling'])).toThrow(/--ice must be one of lite, full, got "controlling"/);
+  });
   it('bad input is a UsageError with a clear message', () => {
     const bad: [string[], RegExp][] = [
       [['--ingest', 'cam'], /NAME=PORT/],
