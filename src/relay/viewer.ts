@@ -34,6 +34,7 @@ import type { RtpFanout } from '../fanout/index.js';
 import type { EgressPath, FastOutput } from './fast-egress.js';
 import { RtpOutput } from './output.js';
 import { BaseWeriftTransport } from '../werift/transport.js';
+import { ConsentResponder, consentResponderAvailable, type ConsentResponderCounters } from '../werift/consent-responder.js';
 import { relayTimers, type CancelTimer } from './coalesced-timers.js';
 import type { InboundRtcp, InboundRtcpViewer } from './inbound-rtcp.js';
 import type { ParsedRtcp } from '../rtcp/parse.js';
@@ -157,6 +158,11 @@ export class Viewer {
   private unsubscribeRtcp: (() => void) | undefined;
   /** Its place in the relay's native inbound RTCP, and the transport whose RTCP goes there. */
   private inbound: { rtcp: InboundRtcpViewer; transport: BaseWeriftTransport } | undefined;
+  /** The consent responder on the nominated pair's transport ({@link answerConsentChecks}). */
+  private consent: { responder: ConsentResponder; transport: BaseWeriftTransport; credentials: string } | undefined;
+  /** What earlier responders of this viewer counted (a new pair or ICE restart makes a new one). */
+  private readonly consentDone: ConsentResponderCounters = { answered: 0, passed: 0 };
+  private readonly ice: IceMode;
   /** The egress path its RTP takes ('fast' is settled when it connects: it may fall back to 'werift'). */
   egress: EgressPath;
   /** Its outputs in the native fan-out while on the fast path. */
@@ -182,6 +188,7 @@ export class Viewer {
     net: ViewerNetwork,
   ) {
     this.egress = net.egress ?? 'werift';
+    this.ice = net.ice ?? 'lite';
     const { RTCPeerConnection, useH264, useOPUS, useNACK, usePLI } = werift;
     this.pc = new RTCPeerConnection({
       // Host candidates only, on the relay's address: no STUN/TURN servers, no interface scan.
@@ -191,7 +198,7 @@ export class Viewer {
       iceAdditionalHostAddresses: [net.host],
       iceInterfaceAddresses: { udp4: net.host },
       bundlePolicy: 'max-bundle',
-      iceLite: (net.ice ?? 'lite') === 'lite',
+      iceLite: this.ice === 'lite',
       codecs: {
         video: [useH264({ rtcpFeedback: [useNACK(), usePLI()] })],
         audio: [useOPUS()],
@@ -396,6 +403,44 @@ export class Viewer {
     if (failure !== undefined) throw failure;
   };
 
+  /**
+   * ICE-lite: the viewer's consent checks on the nominated pair are answered in the receive
+   * loop (src/werift/consent-responder.ts) instead of by werift; what the responder does not
+   * answer still reaches werift. Follows the nominated pair and the ICE credentials (called
+   * on connect and every second). Nothing with full ICE (werift's agent keeps its own state
+   * per check), on a Node without zlib.crc32, or off the batched transports.
+   */
+  private answerConsentChecks(): void {
+    if (this.closed || this.ice !== 'lite' || !consentResponderAvailable()) return;
+    type Conn = { localUsername?: string; localPassword?: string; remoteUsername?: string; nominated?: { protocol?: { transport?: unknown } } };
+    const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as { iceTransport?: { connection?: Conn } } | undefined;
+    const conn = dtls?.iceTransport?.connection;
+    const transport = conn?.nominated?.protocol?.transport;
+    const credentials = `${conn?.localUsername}:${conn?.remoteUsername}:${conn?.localPassword}`;
+    if (this.consent && this.consent.transport === transport && this.consent.credentials === credentials) return;
+    this.dropConsentResponder();
+    if (!(transport instanceof BaseWeriftTransport) || transport.stunResponder !== undefined) return;
+    if (!conn?.localUsername || !conn.localPassword || !conn.remoteUsername) return;
+    const responder = new ConsentResponder(conn.localUsername, conn.localPassword, conn.remoteUsername, (data, address, port) => transport.sendAndForget(data, [address, port]), this.alive);
+    transport.stunResponder = responder;
+    this.consent = { responder, transport, credentials };
+  }
+
+  private dropConsentResponder(): void {
+    const c = this.consent;
+    if (!c) return;
+    this.consent = undefined;
+    if (c.transport.stunResponder === c.responder) c.transport.stunResponder = undefined;
+    this.consentDone.answered += c.responder.counters.answered;
+    this.consentDone.passed += c.responder.counters.passed;
+  }
+
+  /** Consent checks the relay answered itself and those it left to werift since connected (zeros with full ICE). */
+  consentCounters(): ConsentResponderCounters {
+    const now = this.consent?.responder.counters;
+    return { answered: this.consentDone.answered + (now?.answered ?? 0), passed: this.consentDone.passed + (now?.passed ?? 0) };
+  }
+
   /** Gives the viewer's RTCP back to werift and frees its native context (idempotent). */
   private untapRtcp(): void {
     const t = this.inbound;
@@ -467,6 +512,7 @@ export class Viewer {
     this.unsubscribeRtcp?.();
     this.unsubscribeRtcp = undefined;
     this.untapRtcp();
+    this.dropConsentResponder();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const cancel of this.repeating) cancel();
@@ -519,11 +565,13 @@ export class Viewer {
         if (this.video && this.videoSender) Object.assign(this.video.rewrite, { ssrc: this.videoSender.ssrc, payloadType: vpt ?? 0 });
         if (this.audio && this.audioSender) Object.assign(this.audio.rewrite, { ssrc: this.audioSender.ssrc, payloadType: apt ?? 0 });
         this.startRtcp();
+        this.answerConsentChecks();
         this.every(1000, () => {
           const now = Date.now();
           if (now - this.lastSignOfLife > LIVENESS_TIMEOUT_MS) void this.close('silent');
           else this.frozen(now); // counts a freeze even when nobody scrapes /metrics during it
           this.followIcePair();
+          this.answerConsentChecks();
         });
         for (const l of this.listeners) l('connected', this);
       }

@@ -41,6 +41,12 @@ export abstract class BaseWeriftTransport implements WeriftUdpTransport {
    * src/relay/inbound-rtcp.ts); werift's `onRtcp` then never sees those packets.
    */
   rtcpSink: RtcpSink | undefined;
+  /**
+   * When set, received STUN goes here first: a consent check it answers (and returns
+   * true for) never reaches werift; anything else goes on to werift
+   * (src/werift/consent-responder.ts). For an ICE-lite owner of a nominated pair (the relay).
+   */
+  stunResponder: StunResponder | undefined;
 
   constructor(readonly socketType: SocketType) {}
 
@@ -131,6 +137,15 @@ export interface RtcpSink {
   flush(): void;
 }
 
+/** Where a transport's received STUN goes before werift ({@link BaseWeriftTransport.stunResponder}). */
+export interface StunResponder {
+  /**
+   * Answers a STUN datagram (a view of the receive ring, valid only during the call) and
+   * returns true, or returns false and werift gets it. Must not throw.
+   */
+  answer(datagram: Uint8Array, address: string, port: number): boolean;
+}
+
 /** werift strips an IPv6 scope id from the sender's address (`fe80::1%eth0` → `fe80::1`). */
 export function senderAddress(address: string, family: string): string {
   if (family === 'IPv6') {
@@ -151,7 +166,8 @@ export type Route = (batch: RecvBatch, i: number, address: string, port: number)
  * cut DTLS or SRTP record is useless), every other one is routed and handed over as a
  * copy — the batch's buffers are reused after the handler, werift may keep the data —
  * or, RTCP to a transport with an `rtcpSink`, lent to that sink without a copy (its
- * `flush` runs once the batch is handed out).
+ * `flush` runs once the batch is handed out), or STUN to a transport with a
+ * `stunResponder`, lent to it first (werift gets what it does not answer).
  * Stops as soon as `isOpen()` turns false (a handler may close the transport).
  */
 export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isOpen: () => boolean, route: Route): void {
@@ -177,6 +193,8 @@ export function deliverBatch(batch: RecvBatch, counters: WeriftPlugCounters, isO
         sink.push(batch.datagram(i));
         continue;
       }
+      const responder = to.stunResponder;
+      if (responder !== undefined && batch.bytes[batch.offset(i)] <= 3 && responder.answer(batch.datagram(i), address, r.port)) continue;
       to.deliver(Buffer.from(batch.datagram(i)), address, r.port);
     }
   } finally {

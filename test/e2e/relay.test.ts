@@ -116,13 +116,19 @@ describe('rtp-relay with werift viewers over WHEP', () => {
     // ICE-lite (the default): the answer says so, the relay answered each viewer's checks
     // and sent none of its own (RFC 8445 §2.5).
     expect(relay.ice).toBe('lite');
-    for (const v of vs) {
+    const before = await Promise.all(vs.map((v) => iceChecks(v.pc)));
+    for (const [i, v] of vs.entries()) {
       expect(v.answer).toMatch(/^a=ice-lite\r?$/m);
-      const checks = await iceChecks(v.pc);
-      expect(checks.requestsSent).toBeGreaterThan(0);
-      expect(checks.responsesReceived).toBeGreaterThan(0);
-      expect(checks.requestsReceived).toBe(0);
+      expect(before[i].requestsSent).toBeGreaterThan(0);
+      expect(before[i].responsesReceived).toBeGreaterThan(0);
+      expect(before[i].requestsReceived).toBe(0);
     }
+    // Once connected, the viewers' consent checks (every 4-6 s) are answered in the receive
+    // loop (src/werift/consent-responder.ts), and werift on the viewer takes the answers.
+    const relayViewers = [...demo.viewers];
+    expect(await until(() => relayViewers.every((rv) => rv.consentCounters().answered > 0), 20_000), JSON.stringify(relayViewers.map((rv) => rv.consentCounters()))).toBe(true);
+    for (const [i, v] of vs.entries()) expect((await iceChecks(v.pc)).responsesReceived).toBeGreaterThan(before[i].responsesReceived);
+    for (const rv of relayViewers) expect(rv.consentCounters().passed).toBe(0);
     const udp = relay.udpStats()!;
     expect(udp.failed + udp.dropped).toBe(0);
     // Three viewers on one shared port: fan-out of one ingest packet shares a sendmmsg.
