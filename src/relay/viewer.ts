@@ -159,7 +159,7 @@ export class Viewer {
   /** Its place in the relay's native inbound RTCP, and the transport whose RTCP goes there. */
   private inbound: { rtcp: InboundRtcpViewer; transport: BaseWeriftTransport } | undefined;
   /** The consent responder on the nominated pair's transport ({@link answerConsentChecks}). */
-  private consent: { responder: ConsentResponder; transport: BaseWeriftTransport; credentials: string } | undefined;
+  private consent: { responder: ConsentResponder; transport: BaseWeriftTransport; local: string; remote: string; password: string } | undefined;
   /** What earlier responders of this viewer counted (a new pair or ICE restart makes a new one). */
   private readonly consentDone: ConsentResponderCounters = { answered: 0, passed: 0 };
   private readonly ice: IceMode;
@@ -416,14 +416,17 @@ export class Viewer {
     const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as { iceTransport?: { connection?: Conn } } | undefined;
     const conn = dtls?.iceTransport?.connection;
     const transport = conn?.nominated?.protocol?.transport;
-    const credentials = `${conn?.localUsername}:${conn?.remoteUsername}:${conn?.localPassword}`;
-    if (this.consent && this.consent.transport === transport && this.consent.credentials === credentials) return;
+    const c = this.consent;
+    if (c && c.transport === transport && c.local === conn?.localUsername && c.remote === conn.remoteUsername && c.password === conn.localPassword) return;
     this.dropConsentResponder();
     if (!(transport instanceof BaseWeriftTransport) || transport.stunResponder !== undefined) return;
-    if (!conn?.localUsername || !conn.localPassword || !conn.remoteUsername) return;
-    const responder = new ConsentResponder(conn.localUsername, conn.localPassword, conn.remoteUsername, (data, address, port) => transport.sendAndForget(data, [address, port]), this.alive);
+    const local = conn?.localUsername;
+    const remote = conn?.remoteUsername;
+    const password = conn?.localPassword;
+    if (!local || !remote || !password) return;
+    const responder = new ConsentResponder(local, password, remote, (data, address, port) => transport.sendAndForget(data, [address, port]), this.alive);
     transport.stunResponder = responder;
-    this.consent = { responder, transport, credentials };
+    this.consent = { responder, transport, local, remote, password };
   }
 
   private dropConsentResponder(): void {
