@@ -168,6 +168,20 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
     },
   );
   perStream(
+    (collect) =>
+      new Counter({
+        name: 'rtp_relay_consent_checks_total',
+        help: "ICE-lite: viewers' consent checks (RFC 7675) on the selected pair answered in the receive loop (answered), and those left to werift (passed: role conflict, new ICE credentials, bad integrity, unknown attribute)",
+        labelNames: ['stream', 'kind'],
+        registers: [registry],
+        collect,
+      }),
+    (s) => {
+      const t = s.totals();
+      return { answered: t.consentAnswered, passed: t.consentPassed };
+    },
+  );
+  perStream(
     (collect) => new Counter({ name: 'rtp_relay_sender_reports_total', help: 'Fast path: RTCP sender reports the relay sent for viewers whose RTP werift does not see', labelNames: ['stream'], registers: [registry], collect }),
     (s) => ({ '': s.totals().senderReports }),
   );

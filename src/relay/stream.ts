@@ -150,7 +150,7 @@ export class RelayStream {
   /** Latest SPS/PPS (in band, or out of band until the first in-band ones). */
   readonly parameterSets: ParameterSets;
   /** Closed viewers' counters, folded in so totals survive them. */
-  private readonly gone = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, senderReports: 0 };
+  private readonly gone = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, senderReports: 0, consentAnswered: 0, consentPassed: 0 };
   /** Viewers gone, by why they were closed. */
   readonly closed: Partial<Record<CloseReason, number>> = {};
   private readonly videoLock: SourceLock;
@@ -258,6 +258,9 @@ export class RelayStream {
     this.gone.nackMissed += r.nackMissed;
     this.gone.nackThrottled += r.nackThrottled;
     this.gone.senderReports += r.senderReports;
+    const c = v.consentCounters();
+    this.gone.consentAnswered += c.answered;
+    this.gone.consentPassed += c.passed;
     this.gone.stalls += v.counters.stalls;
     this.gone.freezes += v.counters.freezes;
     const why = v.closeReason ?? 'deleted';
@@ -296,9 +299,10 @@ export class RelayStream {
   /**
    * Totals over current and past viewers: PLI, FIR, stalls, freezes; on the fast path the
    * NACKed sequence numbers (requested), the packets resent for them and those no longer in
-   * the history (missed), and the sender reports sent. `frozen`: viewers frozen now.
+   * the history (missed), and the sender reports sent; with ICE-lite the viewers' consent
+   * checks the relay answered itself and those it left to werift. `frozen`: viewers frozen now.
    */
-  totals(now = Date.now()): { pli: number; fir: number; stalls: number; freezes: number; frozen: number; nackRequested: number; retransmitted: number; nackMissed: number; nackThrottled: number; senderReports: number } {
+  totals(now = Date.now()): { pli: number; fir: number; stalls: number; freezes: number; frozen: number; nackRequested: number; retransmitted: number; nackMissed: number; nackThrottled: number; senderReports: number; consentAnswered: number; consentPassed: number } {
     const t = { ...this.gone, frozen: 0 };
     for (const v of this.viewers) {
       if (v.connected && v.frozen(now)) t.frozen++;
@@ -312,6 +316,9 @@ export class RelayStream {
       t.nackMissed += r.nackMissed;
       t.nackThrottled += r.nackThrottled;
       t.senderReports += r.senderReports;
+      const c = v.consentCounters();
+      t.consentAnswered += c.answered;
+      t.consentPassed += c.passed;
     }
     const { forwarded: _forwarded, ...rest } = t;
     return rest;

@@ -198,9 +198,12 @@ describe('rtp-relay with werift viewers over WHEP', () => {
       'rtp_relay_udp_batch_size_mean',
       'rtp_relay_viewers_by_egress{path="werift"}',
       'rtp_relay_fast_egress_datagrams_total{outcome="oversize"} 0',
+      'rtp_relay_consent_checks_total{stream="demo",kind="passed"} 0',
     ]) {
       expect(text).toContain(name);
     }
+    // The first test waited for every viewer's consent checks to be answered in the receive loop.
+    expect(Number(/^rtp_relay_consent_checks_total\{stream="demo",kind="answered"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
     const sent = Number(/^rtp_relay_udp_datagrams_sent_total (\d+)/m.exec(text)?.[1]);
     expect(sent).toBeGreaterThan(0);
     if (fastAvailable) {
