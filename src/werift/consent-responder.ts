@@ -24,12 +24,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import * as zlib from 'node:zlib';
+import { ATTR_USERNAME, MAGIC_COOKIE, STUN_HEADER as HEADER, STUN_REQUEST, stunClass } from './stun.js';
 
-const HEADER = 20;
-const MAGIC_COOKIE = 0x2112a442;
 const BINDING_REQUEST = 0x0001;
 const BINDING_SUCCESS = 0x0101;
-const ATTR_USERNAME = 0x0006;
 const ATTR_MESSAGE_INTEGRITY = 0x0008;
 const ATTR_XOR_MAPPED_ADDRESS = 0x0020;
 const ATTR_PRIORITY = 0x0024;
@@ -104,9 +102,8 @@ export class ConsentResponder {
   private tryAnswer(m: Uint8Array, address: string, port: number): boolean {
     const len = m.length;
     if (!isIPv4(address)) return false; // werift answers IPv6 senders
-    if (len < HEADER || ((m[0] << 8) | m[1]) !== BINDING_REQUEST) return false;
-    const msgLen = (m[2] << 8) | m[3];
-    if ((msgLen & 3) !== 0 || msgLen + HEADER !== len || readU32(m, 4) !== MAGIC_COOKIE) return false;
+    // A well-formed STUN request (header, length, cookie: stun.ts) of the Binding method.
+    if (stunClass(m, 0, len) !== STUN_REQUEST || ((m[0] << 8) | m[1]) !== BINDING_REQUEST) return false;
     let usernameOk = false;
     let controlling = false;
     let integrity = -1; // offset of the MESSAGE-INTEGRITY attribute

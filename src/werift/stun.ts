@@ -23,9 +23,10 @@ export const STUN_INDICATION = 1;
 export const STUN_SUCCESS = 2;
 export const STUN_ERROR = 3;
 
-const MAGIC_COOKIE = 0x2112a442;
-const HEADER = 20;
-const ATTR_USERNAME = 0x0006;
+/** RFC 8489 §5: the magic cookie, the header length (bytes), and USERNAME's attribute type (§14.3). */
+export const MAGIC_COOKIE = 0x2112a442;
+export const STUN_HEADER = 20;
+export const ATTR_USERNAME = 0x0006;
 
 /**
  * Class of the STUN message in `bytes[off, off+len)` ({@link STUN_REQUEST} …
@@ -33,9 +34,9 @@ const ATTR_USERNAME = 0x0006;
  * header (first byte, length, magic cookie).
  */
 export function stunClass(bytes: Uint8Array, off: number, len: number): number {
-  if (len < HEADER || bytes[off] > 3) return NOT_STUN;
+  if (len < STUN_HEADER || bytes[off] > 3) return NOT_STUN;
   const msgLen = (bytes[off + 2] << 8) | bytes[off + 3];
-  if ((msgLen & 3) !== 0 || msgLen + HEADER !== len) return NOT_STUN;
+  if ((msgLen & 3) !== 0 || msgLen + STUN_HEADER !== len) return NOT_STUN;
   const cookie = ((bytes[off + 4] << 24) | (bytes[off + 5] << 16) | (bytes[off + 6] << 8) | bytes[off + 7]) >>> 0;
   if (cookie !== MAGIC_COOKIE) return NOT_STUN;
   const type = (bytes[off] << 8) | bytes[off + 1];
@@ -45,7 +46,7 @@ export function stunClass(bytes: Uint8Array, off: number, len: number): number {
 /** The 12-byte transaction id as a map key (latin1: one char per byte). */
 export function transactionKey(bytes: Uint8Array, off: number): string {
   let s = '';
-  for (let i = off + 8; i < off + HEADER; i++) s += String.fromCharCode(bytes[i]);
+  for (let i = off + 8; i < off + STUN_HEADER; i++) s += String.fromCharCode(bytes[i]);
   return s;
 }
 
@@ -55,7 +56,7 @@ export function transactionKey(bytes: Uint8Array, off: number): string {
  * on a message {@link stunClass} accepted.
  */
 export function usernameParts(bytes: Uint8Array, off: number, len: number): [string, string] | undefined {
-  let p = off + HEADER;
+  let p = off + STUN_HEADER;
   const end = off + len;
   while (p + 4 <= end) {
     const type = (bytes[p] << 8) | bytes[p + 1];
