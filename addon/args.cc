@@ -96,6 +96,22 @@ bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* na
   return true;
 }
 
+bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type, void** data,
+              std::size_t* length) {
+  napi_typedarray_type actual;
+  *data = nullptr;
+  *length = 0;
+  if (napi_get_typedarray_info(info.Env(), info[i], &actual, length, data, nullptr, nullptr) != napi_ok ||
+      actual != type) {
+    char message[160];
+    std::snprintf(message, sizeof message, "The \"%s\" argument must be an instance of %s", name, TypeName(type));
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
+  if (*length == 0) *data = nullptr;
+  return true;
+}
+
 bool PinnedArray::Get(napi_env env, ArrayView* view) const {
   *view = ArrayView{};
   if (ref_.IsEmpty()) return false;

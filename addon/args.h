@@ -28,6 +28,12 @@ bool ArgString(const Napi::CallbackInfo& info, std::size_t i, const char* name, 
 bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type,
                    Napi::TypedArray* out);
 
+// info[i] must be a typed array of exactly `type` (a Buffer counts as a Uint8Array): its
+// data pointer (null when empty) and length in elements, from one napi_get_typedarray_info
+// call — for per-batch entry points, where ArgTypedArray's Napi::TypedArray costs three.
+bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type, void** data,
+              std::size_t* length);
+
 // Where a typed array's elements are right now.
 struct ArrayView {
   void* data = nullptr;
@@ -51,5 +57,6 @@ class PinnedArray {
  private:
   Napi::Reference<Napi::TypedArray> ref_;
 };
+
 
 }  // namespace dsn

@@ -147,20 +147,6 @@ struct Stream {
   std::uint32_t batch_base = 0;  // absolute index of packet 0 of the current forward() batch
 };
 
-// Reads info[i] as a typed array of `type`: data pointer and length in elements.
-bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type, void** data,
-              std::size_t* length) {
-  Napi::TypedArray array;
-  if (!ArgTypedArray(info, i, name, type, &array)) return false;
-  napi_typedarray_type actual;
-  if (napi_get_typedarray_info(info.Env(), array, &actual, length, data, nullptr, nullptr) != napi_ok) {
-    ThrowTypeError(info.Env(), "could not read a typed array argument");
-    return false;
-  }
-  if (*length == 0) *data = nullptr;
-  return true;
-}
-
 // The shared socket's send ring as handed to one call, plus the io block.
 struct RingArgs {
   std::uint8_t* arena = nullptr;

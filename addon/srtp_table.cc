@@ -22,20 +22,6 @@ constexpr std::int64_t kFlagSessionKeys = 1;
 // Most contexts one table holds (ids are 0 .. kMaxContexts-1).
 constexpr std::int64_t kMaxContexts = 1 << 20;
 
-// Reads info[i] as a typed array of `type`: data pointer and length in elements.
-bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type,
-              void** data, std::size_t* length) {
-  Napi::TypedArray array;
-  if (!ArgTypedArray(info, i, name, type, &array)) return false;
-  napi_typedarray_type actual;
-  if (napi_get_typedarray_info(info.Env(), array, &actual, length, data, nullptr, nullptr) != napi_ok) {
-    ThrowTypeError(info.Env(), "could not read a typed array argument");
-    return false;
-  }
-  if (*length == 0) *data = nullptr;
-  return true;
-}
-
 int Run(srtp::Context* ctx, int op, std::uint8_t* p, std::size_t len, std::size_t cap, std::size_t* out) {
   switch (op) {
     case kProtectRtp:
