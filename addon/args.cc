@@ -127,4 +127,19 @@ bool PinnedArray::Get(napi_env env, ArrayView* view) const {
   return true;
 }
 
+bool PinnedBuffer::Get(napi_env env, std::uint8_t** data, std::size_t* byte_length) const {
+  *data = nullptr;
+  *byte_length = 0;
+  if (ref_.IsEmpty()) return false;
+  napi_value value = nullptr;
+  if (napi_get_reference_value(env, ref_, &value) != napi_ok || value == nullptr) return false;
+  void* raw = nullptr;
+  std::size_t length = 0;
+  if (napi_get_arraybuffer_info(env, value, &raw, &length) != napi_ok) return false;
+  if (length != 0 && raw == nullptr) return false;
+  *data = static_cast<std::uint8_t*>(raw);
+  *byte_length = length;
+  return true;
+}
+
 }  // namespace dsn

@@ -58,5 +58,20 @@ class PinnedArray {
   Napi::Reference<Napi::TypedArray> ref_;
 };
 
+// An ArrayBuffer registered with native code, for typed arrays that JS carved from one
+// buffer: one lookup (Get) gives where all of them are, instead of one per array. The same
+// rules as PinnedArray: a strong reference, the data pointer and byte length read again at
+// every use (a detached buffer reads as length 0 and fails the caller's bounds checks).
+class PinnedBuffer {
+ public:
+  void Set(const Napi::ArrayBuffer& buffer) { ref_ = Napi::Reference<Napi::ArrayBuffer>::New(buffer, 1); }
+  void Reset() { ref_.Reset(); }
+  bool IsEmpty() const { return ref_.IsEmpty(); }
+  // Returns false (data null, length 0) if not set or no longer readable.
+  bool Get(napi_env env, std::uint8_t** data, std::size_t* byte_length) const;
+
+ private:
+  Napi::Reference<Napi::ArrayBuffer> ref_;
+};
 
 }  // namespace dsn

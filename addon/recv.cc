@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -166,8 +167,36 @@ void UdpSocket::AdoptRecvRing(const RecvRingArgs& ring) {
   recv_slots_ = ring.slots;
   recv_slot_size_ = ring.slot_size;
   recv_budget_ = ring.budget;
+  AdoptRecvBlock(ring);
   recv_built_arena_ = nullptr;  // rebuild the headers at the next wake-up
   recv_built_addrs_ = nullptr;
+}
+
+// When every array of `ring` is a view of one ArrayBuffer, pins that buffer and notes
+// where each array starts in it (ResolveRecvRing then needs one lookup); else clears it.
+void UdpSocket::AdoptRecvBlock(const RecvRingArgs& ring) {
+  recv_block_.Reset();
+  Napi::ArrayBuffer buffer = ring.arena.ArrayBuffer();
+  const Napi::TypedArray* parts[] = {&ring.lengths, &ring.addrs, &ring.flags,
+                                     ring.has_seg_sizes ? &ring.seg_sizes : nullptr};
+  for (const Napi::TypedArray* part : parts) {
+    if (part != nullptr && !part->ArrayBuffer().StrictEquals(buffer)) return;
+  }
+  const std::size_t slots = ring.slots;
+  auto& at = recv_block_at_;
+  at.arena = ring.arena.ByteOffset();
+  at.lengths = ring.lengths.ByteOffset();
+  at.addrs = ring.addrs.ByteOffset();
+  at.flags = ring.flags.ByteOffset();
+  at.seg_sizes = ring.has_seg_sizes ? ring.seg_sizes.ByteOffset() : 0;
+  // The bytes the buffer must hold for every slot of every array (checked at each use).
+  std::size_t end = at.arena + slots * ring.slot_size;
+  end = std::max(end, at.lengths + slots * sizeof(std::uint32_t));
+  end = std::max(end, at.addrs + slots * kSockaddrStride);
+  end = std::max(end, at.flags + slots);
+  if (ring.has_seg_sizes) end = std::max(end, at.seg_sizes + slots * sizeof(std::uint32_t));
+  at.end = end;
+  recv_block_.Set(buffer);
 }
 
 // startRecv(): void — readable interest on: each readable wake-up reads with recvmmsg and
@@ -228,23 +257,25 @@ Napi::Value UdpSocket::SetGro(const Napi::CallbackInfo& info) {
 }
 
 bool UdpSocket::OnReadable(Napi::Env env) {
-  Counters(env)[kRecvWakeups] += 1;
   std::size_t got = 0;
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (closed_ || !receiving_) return false;
+    // Looked up again after every call into JS (onRecv may have re-registered or detached
+    // them); nothing runs JS between here and the end of this iteration's accounting.
+    double* counters = Counters(env);
+    if (first) counters[kRecvWakeups] += 1;
     RecvRing ring;
     if (!ResolveRecvRing(env, &ring)) {
       // Memory we were given is gone: stop receiving rather than write anywhere.
       receiving_ = false;
       UpdatePoll();
-      Counters(env)[kRecvErrors] += 1;
+      counters[kRecvErrors] += 1;
       CallJs(on_recv_error_, {Napi::Number::New(env, EFAULT)});
       return false;
     }
     const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
     PrepareRecvHeaders(ring, want);
     const int r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
-    double* counters = Counters(env);
     counters[kRecvSyscalls] += 1;
     if (r < 0) {
       const int err = errno;
@@ -274,6 +305,18 @@ bool UdpSocket::OnReadable(Napi::Env env) {
 // below what setRecvRing checked.
 bool UdpSocket::ResolveRecvRing(Napi::Env env, RecvRing* ring) {
   ring->has_segs = !recv_seg_sizes_.IsEmpty();
+  if (!recv_block_.IsEmpty()) {
+    std::uint8_t* base = nullptr;
+    std::size_t bytes = 0;
+    if (!recv_block_.Get(env, &base, &bytes) || bytes < recv_block_at_.end) return false;
+    const auto& at = recv_block_at_;
+    ring->arena = {base + at.arena, recv_slots_ * recv_slot_size_};
+    ring->lengths = {base + at.lengths, recv_slots_};
+    ring->addrs = {base + at.addrs, recv_slots_ * kSockaddrStride};
+    ring->flags = {base + at.flags, recv_slots_};
+    if (ring->has_segs) ring->seg_sizes = {base + at.seg_sizes, recv_slots_};
+    return true;
+  }
   return recv_arena_.Get(env, &ring->arena) && recv_lengths_.Get(env, &ring->lengths) &&
          recv_addrs_.Get(env, &ring->addrs) && recv_flags_.Get(env, &ring->flags) &&
          ring->arena.length >= recv_slots_ * recv_slot_size_ && ring->lengths.length >= recv_slots_ &&

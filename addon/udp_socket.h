@@ -217,6 +217,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool OnReadable(Napi::Env env);
   // The steps of OnReadable (recv.cc).
   bool ResolveRecvRing(Napi::Env env, RecvRing* ring);
+  void AdoptRecvBlock(const RecvRingArgs& ring);
   void PrepareRecvHeaders(const RecvRing& ring, std::size_t want);
   std::size_t AccountReceived(double* counters, const RecvRing& ring, std::size_t n);
 
@@ -283,6 +284,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::size_t recv_alloc_ = 0;
   void* recv_built_arena_ = nullptr;
   void* recv_built_addrs_ = nullptr;
+  // Set when all of the ring's arrays are views of one ArrayBuffer (as src/socket/
+  // recv-batch.ts allocates them): their byte offsets in it, and the bytes it must hold.
+  // Then one lookup per recvmmsg call finds them all; else each array is looked up.
+  PinnedBuffer recv_block_;
+  struct {
+    std::size_t arena = 0, lengths = 0, addrs = 0, flags = 0, seg_sizes = 0, end = 0;
+  } recv_block_at_;
   bool gro_on_ = false;  // UDP_GRO enabled by setGro(true)
   // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
   // its growth is added to counters[RECV_KERNEL_DROPS].

@@ -20,6 +20,7 @@ import {
   type NativeBinding,
   type NativeUdpSocket,
 } from '../../src/native/binding.js';
+import { RecvRing } from '../../src/socket/recv-batch.js';
 
 const loaded = loadNative();
 const N = (loaded.ok ? loaded.binding : undefined) as NativeBinding;
@@ -770,6 +771,57 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       structuredClone(tx.send!.arena.buffer, { transfer: [tx.send!.arena.buffer as ArrayBuffer] });
       expect(thrown(() => tx.sock.send(0, 1))).toBeInstanceOf(RangeError);
       expect(tx.counters[C.SEND_SYSCALLS]).toBe(1);
+    });
+
+    it('a receive ring carved from one ArrayBuffer (as RecvRing allocates it) receives, and stops with EFAULT once that buffer is detached or shrunk', async () => {
+      const tx = bound(4);
+      sendRing(tx, 8, 4096);
+      const datagrams = [payload(1, 10), payload(2, 300), payload(3, 1)];
+      // RecvRing itself: arena, lengths, segSizes, addrs and flags in one buffer.
+      const rx = bound(4);
+      const ring = new RecvRing(4, 512);
+      expect(new Set([ring.arena.buffer, ring.lengths.buffer, ring.segSizes.buffer, ring.addrs.buffer, ring.flags.buffer]).size).toBe(1);
+      rx.ring = { arena: ring.arena, slotSize: 512, lengths: ring.lengths, addrs: ring.addrs, flags: ring.flags };
+      rx.sock.setRecvRing(ring.arena, 512, ring.lengths, ring.addrs, ring.flags, 16, ring.segSizes);
+      rx.sock.startRecv();
+      tx.sock.encodePeer('127.0.0.1', port(rx), tx.send!.table, 0);
+      fill(tx, 0, datagrams, 0);
+      expect(tx.sock.send(0, 3)).toBe(3);
+      await waitFor('3 datagrams', () => rx.datagrams.length === 3);
+      expect(rx.datagrams.map((d) => d.data)).toEqual(datagrams);
+      expect(rx.datagrams.every((d) => d.from.address === '127.0.0.1' && d.from.port === port(tx) && !d.truncated)).toBe(true);
+      expect(Array.from(ring.segSizes)).toEqual([0, 0, 0, 0]);
+      structuredClone(ring.arena.buffer, { transfer: [ring.arena.buffer as ArrayBuffer] });
+      fill(tx, 3, [payload(4, 20)], 0);
+      expect(tx.sock.send(3, 1)).toBe(1);
+      await waitFor('onRecvError', () => rx.recvErrors.length === 1);
+      expect(rx.recvErrors).toEqual([ERR.EFAULT]);
+      expect(rx.datagrams.length).toBe(3);
+
+      // The same layout over a resizable buffer that shrinks below what the ring spans.
+      const shrink = bound(4);
+      const slots = 2;
+      // (ES2024 resizable ArrayBuffer, in Node since 20: typed here by hand, the lib is ES2022.)
+      type Resizable = ArrayBuffer & { resize(bytes: number): void };
+      const block = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(slots * (256 + 4 + SOCKADDR_STRIDE + 1), { maxByteLength: 8192 });
+      const arena = new Uint8Array(block, 0, slots * 256);
+      const lengths = new Uint32Array(block, slots * 256, slots);
+      const addrs = new Uint8Array(block, slots * 260, slots * SOCKADDR_STRIDE);
+      const flags = new Uint8Array(block, slots * (260 + SOCKADDR_STRIDE), slots);
+      shrink.ring = { arena, slotSize: 256, lengths, addrs, flags };
+      shrink.sock.setRecvRing(arena, 256, lengths, addrs, flags, 16);
+      shrink.sock.startRecv();
+      tx.sock.encodePeer('127.0.0.1', port(shrink), tx.send!.table, SOCKADDR_STRIDE);
+      fill(tx, 4, [payload(5, 30)], 1);
+      expect(tx.sock.send(4, 1)).toBe(1);
+      await waitFor('1 datagram', () => shrink.datagrams.length === 1);
+      expect(shrink.datagrams[0].data).toEqual(payload(5, 30));
+      block.resize(slots * 256); // flags and addresses are now outside it
+      fill(tx, 5, [payload(6, 30)], 1);
+      expect(tx.sock.send(5, 1)).toBe(1);
+      await waitFor('onRecvError', () => shrink.recvErrors.length === 1);
+      expect(shrink.recvErrors).toEqual([ERR.EFAULT]);
+      expect(shrink.datagrams.length).toBe(1);
     });
 
     it('after close(): fd() is -1, close() is idempotent, I/O throws ERR_SOCKET_DGRAM_NOT_RUNNING', () => {
