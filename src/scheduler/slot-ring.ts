@@ -59,6 +59,9 @@ export class SlotRing {
   arena!: Buffer;
   /** Arena offset just past the newest queued datagram. */
   private arenaTail = 0;
+  /** The free region {@link SlotRing.findFreeRegion} found last. */
+  private freeStart = 0;
+  private freeEnd = 0;
   private readonly arenaMax: number;
 
   /** `onResize` runs whenever the arrays are (re)allocated: the backend must see the new ones. */
@@ -108,11 +111,13 @@ export class SlotRing {
   reserve(slots: number, bytes: number, out: SlotReservation): SlotReservation {
     if (this.count + slots > this.cap && this.cap < this.maxSlots) this.growSlotsTo(this.count + slots);
     bytes = Math.min(bytes, this.arenaMax - this.bytes);
-    let [off, end] = this.freeRegion();
-    if (end - off < bytes && this.arena.length < this.arenaMax) {
+    this.findFreeRegion();
+    if (this.freeEnd - this.freeStart < bytes && this.arena.length < this.arenaMax) {
       this.growArena(bytes);
-      [off, end] = this.freeRegion();
+      this.findFreeRegion();
     }
+    const off = this.freeStart;
+    const end = this.freeEnd;
     out.arena = this.arena;
     out.offsets = this.offsets;
     out.lengths = this.lengths;
@@ -144,17 +149,26 @@ export class SlotRing {
     this.count += n;
   }
 
-  /** The largest contiguous free arena region `[start, end)` where the next datagram may go. */
-  private freeRegion(): [number, number] {
+  /**
+   * Sets `[freeStart, freeEnd)` to the largest contiguous free arena region where the next
+   * datagram may go. (Fields, not a returned pair: reserve() runs once per forwarded
+   * batch, and destructuring an array return walked the array iterator each time.)
+   */
+  private findFreeRegion(): void {
     const size = this.arena.length;
-    if (this.count === 0) return [0, size];
+    if (this.count === 0) return this.setFree(0, size);
     const headOff = this.offsets[this.head];
     const tail = this.arenaTail;
     if (tail > headOff) {
       // After the tail, or wrapped to the start (a gap of one byte so tail never meets head).
-      return size - tail >= headOff - 1 ? [tail, size] : [0, Math.max(0, headOff - 1)];
+      return size - tail >= headOff - 1 ? this.setFree(tail, size) : this.setFree(0, Math.max(0, headOff - 1));
     }
-    return [tail, Math.max(tail, headOff - 1)];
+    this.setFree(tail, Math.max(tail, headOff - 1));
+  }
+
+  private setFree(start: number, end: number): void {
+    this.freeStart = start;
+    this.freeEnd = end;
   }
 
   /**
