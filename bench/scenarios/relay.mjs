@@ -55,7 +55,10 @@ const PARAMS = {
 export const budgetS = { smoke: 100, quick: 400, full: 2400 };
 
 /** Issue 10's done-when figures for the fast egress (reported, never asserted by a test). */
-const TARGETS = { fanoutUs: 6, fanoutVsCeiling: 1.5, perStreamUs: 12, fanoutSyscallsPerDatagram: 0.03 };
+// perStreamVsCeiling: the issue sets 12 µs at 64 × 1 where its C ceiling measured 4.0 µs
+// (and ≤ 6 µs = 1.5× at 1 × 64): 3.0× is the same target as a ratio within one run, which
+// this VM's speed (the ceiling moves 5.3–10.9 µs between days) does not move.
+const TARGETS = { fanoutUs: 6, fanoutVsCeiling: 1.5, perStreamUs: 12, perStreamVsCeiling: 12 / 4.0, fanoutSyscallsPerDatagram: 0.03 };
 
 /** Where rtp-relay is expected: the `rtp-relay` bin of package.json, built into dist/. */
 export function detectRelay(root) {
@@ -327,6 +330,7 @@ export function doneWhen(res) {
   const per = s.find((x) => x.egress === 'fast' && x.streams > 1);
   const ceilFan = fan && s.filter((x) => x.ceiling && x.topology === fan.topology).map((x) => x.cpuUsPerForwarded.median).filter((v) => v !== null);
   const ratioFan = fan && res.data.ratios.filter((r) => r.a === fan.config && r.b.startsWith(`${fan.topology}/c-`)).map((r) => r.ratio.median).filter((v) => v !== null);
+  const ratioPer = per && res.data.ratios.filter((r) => r.a === per.config && r.b.startsWith(`${per.topology}/c-`)).map((r) => r.ratio.median).filter((v) => v !== null);
   const T = res.data?.targets ?? TARGETS;
   const check = (name, value, ok, want) => ({ name, value, want, ok: value === null || value === undefined ? null : ok });
   const out = [];
@@ -342,6 +346,10 @@ export function doneWhen(res) {
   }
   if (per) {
     out.push(check(`fast ${per.topology}: CPU µs per forwarded packet`, per.cpuUsPerForwarded.median, per.cpuUsPerForwarded.median <= T.perStreamUs, `≤ ${T.perStreamUs}`));
+    if (T.perStreamVsCeiling !== undefined) {
+      const worst = ratioPer?.length ? Math.max(...ratioPer) : null;
+      out.push(check(`fast ${per.topology} ÷ C ceiling (paired, the larger of the two profiles; the issue's 12 µs at its 4.0 µs ceiling)`, worst, worst <= T.perStreamVsCeiling, `≤ ${fmtNum(T.perStreamVsCeiling, 1)}`));
+    }
     out.push(check(`fast ${per.topology}: viewer gaps (max over runs)`, per.viewerGaps.max, per.viewerGaps.max === 0, '0'));
   }
   return out;
