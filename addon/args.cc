@@ -142,4 +142,48 @@ bool PinnedBuffer::Get(napi_env env, std::uint8_t** data, std::size_t* byte_leng
   return true;
 }
 
+void PinnedGroup::Set(std::initializer_list<const Napi::TypedArray*> arrays) {
+  Reset();
+  Napi::ArrayBuffer seen[kMax];
+  for (const Napi::TypedArray* array : arrays) {
+    if (count_ == kMax) break;
+    const std::size_t i = count_++;
+    of_[i] = -1;
+    if (array == nullptr || array->IsEmpty()) continue;
+    Napi::ArrayBuffer buffer = array->ArrayBuffer();
+    std::size_t b = 0;
+    while (b < buffers_ && !seen[b].StrictEquals(buffer)) ++b;
+    if (b == buffers_) {
+      seen[b] = buffer;
+      buffer_[b].Set(buffer);
+      need_[b] = 0;
+      ++buffers_;
+    }
+    of_[i] = static_cast<int>(b);
+    offset_[i] = array->ByteOffset();
+    length_[i] = array->ElementLength();
+    const std::size_t end = offset_[i] + array->ByteLength();
+    if (end > need_[b]) need_[b] = end;
+  }
+}
+
+void PinnedGroup::Reset() {
+  for (std::size_t b = 0; b < buffers_; ++b) buffer_[b].Reset();
+  count_ = 0;
+  buffers_ = 0;
+}
+
+bool PinnedGroup::Get(napi_env env, void* data[kMax]) const {
+  if (count_ == 0) return false;
+  std::uint8_t* base[kMax] = {};
+  for (std::size_t b = 0; b < buffers_; ++b) {
+    std::size_t bytes = 0;
+    if (!buffer_[b].Get(env, &base[b], &bytes) || bytes < need_[b]) return false;
+  }
+  for (std::size_t i = 0; i < count_; ++i) {
+    data[i] = of_[i] < 0 || length_[i] == 0 ? nullptr : base[of_[i]] + offset_[i];
+  }
+  return true;
+}
+
 }  // namespace dsn

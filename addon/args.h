@@ -74,4 +74,33 @@ class PinnedBuffer {
   Napi::Reference<Napi::ArrayBuffer> ref_;
 };
 
+// Typed arrays registered together (a ring's arrays), found together at each use with one
+// lookup per distinct ArrayBuffer behind them: one when JS carved them from one buffer
+// (src/socket/recv-batch.ts, src/scheduler/slot-ring.ts), else one per array. Each array
+// keeps the byte offset and length it had when registered; a lookup fails when a buffer no
+// longer spans them (detached: length 0; a resizable buffer shrunk), so a stale view is
+// never written through. Strong references keep the buffers while registered.
+class PinnedGroup {
+ public:
+  static constexpr std::size_t kMax = 6;
+  // Registers `arrays` (at most kMax; a null entry = absent, its Get pointer is null).
+  void Set(std::initializer_list<const Napi::TypedArray*> arrays);
+  void Reset();
+  bool IsEmpty() const { return count_ == 0; }
+  // data[i] = where array i's elements are now; false when a buffer no longer spans its
+  // arrays (or nothing is registered). Needs an open HandleScope.
+  bool Get(napi_env env, void* data[kMax]) const;
+  // Elements array i had when registered (0 when absent).
+  std::size_t Length(std::size_t i) const { return i < count_ ? length_[i] : 0; }
+
+ private:
+  std::size_t count_ = 0;    // arrays registered (absent ones included)
+  std::size_t buffers_ = 0;  // distinct ArrayBuffers
+  PinnedBuffer buffer_[kMax];
+  std::size_t need_[kMax] = {};    // bytes buffer b must hold
+  int of_[kMax] = {};              // the buffer of array i (-1 = absent)
+  std::size_t offset_[kMax] = {};  // byte offset of array i in its buffer
+  std::size_t length_[kMax] = {};  // elements of array i
+};
+
 }  // namespace dsn

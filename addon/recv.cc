@@ -21,7 +21,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -155,48 +154,14 @@ void UdpSocket::AdoptRecvRing(const RecvRingArgs& ring) {
     recv_control_.reset(new std::uint64_t[ring.slots * kRecvCmsgSpace / sizeof(std::uint64_t)]());
     recv_alloc_ = ring.slots;
   }
-  recv_arena_.Set(ring.arena);
-  recv_lengths_.Set(ring.lengths);
-  recv_addrs_.Set(ring.addrs);
-  recv_flags_.Set(ring.flags);
-  if (ring.has_seg_sizes) {
-    recv_seg_sizes_.Set(ring.seg_sizes);
-  } else {
-    recv_seg_sizes_.Reset();
-  }
+  // One lookup per recvmmsg call when RecvRing carved the arrays from one buffer.
+  recv_ring_.Set({&ring.arena, &ring.lengths, &ring.addrs, &ring.flags, ring.has_seg_sizes ? &ring.seg_sizes : nullptr});
+  recv_has_segs_ = ring.has_seg_sizes;
   recv_slots_ = ring.slots;
   recv_slot_size_ = ring.slot_size;
   recv_budget_ = ring.budget;
-  AdoptRecvBlock(ring);
   recv_built_arena_ = nullptr;  // rebuild the headers at the next wake-up
   recv_built_addrs_ = nullptr;
-}
-
-// When every array of `ring` is a view of one ArrayBuffer, pins that buffer and notes
-// where each array starts in it (ResolveRecvRing then needs one lookup); else clears it.
-void UdpSocket::AdoptRecvBlock(const RecvRingArgs& ring) {
-  recv_block_.Reset();
-  Napi::ArrayBuffer buffer = ring.arena.ArrayBuffer();
-  const Napi::TypedArray* parts[] = {&ring.lengths, &ring.addrs, &ring.flags,
-                                     ring.has_seg_sizes ? &ring.seg_sizes : nullptr};
-  for (const Napi::TypedArray* part : parts) {
-    if (part != nullptr && !part->ArrayBuffer().StrictEquals(buffer)) return;
-  }
-  const std::size_t slots = ring.slots;
-  auto& at = recv_block_at_;
-  at.arena = ring.arena.ByteOffset();
-  at.lengths = ring.lengths.ByteOffset();
-  at.addrs = ring.addrs.ByteOffset();
-  at.flags = ring.flags.ByteOffset();
-  at.seg_sizes = ring.has_seg_sizes ? ring.seg_sizes.ByteOffset() : 0;
-  // The bytes the buffer must hold for every slot of every array (checked at each use).
-  std::size_t end = at.arena + slots * ring.slot_size;
-  end = std::max(end, at.lengths + slots * sizeof(std::uint32_t));
-  end = std::max(end, at.addrs + slots * kSockaddrStride);
-  end = std::max(end, at.flags + slots);
-  if (ring.has_seg_sizes) end = std::max(end, at.seg_sizes + slots * sizeof(std::uint32_t));
-  at.end = end;
-  recv_block_.Set(buffer);
 }
 
 // startRecv(): void — readable interest on: each readable wake-up reads with recvmmsg and
@@ -237,7 +202,7 @@ Napi::Value UdpSocket::SetGro(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   bool on = false;
   if (!ArgBool(info, 0, "on", &on)) return env.Undefined();
-  if (on && (recv_seg_sizes_.IsEmpty() || recv_slot_size_ < kGroMinSlot)) {
+  if (on && (!recv_has_segs_ || recv_slot_size_ < kGroMinSlot)) {
     ThrowInvalidState(env, "setGro(true) needs setRecvRing with segSizes and slots of >= 65527 bytes");
     return env.Undefined();
   }
@@ -304,24 +269,16 @@ bool UdpSocket::OnReadable(Napi::Env env) {
 // Reads where the registered ring's arrays are now; false when one was detached or shrunk
 // below what setRecvRing checked.
 bool UdpSocket::ResolveRecvRing(Napi::Env env, RecvRing* ring) {
-  ring->has_segs = !recv_seg_sizes_.IsEmpty();
-  if (!recv_block_.IsEmpty()) {
-    std::uint8_t* base = nullptr;
-    std::size_t bytes = 0;
-    if (!recv_block_.Get(env, &base, &bytes) || bytes < recv_block_at_.end) return false;
-    const auto& at = recv_block_at_;
-    ring->arena = {base + at.arena, recv_slots_ * recv_slot_size_};
-    ring->lengths = {base + at.lengths, recv_slots_};
-    ring->addrs = {base + at.addrs, recv_slots_ * kSockaddrStride};
-    ring->flags = {base + at.flags, recv_slots_};
-    if (ring->has_segs) ring->seg_sizes = {base + at.seg_sizes, recv_slots_};
-    return true;
-  }
-  return recv_arena_.Get(env, &ring->arena) && recv_lengths_.Get(env, &ring->lengths) &&
-         recv_addrs_.Get(env, &ring->addrs) && recv_flags_.Get(env, &ring->flags) &&
-         ring->arena.length >= recv_slots_ * recv_slot_size_ && ring->lengths.length >= recv_slots_ &&
-         ring->addrs.length >= recv_slots_ * kSockaddrStride && ring->flags.length >= recv_slots_ &&
-         (!ring->has_segs || (recv_seg_sizes_.Get(env, &ring->seg_sizes) && ring->seg_sizes.length >= recv_slots_));
+  void* data[PinnedGroup::kMax];
+  if (!recv_ring_.Get(env, data)) return false;
+  // Each array still spans what setRecvRing checked (CheckRecvRingShape): slot counts only.
+  ring->has_segs = recv_has_segs_;
+  ring->arena = {data[0], recv_slots_ * recv_slot_size_};
+  ring->lengths = {data[1], recv_slots_};
+  ring->addrs = {data[2], recv_slots_ * kSockaddrStride};
+  ring->flags = {data[3], recv_slots_};
+  ring->seg_sizes = {data[4], recv_has_segs_ ? recv_slots_ : 0};
+  return true;
 }
 
 // Points the mmsghdr/iovec arrays at the ring's slots (again, when its memory moved) and

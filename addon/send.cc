@@ -173,11 +173,7 @@ Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
     send_segments_.reset(new std::uint32_t[batch]());
     send_batch_ = batch;
   }
-  send_arena_.Set(arena);
-  send_offsets_.Set(offsets);
-  send_lengths_.Set(lengths);
-  send_peers_.Set(peers);
-  peer_table_.Set(table);
+  send_ring_.Set({&arena, &offsets, &lengths, &peers, &table});
   return env.Undefined();
 }
 
@@ -200,25 +196,24 @@ Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
 // Reads where the registered ring's arrays are now; throws (and returns false) before
 // setSendRing or when JS detached or resized one of them.
 bool UdpSocket::ResolveSendRing(Napi::Env env, SendRing* ring) {
-  if (send_offsets_.IsEmpty()) {
+  if (send_ring_.IsEmpty()) {
     ThrowInvalidState(env, "send() before setSendRing()");
     return false;
   }
-  ArrayView arena, offsets, lengths, peers, table;
-  if (!send_arena_.Get(env, &arena) || !send_offsets_.Get(env, &offsets) || !send_lengths_.Get(env, &lengths) ||
-      !send_peers_.Get(env, &peers) || !peer_table_.Get(env, &table) || offsets.length == 0 ||
-      lengths.length != offsets.length || peers.length != offsets.length) {
+  // setSendRing checked the slot arrays' equal lengths (>= 1); each still spans what it had.
+  void* data[PinnedGroup::kMax];
+  if (!send_ring_.Get(env, data)) {
     ThrowRangeError(env, "the registered send ring is no longer valid (detached or resized arrays)");
     return false;
   }
-  ring->arena = static_cast<std::uint8_t*>(arena.data);
-  ring->arena_len = arena.length;
-  ring->offsets = static_cast<const std::uint32_t*>(offsets.data);
-  ring->lengths = static_cast<const std::uint32_t*>(lengths.data);
-  ring->peers = static_cast<const std::int32_t*>(peers.data);
-  ring->table = static_cast<std::uint8_t*>(table.data);
-  ring->table_len = table.length;
-  ring->capacity = offsets.length;
+  ring->arena = static_cast<std::uint8_t*>(data[0]);
+  ring->arena_len = send_ring_.Length(0);
+  ring->offsets = static_cast<const std::uint32_t*>(data[1]);
+  ring->lengths = static_cast<const std::uint32_t*>(data[2]);
+  ring->peers = static_cast<const std::int32_t*>(data[3]);
+  ring->table = static_cast<std::uint8_t*>(data[4]);
+  ring->table_len = send_ring_.Length(4);
+  ring->capacity = send_ring_.Length(1);
   return true;
 }
 

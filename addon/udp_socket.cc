@@ -416,16 +416,8 @@ void UdpSocket::ReleaseJs() {
   on_recv_error_.Reset();
   on_timer_.Reset();
   callbacks_.Reset();
-  send_arena_.Reset();
-  send_offsets_.Reset();
-  send_lengths_.Reset();
-  send_peers_.Reset();
-  peer_table_.Reset();
-  recv_arena_.Reset();
-  recv_lengths_.Reset();
-  recv_addrs_.Reset();
-  recv_flags_.Reset();
-  recv_seg_sizes_.Reset();
+  send_ring_.Reset();
+  recv_ring_.Reset();
   counters_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);

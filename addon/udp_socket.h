@@ -217,7 +217,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool OnReadable(Napi::Env env);
   // The steps of OnReadable (recv.cc).
   bool ResolveRecvRing(Napi::Env env, RecvRing* ring);
-  void AdoptRecvBlock(const RecvRingArgs& ring);
   void PrepareRecvHeaders(const RecvRing& ring, std::size_t want);
   std::size_t AccountReceived(double* counters, const RecvRing& ring, std::size_t n);
 
@@ -253,7 +252,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Send ring (send.cc). The mmsghdr/iovec arrays hold min(capacity, UIO_MAXIOV)
   // entries, allocated by setSendRing, reused by every send(); so do the per-message
   // GSO control buffers (kGsoCmsgSpace bytes each, 8-byte aligned) and segment counts.
-  PinnedArray send_arena_, send_offsets_, send_lengths_, send_peers_, peer_table_;
+  // arena, offsets, lengths, peers, peer table (SlotRing carves the slot arrays from one
+  // buffer: three lookups per send, not five).
+  PinnedGroup send_ring_;
   std::unique_ptr<mmsghdr[]> send_msgs_;
   std::unique_ptr<iovec[]> send_iov_;
   std::unique_ptr<std::uint64_t[]> send_control_;
@@ -270,27 +271,20 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // Receive ring (recv.cc). The mmsghdr/iovec arrays point into the JS arena and address
   // table; they are rebuilt when setRecvRing is called or the arrays' memory moved.
-  PinnedArray recv_arena_, recv_lengths_, recv_addrs_, recv_flags_;
+  // arena, lengths, addrs, flags, segSizes (absent unless given; required by setGro(true)).
+  PinnedGroup recv_ring_;
+  bool recv_has_segs_ = false;
   std::size_t recv_slots_ = 0;
   std::size_t recv_slot_size_ = 0;
   std::size_t recv_budget_ = 0;
   std::unique_ptr<mmsghdr[]> recv_msgs_;
   std::unique_ptr<iovec[]> recv_iov_;
-  // Control data per slot (kRecvCmsgSpace bytes, 8-byte aligned) for the UDP_GRO cmsg,
-  // and the JS array that receives each slot's GRO segment size (optional; required by
-  // setGro(true)).
+  // Control data per slot (kRecvCmsgSpace bytes, 8-byte aligned) for the UDP_GRO and
+  // SO_RXQ_OVFL control messages.
   std::unique_ptr<std::uint64_t[]> recv_control_;
-  PinnedArray recv_seg_sizes_;
   std::size_t recv_alloc_ = 0;
   void* recv_built_arena_ = nullptr;
   void* recv_built_addrs_ = nullptr;
-  // Set when all of the ring's arrays are views of one ArrayBuffer (as src/socket/
-  // recv-batch.ts allocates them): their byte offsets in it, and the bytes it must hold.
-  // Then one lookup per recvmmsg call finds them all; else each array is looked up.
-  PinnedBuffer recv_block_;
-  struct {
-    std::size_t arena = 0, lengths = 0, addrs = 0, flags = 0, seg_sizes = 0, end = 0;
-  } recv_block_at_;
   bool gro_on_ = false;  // UDP_GRO enabled by setGro(true)
   // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
   // its growth is added to counters[RECV_KERNEL_DROPS].

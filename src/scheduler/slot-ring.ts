@@ -37,6 +37,15 @@ export interface PeerRefs {
   refs: Int32Array;
 }
 
+/**
+ * The slot arrays (offset, length, peer per slot), views of one ArrayBuffer: the native
+ * side finds all three with one lookup per send or fan-out call instead of one each.
+ */
+function slotArrays(slots: number): [Uint32Array, Uint32Array, Int32Array] {
+  const buffer = new ArrayBuffer(12 * slots);
+  return [new Uint32Array(buffer, 0, slots), new Uint32Array(buffer, 4 * slots, slots), new Int32Array(buffer, 8 * slots, slots)];
+}
+
 const INITIAL_SLOTS = 256;
 const INITIAL_ARENA = 64 * 1024;
 /** Arena slack above maxBytes: the ring wastes less than one largest datagram at its end. */
@@ -218,9 +227,7 @@ export class SlotRing {
 
   private allocate(slots: number, arenaBytes: number): void {
     this.cap = slots;
-    this.offsets = new Uint32Array(slots);
-    this.lengths = new Uint32Array(slots);
-    this.peers = new Int32Array(slots);
+    [this.offsets, this.lengths, this.peers] = slotArrays(slots);
     this.callbacks = new Array(slots).fill(undefined);
     this.arena = Buffer.allocUnsafeSlow(arenaBytes);
     this.onResize(this.view());
@@ -235,9 +242,7 @@ export class SlotRing {
     let cap = this.cap * 2;
     while (cap < need) cap *= 2;
     cap = Math.min(this.maxSlots, cap);
-    const offsets = new Uint32Array(cap);
-    const lengths = new Uint32Array(cap);
-    const peers = new Int32Array(cap);
+    const [offsets, lengths, peers] = slotArrays(cap);
     const callbacks: (SendCallback | undefined)[] = new Array(cap).fill(undefined);
     for (let i = 0; i < this.count; i++) {
       const s = (this.head + i) % this.cap;
