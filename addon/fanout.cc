@@ -186,19 +186,52 @@ struct RingArgs {
 
 class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
  public:
-  // new RtpFanout(state: Float64Array): the state array holds state.length / STRIDE outputs
-  // (<= 65536); ids are its output indices.
+  // new RtpFanout(state: Float64Array, io: Float64Array): the state array holds
+  // state.length / STRIDE outputs (<= 65536); ids are its output indices. io (>= IO_LENGTH
+  // doubles) carries every forward()/retransmit() call's parameters and results. Both are
+  // registered once (one lookup per call when they share an ArrayBuffer, as
+  // src/fanout/fanout.ts allocates them).
   explicit RtpFanout(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RtpFanout>(info) {
     Napi::Env env = info.Env();
-    Napi::TypedArray state;
-    if (!ArgTypedArray(info, 0, "state", napi_float64_array, &state)) return;
+    Napi::TypedArray state, io;
+    if (!ArgTypedArray(info, 0, "state", napi_float64_array, &state) ||
+        !ArgTypedArray(info, 1, "io", napi_float64_array, &io)) {
+      return;
+    }
     const std::size_t n = state.ElementLength() / kStride;
     if (n == 0 || n > kMaxOutputs) {
       ThrowRangeError(env, "state must hold 1 to 65536 outputs (STRIDE doubles each)");
       return;
     }
-    state_.Set(state);
+    if (io.ElementLength() < kIoLength) {
+      ThrowRangeError(env, "io must hold at least IO_LENGTH doubles");
+      return;
+    }
+    state_.Set({&state, &io});
     outputs_.resize(n);
+  }
+
+  // setRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array)
+  // — the shared socket's send ring, which forward() and retransmit() fill (the same arrays
+  // the socket sends from: src/scheduler/slot-ring.ts); registered again whenever the ring
+  // grows. Throws TypeError for wrong types, RangeError unless offsets, lengths and peers
+  // have one length >= 1 (the ring's capacity).
+  Napi::Value SetRing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::TypedArray arena, offsets, lengths, peers;
+    if (!ArgTypedArray(info, 0, "arena", napi_uint8_array, &arena) ||
+        !ArgTypedArray(info, 1, "offsets", napi_uint32_array, &offsets) ||
+        !ArgTypedArray(info, 2, "lengths", napi_uint32_array, &lengths) ||
+        !ArgTypedArray(info, 3, "peers", napi_int32_array, &peers)) {
+      return env.Undefined();
+    }
+    const std::size_t capacity = offsets.ElementLength();
+    if (capacity == 0 || lengths.ElementLength() != capacity || peers.ElementLength() != capacity) {
+      ThrowRangeError(env, "offsets, lengths and peers must have the same length >= 1 (the ring capacity)");
+      return env.Undefined();
+    }
+    ring_.Set({&arena, &offsets, &lengths, &peers});
+    return env.Undefined();
   }
 
   // addStream() → stream id. Allocates the stream's history (kHistory x 1200 bytes).
@@ -383,9 +416,9 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return info.Env().Undefined();
   }
 
-  // forward(stream, src: Uint8Array, extra: Uint8Array, packets: Uint32Array, count,
-  //         arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array,
-  //         io: Float64Array) → slots filled
+  // forward(stream, src: Uint8Array, extra: Uint8Array, packets: Uint32Array, count) → slots
+  // filled, into the ring registered with setRing(), with the parameters and results in the
+  // io array given at construction.
   // Packet i (< count) is packets[3i+1] bytes of RTP at src[packets[3i]] (extra[...] with
   // flag EXTRA), flags packets[3i+2] (VIDEO, INJECTED, EXTRA). Each live output of the
   // stream whose kind matches takes packets START.. in order (an INJECTED packet only when
@@ -398,7 +431,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // exactly there (the caller commits and flushes in between). A new batch starts with the
   // cursor at (0, 0): the packets then enter the stream's history (retransmit()).
   // Throws TypeError/RangeError (nothing touched) for bad arguments: an unknown stream, a
-  // packet outside src or shorter than 12 bytes, io fields outside the ring or arena.
+  // packet outside src or shorter than 12 bytes, io fields outside the ring or arena;
+  // ERR_INVALID_STATE before setRing().
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::size_t stream_id;
@@ -413,10 +447,11 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
         !ArgInt(info, 4, "count", 0, static_cast<std::int64_t>(pk_len / 3), &count)) {
       return env.Undefined();
     }
-    RingArgs ring;
-    if (!ArgRing(info, 5, &ring)) return env.Undefined();
-    double* st = State(env);
+    double* io_data = nullptr;
+    double* st = State(env, &io_data);
     if (st == nullptr) return env.Undefined();
+    RingArgs ring;
+    if (!ResolveRing(env, io_data, &ring)) return env.Undefined();
     const auto* src = static_cast<const std::uint8_t*>(src_data);
     const auto* extra = static_cast<const std::uint8_t*>(extra_data);
     const auto* pk = static_cast<const std::uint32_t*>(pk_data);
@@ -513,7 +548,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return Napi::Number::New(env, static_cast<double>(ring.produced));
   }
 
-  // retransmit(output, seqs: Uint32Array, count, arena, offsets, lengths, peers, io) → slots filled
+  // retransmit(output, seqs: Uint32Array, count) → slots filled (the ring and io as forward())
   // Queues again, in the order given, the packets this output sent with outgoing sequence
   // numbers seqs[0..count) (an RTCP NACK's list, RFC 4585 §6.2.1): rebuilt from the stream's
   // history with the offsets they first went out with and the output's current SSRC and
@@ -531,10 +566,11 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
         !ArgInt(info, 2, "count", 0, static_cast<std::int64_t>(seq_len), &count)) {
       return env.Undefined();
     }
-    RingArgs ring;
-    if (!ArgRing(info, 3, &ring)) return env.Undefined();
-    double* st = State(env);
+    double* io_data = nullptr;
+    double* st = State(env, &io_data);
     if (st == nullptr) return env.Undefined();
+    RingArgs ring;
+    if (!ResolveRing(env, io_data, &ring)) return env.Undefined();
     Output& o = outputs_[id];
     Stream& stream = streams_[o.stream];
     double* s = st + id * kStride;
@@ -599,46 +635,43 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     stream.count += static_cast<std::uint32_t>(n);
   }
 
-  // The state array's doubles (throws and returns nullptr if JS detached or shrank it).
-  double* State(Napi::Env env) {
-    ArrayView v;
-    if (!state_.Get(env, &v) || v.length < outputs_.size() * kStride) {
-      ThrowRangeError(env, "the fan-out's state array is no longer valid (detached or resized)");
+  // The state array's doubles, and io's in *io (throws and returns nullptr if JS detached
+  // or shrank either).
+  double* State(Napi::Env env, double** io = nullptr) {
+    void* data[PinnedGroup::kMax];
+    if (!state_.Get(env, data)) {
+      ThrowRangeError(env, "the fan-out's state or io array is no longer valid (detached or resized)");
       return nullptr;
     }
-    return static_cast<double*>(v.data);
+    if (io != nullptr) *io = static_cast<double*>(data[1]);
+    return static_cast<double*>(data[0]);
   }
 
-  // info[i..i+4]: arena, offsets, lengths, peers, io; checks io's fields against them.
-  bool ArgRing(const Napi::CallbackInfo& info, std::size_t i, RingArgs* r) {
-    Napi::Env env = info.Env();
-    void *arena = nullptr, *offsets = nullptr, *lengths = nullptr, *peers = nullptr, *io = nullptr;
-    std::size_t n_arena = 0, n_off = 0, n_len = 0, n_peers = 0, n_io = 0;
-    if (!ArgArray(info, i, "arena", napi_uint8_array, &arena, &n_arena) ||
-        !ArgArray(info, i + 1, "offsets", napi_uint32_array, &offsets, &n_off) ||
-        !ArgArray(info, i + 2, "lengths", napi_uint32_array, &lengths, &n_len) ||
-        !ArgArray(info, i + 3, "peers", napi_int32_array, &peers, &n_peers) ||
-        !ArgArray(info, i + 4, "io", napi_float64_array, &io, &n_io)) {
+  // The registered send ring (setRing) and io's fields, checked against each other.
+  bool ResolveRing(Napi::Env env, double* d, RingArgs* r) {
+    void* data[PinnedGroup::kMax];
+    if (ring_.IsEmpty()) {
+      ThrowInvalidState(env, "forward()/retransmit() before setRing()");
       return false;
     }
-    if (n_off == 0 || n_len != n_off || n_peers != n_off || n_io < kIoLength) {
-      ThrowRangeError(env, "offsets, lengths and peers must have the ring's length >= 1, io at least IO_LENGTH entries");
+    if (!ring_.Get(env, data)) {
+      ThrowRangeError(env, "the registered send ring is no longer valid (detached or resized arrays)");
       return false;
     }
-    double* d = static_cast<double*>(io);
+    const std::size_t n_arena = ring_.Length(0);
     const double slot = d[kIoSlot], slots = d[kIoSlots], pos = d[kIoArenaOff], end = d[kIoArenaEnd], mtu = d[kIoMtu];
-    const double cap = static_cast<double>(n_off);
+    const double cap = static_cast<double>(ring_.Length(1));
     if (!(slot >= 0 && slot < cap) || !(slots >= 0 && slots <= cap) || !(pos >= 0 && pos <= end) ||
         !(end <= static_cast<double>(n_arena)) || !(mtu >= kRtpHeader && mtu <= 65535)) {
       ThrowRangeError(env, "io SLOT/SLOTS/ARENA_OFF/ARENA_END/MTU outside the ring or arena");
       return false;
     }
-    r->arena = static_cast<std::uint8_t*>(arena);
+    r->arena = static_cast<std::uint8_t*>(data[0]);
     r->arena_len = n_arena;
-    r->offsets = static_cast<std::uint32_t*>(offsets);
-    r->lengths = static_cast<std::uint32_t*>(lengths);
-    r->peers = static_cast<std::int32_t*>(peers);
-    r->capacity = n_off;
+    r->offsets = static_cast<std::uint32_t*>(data[1]);
+    r->lengths = static_cast<std::uint32_t*>(data[2]);
+    r->peers = static_cast<std::int32_t*>(data[3]);
+    r->capacity = ring_.Length(1);
     r->io = d;
     r->slot = static_cast<std::size_t>(slot);
     r->slots = static_cast<std::size_t>(slots);
@@ -681,7 +714,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return true;
   }
 
-  PinnedArray state_;
+  PinnedGroup state_;  // state, io
+  PinnedGroup ring_;   // arena, offsets, lengths, peers (setRing)
   std::vector<Output> outputs_;
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<srtp::Context>> sessions_;
@@ -700,6 +734,7 @@ Napi::Function DefineRtpFanout(Napi::Env env) {
                                     RtpFanout::InstanceMethod<&RtpFanout::AddOutput>("addOutput"),
                                     RtpFanout::InstanceMethod<&RtpFanout::RemoveOutput>("removeOutput"),
                                     RtpFanout::InstanceMethod<&RtpFanout::SetOutputPeer>("setOutputPeer"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::SetRing>("setRing"),
                                     RtpFanout::InstanceMethod<&RtpFanout::Forward>("forward"),
                                     RtpFanout::InstanceMethod<&RtpFanout::Retransmit>("retransmit"),
                                 });

@@ -198,7 +198,10 @@ export class RtpFanout {
   /** Totals over the fan-out's life. */
   readonly totals = { forwardCalls: 0, queued: 0, dropped: 0, oversize: 0, errors: 0, retransmitted: 0, retransmitMisses: 0 };
   private readonly native: NativeRtpFanout;
-  private readonly io = new Float64Array(FANOUT.IO_LENGTH);
+  /** Each native call's parameters and results (`FANOUT.IO_*`), in the state's buffer. */
+  private readonly io: Float64Array;
+  /** The send-ring arrays last registered with the native side (setRing). */
+  private ring: { arena?: Uint8Array; offsets?: Uint32Array; lengths?: Uint32Array; peers?: Int32Array } = {};
   private readonly outputs = new Map<number, OutputInfo>();
   /** Outputs per stream, and their kinds' counts (room estimates). */
   private readonly streamOutputs = new Map<number, { video: number; audio: number }>();
@@ -233,9 +236,24 @@ export class RtpFanout {
       throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `options.mtu must be an integer in 28..65535 bytes. Received ${String(mtu)}`);
     }
     this.mtu = mtu;
-    this.state = new Float64Array(maxOutputs * FANOUT.STRIDE);
-    const binding = (loadNative() as { ok: true; binding: { RtpFanout: new (s: Float64Array) => NativeRtpFanout } }).binding;
-    this.native = new binding.RtpFanout(this.state);
+    // state and io in one buffer: the native side finds both with one lookup per call.
+    const buffer = new ArrayBuffer(8 * (maxOutputs * FANOUT.STRIDE + FANOUT.IO_LENGTH));
+    this.state = new Float64Array(buffer, 0, maxOutputs * FANOUT.STRIDE);
+    this.io = new Float64Array(buffer, 8 * maxOutputs * FANOUT.STRIDE, FANOUT.IO_LENGTH);
+    const binding = (loadNative() as { ok: true; binding: { RtpFanout: new (s: Float64Array, io: Float64Array) => NativeRtpFanout } }).binding;
+    this.native = new binding.RtpFanout(this.state, this.io);
+  }
+
+  /**
+   * Registers `r`'s arrays with the native side when they are not the ones it has (the
+   * socket's send ring grew, or the empty stand-in of a closed socket): the per-batch calls
+   * then pass none of them.
+   */
+  private useRing(r: { arena: Uint8Array; offsets: Uint32Array; lengths: Uint32Array; peers: Int32Array }): void {
+    const c = this.ring;
+    if (c.arena === r.arena && c.offsets === r.offsets && c.lengths === r.lengths && c.peers === r.peers) return;
+    this.native.setRing(r.arena, r.offsets, r.lengths, r.peers);
+    this.ring = { arena: r.arena, offsets: r.offsets, lengths: r.lengths, peers: r.peers };
   }
 
   private get sock(): NativeBatchSocket {
@@ -463,7 +481,8 @@ export class RtpFanout {
         io[FANOUT.IO_SLOTS] = 0;
         io[FANOUT.IO_ARENA_OFF] = 0;
         io[FANOUT.IO_ARENA_END] = 0;
-        this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count, EMPTY_ARENA, ONE_U32, ONE_U32B, ONE_I32, io);
+        this.useRing(CLOSED_RING);
+        this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count);
         this.account(r, 0);
         break;
       }
@@ -471,7 +490,8 @@ export class RtpFanout {
       io[FANOUT.IO_SLOTS] = res.slots;
       io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
       io[FANOUT.IO_ARENA_END] = res.arenaEnd;
-      const n = this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count, res.arena, res.offsets, res.lengths, res.peers, io);
+      this.useRing(res);
+      const n = this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count);
       sock.commitSlots(n, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
       this.account(r, n);
       if (io[FANOUT.IO_DONE] === 1) break;
@@ -525,7 +545,8 @@ export class RtpFanout {
       io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
       io[FANOUT.IO_ARENA_END] = res.arenaEnd;
       io[FANOUT.IO_MTU] = this.mtu;
-      const q = this.native.retransmit(id, this.seqs, n, res.arena, res.offsets, res.lengths, res.peers, io);
+      this.useRing(res);
+      const q = this.native.retransmit(id, this.seqs, n);
       this.sock.commitSlots(q, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
       out.queued += q;
       out.misses += io[FANOUT.IO_MISSES];
@@ -550,7 +571,5 @@ export class RtpFanout {
   }
 }
 
-const EMPTY_ARENA = new Uint8Array(0);
-const ONE_U32 = new Uint32Array(1);
-const ONE_U32B = new Uint32Array(1);
-const ONE_I32 = new Int32Array(1);
+/** The ring registered while the socket is closed: nothing fits, everything counts as dropped. */
+const CLOSED_RING = { arena: new Uint8Array(0), offsets: new Uint32Array(1), lengths: new Uint32Array(1), peers: new Int32Array(1) };

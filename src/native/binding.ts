@@ -389,30 +389,12 @@ export interface NativeRtpFanout {
   addOutput(stream: number, session: number, peer: number, kind: number): number;
   removeOutput(id: number): void;
   setOutputPeer(id: number, peer: number): void;
-  /** See addon/fanout.cc Forward: one receive batch of a stream into the send ring; returns slots filled (io holds the rest). */
-  forward(
-    stream: number,
-    src: Uint8Array,
-    extra: Uint8Array,
-    packets: Uint32Array,
-    count: number,
-    arena: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    peers: Int32Array,
-    io: Float64Array,
-  ): number;
-  /** See addon/fanout.cc Retransmit: packets an output sent, by outgoing sequence number, queued again. */
-  retransmit(
-    output: number,
-    seqs: Uint32Array,
-    count: number,
-    arena: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    peers: Int32Array,
-    io: Float64Array,
-  ): number;
+  /** See addon/fanout.cc SetRing: the send ring forward() and retransmit() fill, registered again when it grows. */
+  setRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array): void;
+  /** See addon/fanout.cc Forward: one receive batch of a stream into the registered send ring; returns slots filled (io holds the rest). */
+  forward(stream: number, src: Uint8Array, extra: Uint8Array, packets: Uint32Array, count: number): number;
+  /** See addon/fanout.cc Retransmit: packets an output sent, by outgoing sequence number, queued again into the registered send ring. */
+  retransmit(output: number, seqs: Uint32Array, count: number): number;
 }
 
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
@@ -430,8 +412,8 @@ export interface NativeConstants {
 
 export interface NativeBinding {
   UdpSocket: new (family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks) => NativeUdpSocket;
-  /** The native RTP fan-out: `new RtpFanout(state)` with state a Float64Array of outputs × FANOUT.STRIDE (1..65536 outputs). */
-  RtpFanout: new (state: Float64Array) => NativeRtpFanout;
+  /** The native RTP fan-out: `new RtpFanout(state, io)` with state a Float64Array of outputs × FANOUT.STRIDE (1..65536 outputs), io one of at least FANOUT.IO_LENGTH. */
+  RtpFanout: new (state: Float64Array, io: Float64Array) => NativeRtpFanout;
   /** UIO_MAXIOV of this build (1024 on Linux). */
   UIO_MAXIOV: number;
   /** errno values of the platform the addon was built for, by name (EAGAIN, ENOBUFS, EMSGSIZE, …); must equal `os.constants.errno`. */

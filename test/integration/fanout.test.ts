@@ -15,6 +15,7 @@ import { createBatchSocket, type BatchSocket } from '../../src/index.js';
 import { FANOUT, FanoutBatch, RtpFanout, fanoutUnavailableReason } from '../../src/fanout/index.js';
 import { rewriteRtpHeader } from '../../src/relay/output.js';
 import type { SrtpProfile } from '../../src/srtp/index.js';
+import { loadNative, type NativeBinding } from '../../src/native/binding.js';
 
 const available = fanoutUnavailableReason() === undefined;
 const PROFILES: SrtpProfile[] = ['SRTP_AES128_CM_HMAC_SHA1_80', 'SRTP_AEAD_AES_128_GCM'];
@@ -438,5 +439,40 @@ describe.skipIf(!available)('native RTP fan-out', () => {
     plain.close();
     expect(() => new RtpFanout(sock, { mtu: 10 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(sock.stats().enqueued).toBe(0);
+  });
+
+  it('raw binding: state/io and the send ring are registered once; a missing, bad, detached or shrunk one is a typed error, never a write', () => {
+    const N = (loadNative() as { ok: true; binding: NativeBinding }).binding;
+    const state = new Float64Array(4 * FANOUT.STRIDE);
+    expect(() => new (N.RtpFanout as unknown as new (s: Float64Array) => unknown)(state)).toThrow(TypeError);
+    expect(() => new N.RtpFanout(state, new Float64Array(FANOUT.IO_LENGTH - 1))).toThrow(RangeError);
+    const block = new ArrayBuffer(8 * (4 * FANOUT.STRIDE + FANOUT.IO_LENGTH));
+    const io = new Float64Array(block, 8 * 4 * FANOUT.STRIDE, FANOUT.IO_LENGTH);
+    const f = new N.RtpFanout(new Float64Array(block, 0, 4 * FANOUT.STRIDE), io);
+    const stream = f.addStream();
+    const src = new Uint8Array(64);
+    const packets = Uint32Array.of(0, 12, FANOUT.PACKET_VIDEO);
+    io[FANOUT.IO_SLOTS] = 1;
+    io[FANOUT.IO_ARENA_END] = 16;
+    io[FANOUT.IO_MTU] = 1200;
+    expect(() => f.forward(stream, src, src, packets, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => f.setRing(new Uint8Array(16), new Uint32Array(2), new Uint32Array(1), new Int32Array(2))).toThrow(RangeError);
+    expect(() => f.setRing(new Uint8Array(16), new Uint32Array(0), new Uint32Array(0), new Int32Array(0))).toThrow(RangeError);
+    expect(() => f.setRing(new Uint8Array(16), new Int32Array(1) as unknown as Uint32Array, new Uint32Array(1), new Int32Array(1))).toThrow(TypeError);
+    // A ring carved like SlotRing's (offsets, lengths, peers in one buffer); io past its arena is refused.
+    const arena = new Uint8Array(16);
+    const slots = new ArrayBuffer(12 * 2);
+    f.setRing(arena, new Uint32Array(slots, 0, 2), new Uint32Array(slots, 8, 2), new Int32Array(slots, 16, 2));
+    expect(f.forward(stream, src, src, packets, 1)).toBe(0); // no outputs: nothing queued
+    io[FANOUT.IO_ARENA_END] = 17;
+    expect(() => f.forward(stream, src, src, packets, 1)).toThrow(/outside the ring or arena/);
+    io[FANOUT.IO_ARENA_END] = 16;
+    structuredClone(slots, { transfer: [slots] });
+    expect(() => f.forward(stream, src, src, packets, 1)).toThrow(/send ring is no longer valid/);
+    expect(() => f.retransmit(0, new Uint32Array(1), 0)).toThrow(RangeError); // no output 0
+    f.setRing(arena, new Uint32Array(1), new Uint32Array(1), new Int32Array(1));
+    expect(f.forward(stream, src, src, packets, 1)).toBe(0);
+    structuredClone(block, { transfer: [block] });
+    expect(() => f.forward(stream, src, src, packets, 1)).toThrow(/state or io array is no longer valid/);
   });
 });
