@@ -142,6 +142,26 @@ bool PinnedBuffer::Get(napi_env env, std::uint8_t** data, std::size_t* byte_leng
   return true;
 }
 
+Napi::Value SharedDoubles::View(Napi::Env env) {
+  napi_value buffer = nullptr;
+  if (napi_create_external_arraybuffer(env, values_.get(), n_ * sizeof(double), Finalize, this, &buffer) != napi_ok) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value ignored = nullptr;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    return Napi::Value();
+  }
+  ++refs_;
+  return Napi::Float64Array::New(env, n_, Napi::ArrayBuffer(env, buffer), 0);
+}
+
+void SharedDoubles::Release() {
+  if (--refs_ == 0) delete this;
+}
+
+void SharedDoubles::Finalize(napi_env /*env*/, void* /*data*/, void* hint) { static_cast<SharedDoubles*>(hint)->Release(); }
+
 void PinnedGroup::Set(std::initializer_list<const Napi::TypedArray*> arrays) {
   Reset();
   Napi::ArrayBuffer seen[kMax];

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace dsn {
 
@@ -72,6 +73,29 @@ class PinnedBuffer {
 
  private:
   Napi::Reference<Napi::ArrayBuffer> ref_;
+};
+
+// Doubles in native memory that JS reads through a Float64Array over an external
+// ArrayBuffer: the native owner reads and writes them with no lookup (a lookup of a JS
+// typed array touches several cold V8 objects: ~0.5 us per readable wake-up of a socket
+// among many). The memory is freed when both the owner (Release) and JS (the buffer's
+// finalizer) are done with it, so neither a dropped nor a transferred view can leave
+// native code writing freed memory.
+class SharedDoubles {
+ public:
+  explicit SharedDoubles(std::size_t n) : values_(new double[n]()), n_(n) {}
+  double* data() { return values_.get(); }
+  // A new Float64Array over the memory (one more reference, released by its finalizer);
+  // an empty value, with no reference taken, where the runtime allows no external buffers.
+  Napi::Value View(Napi::Env env);
+  // The owner is done; deletes this when JS is too.
+  void Release();
+
+ private:
+  static void Finalize(napi_env env, void* data, void* hint);
+  std::unique_ptr<double[]> values_;
+  std::size_t n_;
+  int refs_ = 1;  // the owner's; each view adds one
 };
 
 // Typed arrays registered together (a ring's arrays), found together at each use with one

@@ -19,6 +19,7 @@ namespace dsn {
 Napi::Function UdpSocket::Define(Napi::Env env) {
   return DefineClass(env, "UdpSocket",
                      {
+                         InstanceMethod<&UdpSocket::CountersView>("counters"),
                          InstanceMethod<&UdpSocket::Bind>("bind"),
                          InstanceMethod<&UdpSocket::Adopt>("adopt"),
                          InstanceMethod<&UdpSocket::Connect>("connect"),
@@ -53,7 +54,9 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                      });
 }
 
-// new UdpSocket(family: 4 | 6, counters: Float64Array(>= 32), callbacks: { onRecv, onWritable, onRecvError, onTimer? })
+// new UdpSocket(family: 4 | 6, counters: Float64Array(>= 32) | null, callbacks: { onRecv, onWritable, onRecvError, onTimer? })
+// counters null: they live in native memory, read by JS through counters() (no lookup per
+// wake-up); a Float64Array: written there, looked up at every use.
 // Creates socket(AF_INET|AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) (socket(2))
 // and its uv_poll_t watcher (stopped). Throws TypeError/RangeError for bad arguments, a
 // system error (syscall 'socket', e.g. EMFILE, EAFNOSUPPORT without IPv6) if the socket
@@ -66,11 +69,15 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     ThrowRangeError(env, "The value of \"family\" is out of range. It must be 4 or 6");
     return;
   }
+  // counters: null = in native memory (counters() gives JS its view), else a JS array.
   Napi::TypedArray counters;
-  if (!ArgTypedArray(info, 1, "counters", napi_float64_array, &counters)) return;
-  if (counters.ElementLength() < kCounterCount) {
-    ThrowRangeError(env, "The \"counters\" Float64Array must have at least 32 elements");
-    return;
+  const bool own_counters = info[1].IsNull() || info[1].IsUndefined();
+  if (!own_counters) {
+    if (!ArgTypedArray(info, 1, "counters", napi_float64_array, &counters)) return;
+    if (counters.ElementLength() < kCounterCount) {
+      ThrowRangeError(env, "The \"counters\" Float64Array must have at least 32 elements");
+      return;
+    }
   }
   if (!info[2].IsObject()) {
     ThrowTypeError(env, "The \"callbacks\" argument must be of type object");
@@ -143,7 +150,20 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     return;
   }
   callbacks_ = Napi::Persistent(callbacks);
+  if (own_counters) {
+    own_counters_ = new SharedDoubles(kCounterCount);
+    Napi::Value view = own_counters_->View(env);
+    if (view.IsEmpty()) {
+      // A runtime without external buffers: a JS array, looked up at every use.
+      own_counters_->Release();
+      own_counters_ = nullptr;
+      counters = Napi::Float64Array::New(env, kCounterCount);
+    } else {
+      counters = view.As<Napi::TypedArray>();
+    }
+  }
   counters_.Set(counters);
+  counters_view_ = Napi::Persistent(counters.As<Napi::Object>());
   Napi::ObjectWrap<UdpSocket>::Ref();  // alive while the fd is open
   self_ref_ = true;
 }
@@ -153,6 +173,7 @@ UdpSocket::~UdpSocket() {
   // reference to itself). Close the watcher and the fd; the references are deleted by
   // their own destructors.
   CloseNow();
+  if (own_counters_ != nullptr) own_counters_->Release();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);
     async_context_ = nullptr;
@@ -167,7 +188,16 @@ bool UdpSocket::CheckOpen(Napi::Env env) const {
   return true;
 }
 
+// counters(): Float64Array — the counters this socket writes (indices: counters.h): a view
+// of native memory when the constructor was given null, else the array it was given.
+// undefined once the socket released its JS references (after close()).
+Napi::Value UdpSocket::CountersView(const Napi::CallbackInfo& info) {
+  if (counters_view_.IsEmpty()) return info.Env().Undefined();
+  return counters_view_.Value();
+}
+
 double* UdpSocket::Counters(napi_env env) {
+  if (own_counters_ != nullptr) return own_counters_->data();
   ArrayView view;
   if (counters_.Get(env, &view) && view.length >= kCounterCount) return static_cast<double*>(view.data);
   return scratch_counters_;  // JS detached or shrank it: counts go nowhere, memory stays safe
@@ -419,6 +449,7 @@ void UdpSocket::ReleaseJs() {
   send_ring_.Reset();
   recv_ring_.Reset();
   counters_.Reset();
+  counters_view_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);
     async_context_ = nullptr;

@@ -82,6 +82,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value LocalAddress(const Napi::CallbackInfo& info);
+  Napi::Value CountersView(const Napi::CallbackInfo& info);
   Napi::Value RemoteAddress(const Napi::CallbackInfo& info);
   Napi::Value SetBufferSize(const Napi::CallbackInfo& info);
   Napi::Value GetBufferSize(const Napi::CallbackInfo& info);
@@ -246,7 +247,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::FunctionReference on_recv_;
   Napi::FunctionReference on_writable_;
   Napi::FunctionReference on_recv_error_;
+  // The counters: in native memory lent to JS (own_counters_, constructor given null), or a
+  // JS array looked up at every use (counters_ only). counters_view_ is what counters() returns.
+  SharedDoubles* own_counters_ = nullptr;
   PinnedArray counters_;
+  Napi::ObjectReference counters_view_;
   double scratch_counters_[kCounterCount] = {};
 
   // Send ring (send.cc). The mmsghdr/iovec arrays hold min(capacity, UIO_MAXIOV)

@@ -167,6 +167,8 @@ export interface NativeCallbacks {
  * `close`, `fd`, `encodePeer`, `ref`, `stopRecv` and `awaitWritable(false)`.
  */
 export interface NativeUdpSocket {
+  /** The counters the socket writes (indices `C`): native memory when constructed with null; undefined after close released them. */
+  counters(): Float64Array;
   /**
    * Bind (`bind(2)`); `port` 0 lets the kernel choose. `flags`: BIND_REUSEPORT | BIND_IPV6ONLY | BIND_REUSEADDR
    * (EINVAL on a udp4 socket). An IPv4 literal on a udp6 socket binds its IPv4-mapped form.
@@ -411,7 +413,8 @@ export interface NativeConstants {
 }
 
 export interface NativeBinding {
-  UdpSocket: new (family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks) => NativeUdpSocket;
+  /** counters: null = native memory, read through `counters()`; or a Float64Array of at least C.COUNT (looked up at every use). */
+  UdpSocket: new (family: 4 | 6, counters: Float64Array | null, callbacks: NativeCallbacks) => NativeUdpSocket;
   /** The native RTP fan-out: `new RtpFanout(state, io)` with state a Float64Array of outputs × FANOUT.STRIDE (1..65536 outputs), io one of at least FANOUT.IO_LENGTH. */
   RtpFanout: new (state: Float64Array, io: Float64Array) => NativeRtpFanout;
   /** UIO_MAXIOV of this build (1024 on Linux). */

@@ -824,6 +824,44 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(shrink.datagrams.length).toBe(1);
     });
 
+    it('counters in native memory (constructed with null): JS reads what the socket counts, also after its view is dropped or transferred', async () => {
+      const got: number[] = [];
+      const rx = new N.UdpSocket(4, null, { onRecv: (n: number) => got.push(n), onWritable() {}, onRecvError() {} });
+      const tx = bound(4);
+      opened.push({ sock: rx } as Harness);
+      const counters = rx.counters();
+      expect(counters).toBeInstanceOf(Float64Array);
+      expect(counters.length).toBeGreaterThanOrEqual(C.COUNT);
+      expect(rx.counters()).toBe(counters); // the same view each time
+      rx.bind('127.0.0.1', 0, 0);
+      const ring = new RecvRing(4, 256);
+      rx.setRecvRing(ring.arena, 256, ring.lengths, ring.addrs, ring.flags, 16, ring.segSizes);
+      rx.startRecv();
+      sendRing(tx, 4, 1024);
+      tx.sock.encodePeer('127.0.0.1', rx.localAddress()[1], tx.send!.table, 0);
+      fill(tx, 0, [payload(1, 10), payload(2, 20)], 0);
+      expect(tx.sock.send(0, 2)).toBe(2);
+      await waitFor('2 datagrams', () => counters[C.RECV_DATAGRAMS] === 2);
+      expect(counters[C.RECV_BYTES]).toBe(30);
+      expect(counters[C.RECV_WAKEUPS]).toBeGreaterThanOrEqual(1);
+      // Transferring the view must not leave the socket writing freed memory. Node marks
+      // external buffers untransferable: it copies them (the original stays attached) or
+      // refuses; a runtime that does move it leaves the original detached.
+      let transferred: Float64Array | undefined;
+      try {
+        transferred = structuredClone(counters, { transfer: [counters.buffer as ArrayBuffer] });
+      } catch (e) {
+        expect((e as Error).name).toBe('DataCloneError');
+      }
+      fill(tx, 2, [payload(3, 5)], 0);
+      expect(tx.sock.send(2, 1)).toBe(1);
+      const view = counters.length > 0 ? counters : transferred!;
+      await waitFor('3rd datagram', () => view[C.RECV_DATAGRAMS] === 3);
+      expect(got.reduce((a, b) => a + b, 0)).toBe(3);
+      rx.close();
+      expect(view[C.RECV_DATAGRAMS]).toBe(3); // still readable after close
+    });
+
     it('after close(): fd() is -1, close() is idempotent, I/O throws ERR_SOCKET_DGRAM_NOT_RUNNING', () => {
       const a = bound(4);
       sendRing(a, 2, 64);
