@@ -112,6 +112,22 @@ bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, n
   return true;
 }
 
+bool ArgSendRing(const Napi::CallbackInfo& info, std::size_t i, Napi::TypedArray* arena, Napi::TypedArray* offsets,
+                 Napi::TypedArray* lengths, Napi::TypedArray* peers) {
+  if (!ArgTypedArray(info, i, "arena", napi_uint8_array, arena) ||
+      !ArgTypedArray(info, i + 1, "offsets", napi_uint32_array, offsets) ||
+      !ArgTypedArray(info, i + 2, "lengths", napi_uint32_array, lengths) ||
+      !ArgTypedArray(info, i + 3, "peers", napi_int32_array, peers)) {
+    return false;
+  }
+  const std::size_t capacity = offsets->ElementLength();
+  if (capacity == 0 || lengths->ElementLength() != capacity || peers->ElementLength() != capacity) {
+    ThrowRangeError(info.Env(), "offsets, lengths and peers must have the same length >= 1 (the ring capacity)");
+    return false;
+  }
+  return true;
+}
+
 bool PinnedArray::Get(napi_env env, ArrayView* view) const {
   *view = ArrayView{};
   if (ref_.IsEmpty()) return false;

@@ -35,6 +35,12 @@ bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* na
 bool ArgArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type, void** data,
               std::size_t* length);
 
+// info[i..i+3] must be a send ring's arena (Uint8Array), offsets and lengths (Uint32Array)
+// and peers (Int32Array), the last three of one length >= 1 (the ring's capacity): TypeError
+// or RangeError otherwise. Shared by setSendRing (the socket) and setRing (the fan-out).
+bool ArgSendRing(const Napi::CallbackInfo& info, std::size_t i, Napi::TypedArray* arena, Napi::TypedArray* offsets,
+                 Napi::TypedArray* lengths, Napi::TypedArray* peers);
+
 // Where a typed array's elements are right now.
 struct ArrayView {
   void* data = nullptr;
@@ -52,6 +58,8 @@ class PinnedArray {
   void Set(const Napi::TypedArray& array) { ref_ = Napi::Reference<Napi::TypedArray>::New(array, 1); }
   void Reset() { ref_.Reset(); }
   bool IsEmpty() const { return ref_.IsEmpty(); }
+  // The registered array itself (needs an open HandleScope; not set: an empty value).
+  Napi::TypedArray Value() const { return ref_.Value(); }
   // Returns false (view left empty) if not set or no longer readable.
   bool Get(napi_env env, ArrayView* view) const;
 

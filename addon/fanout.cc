@@ -219,17 +219,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   Napi::Value SetRing(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::TypedArray arena, offsets, lengths, peers;
-    if (!ArgTypedArray(info, 0, "arena", napi_uint8_array, &arena) ||
-        !ArgTypedArray(info, 1, "offsets", napi_uint32_array, &offsets) ||
-        !ArgTypedArray(info, 2, "lengths", napi_uint32_array, &lengths) ||
-        !ArgTypedArray(info, 3, "peers", napi_int32_array, &peers)) {
-      return env.Undefined();
-    }
-    const std::size_t capacity = offsets.ElementLength();
-    if (capacity == 0 || lengths.ElementLength() != capacity || peers.ElementLength() != capacity) {
-      ThrowRangeError(env, "offsets, lengths and peers must have the same length >= 1 (the ring capacity)");
-      return env.Undefined();
-    }
+    if (!ArgSendRing(info, 0, &arena, &offsets, &lengths, &peers)) return env.Undefined();
     ring_.Set({&arena, &offsets, &lengths, &peers});
     return env.Undefined();
   }

@@ -153,18 +153,11 @@ Napi::Value UdpSocket::SetSendRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   Napi::TypedArray arena, offsets, lengths, peers, table;
-  if (!ArgTypedArray(info, 0, "arena", napi_uint8_array, &arena) ||
-      !ArgTypedArray(info, 1, "offsets", napi_uint32_array, &offsets) ||
-      !ArgTypedArray(info, 2, "lengths", napi_uint32_array, &lengths) ||
-      !ArgTypedArray(info, 3, "peers", napi_int32_array, &peers) ||
+  if (!ArgSendRing(info, 0, &arena, &offsets, &lengths, &peers) ||
       !ArgTypedArray(info, 4, "peerTable", napi_uint8_array, &table)) {
     return env.Undefined();
   }
-  std::size_t capacity = offsets.ElementLength();
-  if (capacity == 0 || lengths.ElementLength() != capacity || peers.ElementLength() != capacity) {
-    ThrowRangeError(env, "offsets, lengths and peers must have the same length >= 1 (the ring capacity)");
-    return env.Undefined();
-  }
+  const std::size_t capacity = offsets.ElementLength();
   std::size_t batch = capacity < kUioMaxIov ? capacity : kUioMaxIov;
   if (batch > send_batch_) {
     send_msgs_.reset(new mmsghdr[batch]());

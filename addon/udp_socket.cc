@@ -163,7 +163,6 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     }
   }
   counters_.Set(counters);
-  counters_view_ = Napi::Persistent(counters.As<Napi::Object>());
   Napi::ObjectWrap<UdpSocket>::Ref();  // alive while the fd is open
   self_ref_ = true;
 }
@@ -192,8 +191,8 @@ bool UdpSocket::CheckOpen(Napi::Env env) const {
 // of native memory when the constructor was given null, else the array it was given.
 // undefined once the socket released its JS references (after close()).
 Napi::Value UdpSocket::CountersView(const Napi::CallbackInfo& info) {
-  if (counters_view_.IsEmpty()) return info.Env().Undefined();
-  return counters_view_.Value();
+  if (counters_.IsEmpty()) return info.Env().Undefined();
+  return counters_.Value();
 }
 
 double* UdpSocket::Counters(napi_env env) {
@@ -449,7 +448,6 @@ void UdpSocket::ReleaseJs() {
   send_ring_.Reset();
   recv_ring_.Reset();
   counters_.Reset();
-  counters_view_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);
     async_context_ = nullptr;

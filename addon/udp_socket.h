@@ -248,10 +248,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::FunctionReference on_writable_;
   Napi::FunctionReference on_recv_error_;
   // The counters: in native memory lent to JS (own_counters_, constructor given null), or a
-  // JS array looked up at every use (counters_ only). counters_view_ is what counters() returns.
+  // JS array looked up at every use. counters_ holds the JS array either way (counters()).
   SharedDoubles* own_counters_ = nullptr;
   PinnedArray counters_;
-  Napi::ObjectReference counters_view_;
   double scratch_counters_[kCounterCount] = {};
 
   // Send ring (send.cc). The mmsghdr/iovec arrays hold min(capacity, UIO_MAXIOV)
