@@ -196,7 +196,7 @@ export class RtpFanout {
   /** Largest datagram emitted, bytes (after SRTP). */
   readonly mtu: number;
   /** Totals over the fan-out's life. */
-  readonly totals = { forwardCalls: 0, queued: 0, dropped: 0, oversize: 0, errors: 0, retransmitted: 0, retransmitMisses: 0 };
+  readonly totals = { forwardCalls: 0, queued: 0, dropped: 0, oversize: 0, errors: 0, retransmitted: 0, retransmitMisses: 0, retransmitDropped: 0 };
   private readonly native: NativeRtpFanout;
   /** Each native call's parameters and results (`FANOUT.IO_*`), in the state's buffer. */
   private readonly io: Float64Array;
@@ -554,6 +554,7 @@ export class RtpFanout {
     }
     this.totals.retransmitted += out.queued;
     this.totals.retransmitMisses += out.misses;
+    this.totals.retransmitDropped += out.dropped;
     this.sock.flushQueued();
     return out;
   }

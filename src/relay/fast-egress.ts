@@ -40,7 +40,7 @@ const FAST_PROFILES = new Set([0x0001, 0x0007]);
 export class FastOutput {
   /** The next forwarded packet gets fresh offsets (after a gate, a restart or a discontinuity). */
   rebasePending = true;
-  /** PACKETS and DROPPED as of the last batch (their growth feeds the stream's counters and stalls). */
+  /** PACKETS as of the last fold into the counters, DROPPED as of the last drop check (their growth feeds the stream's counters and stalls). */
   seenPackets = 0;
   seenDropped = 0;
   private readonly ticksPerMs: number;

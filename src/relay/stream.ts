@@ -121,7 +121,9 @@ export class RelayStream {
   private batchSrc: Uint8Array | undefined;
   /** Some fast audio output waits for a re-base at the next audio packet. */
   private fastAudioRebase = false;
-  readonly counters: StreamCounters = {
+  /** The fan-out's drop total (forward and retransmit) when this stream's viewers were last checked for drops. */
+  private seenFanoutDrops = 0;
+  private readonly counts: StreamCounters = {
     ingestVideo: 0,
     ingestAudio: 0,
     ingestBytes: 0,
@@ -170,6 +172,12 @@ export class RelayStream {
     this.log = config.log ?? (() => {});
   }
 
+  /** The stream's counters (the fast viewers' native packet counts folded in first). */
+  get counters(): StreamCounters {
+    for (const v of this.fastViewers) this.foldFastEgress(v);
+    return this.counts;
+  }
+
   get name(): string {
     return this.config.name;
   }
@@ -185,7 +193,7 @@ export class RelayStream {
     viewer.on((event, v) => {
       if (event === 'connected') {
         if (v.wantsFast) this.attachFast(v);
-        if (v.video) this.counters.keyframeWaits++;
+        if (v.video) this.counts.keyframeWaits++;
       }
       if (event === 'closed') this.remove(v);
     });
@@ -232,6 +240,7 @@ export class RelayStream {
       this.fastAudioRebase = true;
     }
     v.attachFast({ fanout, session, ...outputs });
+    v.foldFastCounters = () => this.foldFastEgress(v);
     // Sender reports from the fan-out's counts, NACKs from its history, SRTCP with the session.
     v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id }));
     // Its SRTCP unprotected natively, not by werift (werift keeps it where this cannot be done).
@@ -245,7 +254,9 @@ export class RelayStream {
     this.weriftViewers.delete(v);
     if (this.fastViewers.delete(v)) {
       const f = v.fast!;
-      this.countFast(v, Date.now());
+      this.checkFastDrops(v, Date.now());
+      this.foldFastEgress(v);
+      v.foldFastCounters = undefined;
       for (const o of [f.video, f.audio]) if (o) f.fanout.removeOutput(o.id);
       f.fanout.removeSession(f.session);
     }
@@ -334,11 +345,21 @@ export class RelayStream {
     this.fastBatch?.reset(src);
   }
 
-  /** Ends the batch: the fast viewers' packets of it go out (one native call), their counters follow. */
+  /**
+   * Ends the batch: the fast viewers' packets of it go out (one native call). Their packet
+   * counts are folded in when the counters are read; a viewer is checked for drops only when
+   * the fan-out dropped something since the last check.
+   */
   endBatch(now: number): void {
     this.flushFast(now);
     this.batchSrc = undefined;
-    if (this.fastViewers.size > 0) for (const v of this.fastViewers) this.countFast(v, now);
+    const f = this.fastFanout;
+    if (f === undefined) return;
+    const t = f.totals;
+    const drops = t.dropped + t.retransmitDropped;
+    if (drops === this.seenFanoutDrops) return;
+    this.seenFanoutDrops = drops;
+    for (const v of this.fastViewers) this.checkFastDrops(v, now);
   }
 
   /** Forwards what the current batch holds to the fast outputs and starts the batch's list afresh. */
@@ -349,33 +370,42 @@ export class RelayStream {
     b.reset(b.src);
   }
 
-  /** Folds a fast viewer's native counters into the stream's and the viewer's; a viewer whose packets were dropped (send queue full) fell behind: its video waits for the next keyframe. */
-  private countFast(v: Viewer, now: number): void {
-    const f = v.fast!;
-    const c = this.counters;
+  /** Folds a fast viewer's native packet counts (growth since the last fold) into the stream's and the viewer's counters. */
+  private foldFastEgress(v: Viewer): void {
+    const f = v.fast;
+    if (!f) return;
+    const c = this.counts;
     if (f.video) {
       const o = f.video;
-      const p = o.packets;
-      c.egressVideo += p - o.seenPackets;
-      v.counters.forwarded += p - o.seenPackets;
-      o.seenPackets = p;
-      const d = o.dropped;
-      if (d !== o.seenDropped) {
-        o.seenDropped = d;
-        if (o.live) {
-          v.stall(now);
-          c.stalls++;
-          c.keyframeWaits++;
-        }
+      const d = o.packets - o.seenPackets;
+      if (d !== 0) {
+        o.seenPackets += d;
+        c.egressVideo += d;
+        v.addForwarded(d);
       }
     }
     if (f.audio) {
       const o = f.audio;
-      const p = o.packets;
-      c.egressAudio += p - o.seenPackets;
-      v.counters.forwarded += p - o.seenPackets;
-      o.seenPackets = p;
-      o.seenDropped = o.dropped;
+      const d = o.packets - o.seenPackets;
+      if (d !== 0) {
+        o.seenPackets += d;
+        c.egressAudio += d;
+        v.addForwarded(d);
+      }
+    }
+  }
+
+  /** A fast viewer whose video packets were dropped (send queue full) fell behind: its video waits for the next keyframe. */
+  private checkFastDrops(v: Viewer, now: number): void {
+    const o = v.fast?.video;
+    if (!o) return;
+    const d = o.dropped;
+    if (d === o.seenDropped) return;
+    o.seenDropped = d;
+    if (o.live) {
+      v.stall(now);
+      this.counts.stalls++;
+      this.counts.keyframeWaits++;
     }
   }
 
@@ -395,7 +425,7 @@ export class RelayStream {
       return;
     }
     const h = parseRtpHeader(bytes, offset, length);
-    const c = this.counters;
+    const c = this.counts;
     if (!h) {
       c.ingestInvalid++;
       return;
@@ -533,7 +563,7 @@ export class RelayStream {
       this.flushFast(now);
       batch.reset(bytes);
     }
-    const c = this.counters;
+    const c = this.counts;
     if (isVideo && keyStart) {
       const ps = this.parameterSets;
       const inject = mark === KeyframeMark.IdrStart && ps.sps !== undefined && ps.pps !== undefined;
@@ -590,15 +620,15 @@ export class RelayStream {
     for (const out of due) out.startAt(idx);
     this.flushFast(now);
     for (const out of due) out.shiftSeq(1);
-    this.counters.parameterSetsSent += due.length;
-    this.counters.parameterSetsOnRequest += due.length;
+    this.counts.parameterSetsSent += due.length;
+    this.counts.parameterSetsOnRequest += due.length;
   }
 
   /** A new source or a discontinuity of one kind: gate video to the next keyframe, re-base every output of that kind. */
   private discontinuity(isVideo: boolean, now: number): void {
     const lock = isVideo ? this.videoLock : this.audioLock;
     const why: SourceChange = lock.lastChange;
-    const c = this.counters;
+    const c = this.counts;
     if (why === 'first' || why === 'restart' || why === 'switch') {
       c.sourceChanges[why]++;
       const s = lock.source!;
@@ -632,7 +662,7 @@ export class RelayStream {
     this.prevVideoTs = ts;
     if (prevSeq < 0 || seq !== ((prevSeq + 1) & 0xffff) || ts === prevTs) return;
     if (((ts - prevTs) | 0) >= 0) return;
-    const c = this.counters;
+    const c = this.counts;
     c.bframes++;
     if (c.warnings.bframes === 0) {
       c.warnings.bframes++;
@@ -645,7 +675,7 @@ export class RelayStream {
 
   private noteUnknownType(pt: number): void {
     if (this.unknownTypes.size < 16) this.unknownTypes.add(pt);
-    const c = this.counters;
+    const c = this.counts;
     if (c.warnings.unknown_payload_type === 0 && c.ingestUnknownPayloadType >= UNKNOWN_PT_WARN_AFTER && c.ingestVideo + c.ingestAudio === 0) {
       c.warnings.unknown_payload_type++;
       this.log(

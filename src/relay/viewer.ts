@@ -134,7 +134,21 @@ export interface FastPathRtcp {
 export class Viewer {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
-  readonly counters: ViewerCounters = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0 };
+  private readonly own: ViewerCounters = { forwarded: 0, pli: 0, fir: 0, stalls: 0, freezes: 0 };
+  /**
+   * Set by the stream while the viewer is on the fast path: folds the native packet counts
+   * into `forwarded` (read lazily, not per ingest batch).
+   */
+  foldFastCounters: (() => void) | undefined;
+  /** Packets forwarded (werift and fast path), PLI/FIR received, stalls and freezes. */
+  get counters(): ViewerCounters {
+    this.foldFastCounters?.();
+    return this.own;
+  }
+  /** Counts `n` more packets the fast path sent this viewer (the stream's fold). */
+  addForwarded(n: number): void {
+    this.own.forwarded += n;
+  }
   /** DTLS is up: RTP can be sent. */
   connected = false;
   /** Per-kind output state; undefined when the offer did not ask for that kind. */
@@ -300,7 +314,7 @@ export class Viewer {
   stall(now: number): void {
     (this.fast?.video ?? this.video)?.gate();
     this.waitingSince = now;
-    this.counters.stalls++;
+    this.own.stalls++;
   }
 
   /** Sends a keyframe's first packet (or the cached parameter sets before it): no longer frozen. */
@@ -319,7 +333,7 @@ export class Viewer {
     if (this.troubleSince === 0 || now - this.troubleSince <= FROZEN_AFTER_MS) return false;
     if (!this.frozenCounted) {
       this.frozenCounted = true;
-      this.counters.freezes++;
+      this.own.freezes++;
     }
     return true;
   }
@@ -335,7 +349,7 @@ export class Viewer {
   private send(sender: RtpSender | undefined, packet: Buffer): void {
     if (!sender) return;
     this.inFlight++;
-    this.counters.forwarded++;
+    this.own.forwarded++;
     // werift awaits the transport per packet; with the batching plug this settles at enqueue.
     sender.sendRtp(packet).then(this.onSent, this.onSent);
   }
@@ -498,8 +512,8 @@ export class Viewer {
 
   /** PLI/FIR from the viewer: counted; video wants a keyframe, which starts with the cached SPS/PPS. */
   private keyframeRequested(kind: 'video' | 'audio', why: 'pli' | 'fir'): void {
-    if (why === 'pli') this.counters.pli++;
-    else this.counters.fir++;
+    if (why === 'pli') this.own.pli++;
+    else this.own.fir++;
     if (kind !== 'video') return;
     this.wantKeyframe(Date.now());
     this.parameterSetsDue = true;
