@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "shared_memory.h"
 
 namespace dsn {
 
@@ -143,7 +144,31 @@ bool PinnedArray::Get(napi_env env, ArrayView* view) const {
   return true;
 }
 
-bool PinnedBuffer::Get(napi_env env, std::uint8_t** data, std::size_t* byte_length) const {
+void PinnedBuffer::Set(const Napi::ArrayBuffer& buffer) {
+  Reset();
+  Napi::ArrayBuffer b = buffer;  // Data()/ByteLength() are not const
+  void* data = b.Data();
+  const std::size_t length = b.ByteLength();
+  block_ = AcquireShared(data, length);
+  if (block_ != nullptr) {
+    base_ = static_cast<std::uint8_t*>(data);
+    length_ = length;
+    return;
+  }
+  ref_ = Napi::Reference<Napi::ArrayBuffer>::New(buffer, 1);
+}
+
+void PinnedBuffer::Reset() {
+  if (block_ != nullptr) {
+    ReleaseShared(block_);
+    block_ = nullptr;
+    base_ = nullptr;
+    length_ = 0;
+  }
+  ref_.Reset();
+}
+
+bool PinnedBuffer::Lookup(napi_env env, std::uint8_t** data, std::size_t* byte_length) const {
   *data = nullptr;
   *byte_length = 0;
   if (ref_.IsEmpty()) return false;

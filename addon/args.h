@@ -70,17 +70,35 @@ class PinnedArray {
 // An ArrayBuffer registered with native code, for typed arrays that JS carved from one
 // buffer: one lookup (Get) gives where all of them are, instead of one per array. The same
 // rules as PinnedArray: a strong reference, the data pointer and byte length read again at
-// every use (a detached buffer reads as length 0 and fails the caller's bounds checks).
+// every use (a detached buffer reads as length 0 and fails the caller's bounds checks) —
+// except for memory from allocShared (shared_memory.h): then a reference to the native
+// block is kept instead, and Get returns its pointer without touching JS.
+struct SharedBlock;
 class PinnedBuffer {
  public:
-  void Set(const Napi::ArrayBuffer& buffer) { ref_ = Napi::Reference<Napi::ArrayBuffer>::New(buffer, 1); }
-  void Reset() { ref_.Reset(); }
-  bool IsEmpty() const { return ref_.IsEmpty(); }
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() { Reset(); }
+  void Set(const Napi::ArrayBuffer& buffer);
+  void Reset();
+  bool IsEmpty() const { return block_ == nullptr && ref_.IsEmpty(); }
   // Returns false (data null, length 0) if not set or no longer readable.
-  bool Get(napi_env env, std::uint8_t** data, std::size_t* byte_length) const;
+  bool Get(napi_env env, std::uint8_t** data, std::size_t* byte_length) const {
+    if (block_ != nullptr) {
+      *data = base_;
+      *byte_length = length_;
+      return true;
+    }
+    return Lookup(env, data, byte_length);
+  }
 
  private:
+  bool Lookup(napi_env env, std::uint8_t** data, std::size_t* byte_length) const;
   Napi::Reference<Napi::ArrayBuffer> ref_;
+  SharedBlock* block_ = nullptr;  // native memory: base_/length_ stay valid while held
+  std::uint8_t* base_ = nullptr;
+  std::size_t length_ = 0;
 };
 
 // Doubles in native memory that JS reads through a Float64Array over an external

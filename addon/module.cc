@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "counters.h"
+#include "shared_memory.h"
 #include "fanout.h"
 #include "sockaddr.h"
 #include "args.h"
@@ -80,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));
+  exports.Set("allocShared", Napi::Function::New(env, dsn::AllocShared, "allocShared"));  // shared_memory.h
   exports.Set("guessHandle", Napi::Function::New(env, dsn::GuessHandle, "guessHandle"));  // inherited_fd.cc
 
   // errno values the TypeScript side needs, by name (positive, as in counters[LAST_ERRNO]

@@ -44,7 +44,7 @@
  * srtp/; the relay builds on it.
  */
 import { Buffer } from 'node:buffer';
-import { FANOUT, loadNative, type NativeRtpFanout } from '../native/binding.js';
+import { FANOUT, loadNative, type NativeBinding, type NativeRtpFanout } from '../native/binding.js';
 import { NativeBatchSocket } from '../socket/native-socket.js';
 import { BatchSocketError, BatchSocketTypeError } from '../errors.js';
 import { srtpOverhead, type SrtpKeyMaterial } from '../srtp/index.js';
@@ -236,11 +236,11 @@ export class RtpFanout {
       throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `options.mtu must be an integer in 28..65535 bytes. Received ${String(mtu)}`);
     }
     this.mtu = mtu;
-    // state and io in one buffer: the native side finds both with one lookup per call.
-    const buffer = new ArrayBuffer(8 * (maxOutputs * FANOUT.STRIDE + FANOUT.IO_LENGTH));
+    // state and io in one buffer of native memory: the native side finds both without a lookup per call.
+    const binding = (loadNative() as { ok: true; binding: Pick<NativeBinding, 'RtpFanout' | 'allocShared'> }).binding;
+    const buffer = binding.allocShared(8 * (maxOutputs * FANOUT.STRIDE + FANOUT.IO_LENGTH));
     this.state = new Float64Array(buffer, 0, maxOutputs * FANOUT.STRIDE);
     this.io = new Float64Array(buffer, 8 * maxOutputs * FANOUT.STRIDE, FANOUT.IO_LENGTH);
-    const binding = (loadNative() as { ok: true; binding: { RtpFanout: new (s: Float64Array, io: Float64Array) => NativeRtpFanout } }).binding;
     this.native = new binding.RtpFanout(this.state, this.io);
   }
 

@@ -435,6 +435,15 @@ export interface NativeBinding {
    * ('UNKNOWN' also for an fd that is not open). Never changes the fd (addon/inherited_fd.cc).
    */
   guessHandle(fd: number): [type: string, family: 0 | 4 | 6];
+  /**
+   * `bytes` (1 to 2^31-1) zeroed bytes of native memory as an ArrayBuffer (external where
+   * the runtime allows, else an ordinary one): typed arrays over it that are registered
+   * with native code (the receive and send rings, the fan-out's state) are found without a
+   * lookup per call; the memory lives until JS and every native holder are done with it
+   * (addon/shared_memory.h). Throws TypeError for a non-integer, RangeError out of range or
+   * when the memory cannot be allocated.
+   */
+  allocShared(bytes: number): ArrayBuffer;
   constants: NativeConstants;
 }
 
@@ -516,6 +525,7 @@ export function loadNative(): NativeLoadResult {
         typeof (binding.UdpSocket.prototype as Partial<NativeUdpSocket>).setGso !== 'function' ||
         typeof binding.interfaceIndex !== 'function' ||
         typeof binding.guessHandle !== 'function' ||
+        typeof binding.allocShared !== 'function' ||
         typeof binding.RtpFanout !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);

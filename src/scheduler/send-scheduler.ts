@@ -23,6 +23,8 @@ export type { PeerRefs, SendRing, SlotReservation } from './slot-ring.js';
 export interface SendBackend {
   /** The ring's arrays were (re)allocated: register them. */
   attach(ring: SendRing): void;
+  /** Memory for the ring's arrays (e.g. native memory the backend reads without a lookup). Absent = ordinary ArrayBuffers. */
+  allocate?(bytes: number): ArrayBuffer;
   /** Send ring slots `start … start+count-1 (mod capacity)`; returns how many the kernel took. */
   send(start: number, count: number): number;
   /** Errno (positive) of the first datagram the last `send` did not take. */
@@ -130,7 +132,7 @@ export class SendScheduler {
     this.backend = backend;
     this.opts = opts;
     this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, isEmpty: () => this.ring.count === 0 });
-    this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs);
+    this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs, backend.allocate && ((bytes) => backend.allocate!(bytes)));
     // Whole-millisecond windows keep libuv's timer (no system call to arm or cancel); the
     // others need µs precision, which only the backend's timer has.
     this.timerKind = opts.mode === 'window' && opts.windowUs % 1000 !== 0 && backend.armTimer && backend.disarmTimer ? 'precise' : 'libuv';

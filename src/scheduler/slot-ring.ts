@@ -32,6 +32,13 @@ export interface SlotReservation extends SendRing {
   arenaEnd: number;
 }
 
+/**
+ * Memory for the ring's arrays: the backend's (native memory it registers once and reads
+ * without a lookup per call, `allocShared` of src/native/binding.ts), else ordinary.
+ */
+export type Allocate = (bytes: number) => ArrayBuffer;
+const plainAllocate: Allocate = (bytes) => new ArrayBuffer(bytes);
+
 /** Per-peer reference counts, so a peer table can evict entries no queued datagram uses. */
 export interface PeerRefs {
   refs: Int32Array;
@@ -41,8 +48,8 @@ export interface PeerRefs {
  * The slot arrays (offset, length, peer per slot), views of one ArrayBuffer: the native
  * side finds all three with one lookup per send or fan-out call instead of one each.
  */
-function slotArrays(slots: number): [Uint32Array, Uint32Array, Int32Array] {
-  const buffer = new ArrayBuffer(12 * slots);
+function slotArrays(slots: number, alloc: Allocate): [Uint32Array, Uint32Array, Int32Array] {
+  const buffer = alloc(12 * slots);
   return [new Uint32Array(buffer, 0, slots), new Uint32Array(buffer, 4 * slots, slots), new Int32Array(buffer, 8 * slots, slots)];
 }
 
@@ -79,6 +86,7 @@ export class SlotRing {
     maxBytes: number,
     private readonly onResize: (ring: SendRing) => void,
     private readonly peerRefs?: PeerRefs,
+    private readonly alloc: Allocate = plainAllocate,
   ) {
     this.arenaMax = maxBytes + ARENA_SLACK;
     this.allocate(Math.min(INITIAL_SLOTS, maxSlots), Math.min(INITIAL_ARENA, this.arenaMax));
@@ -227,9 +235,9 @@ export class SlotRing {
 
   private allocate(slots: number, arenaBytes: number): void {
     this.cap = slots;
-    [this.offsets, this.lengths, this.peers] = slotArrays(slots);
+    [this.offsets, this.lengths, this.peers] = slotArrays(slots, this.alloc);
     this.callbacks = new Array(slots).fill(undefined);
-    this.arena = Buffer.allocUnsafeSlow(arenaBytes);
+    this.arena = Buffer.from(this.alloc(arenaBytes));
     this.onResize(this.view());
   }
 
@@ -242,7 +250,7 @@ export class SlotRing {
     let cap = this.cap * 2;
     while (cap < need) cap *= 2;
     cap = Math.min(this.maxSlots, cap);
-    const [offsets, lengths, peers] = slotArrays(cap);
+    const [offsets, lengths, peers] = slotArrays(cap, this.alloc);
     const callbacks: (SendCallback | undefined)[] = new Array(cap).fill(undefined);
     for (let i = 0; i < this.count; i++) {
       const s = (this.head + i) % this.cap;
@@ -268,7 +276,7 @@ export class SlotRing {
     let size = this.arena.length * 2;
     while (size < need) size *= 2;
     size = Math.max(need, Math.min(size, this.arenaMax));
-    const arena = Buffer.allocUnsafeSlow(size);
+    const arena = Buffer.from(this.alloc(size));
     let off = 0;
     for (let i = 0; i < this.count; i++) {
       const s = (this.head + i) % this.cap;

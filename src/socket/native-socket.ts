@@ -68,14 +68,20 @@ export class NativeBatchSocket extends BaseSocket {
 
   private setUp(opts: ResolvedOptions): void {
     const native = this.native;
+    // The rings and the peer table live in native memory: the addon finds them without a
+    // lookup per recvmmsg/sendmmsg call.
+    const alloc = (bytes: number): ArrayBuffer => this.binding.allocShared(bytes);
     this.peers = new PeerTable(
       (ip, port, table, offset) => native.encodePeer(ip, port, table, offset),
       () => this.scheduler.reattach(),
+      undefined,
+      alloc,
     );
     const backend = {
       attach: (r: SendRing): void => {
         native.setSendRing(r.arena, r.offsets, r.lengths, r.peers, this.peers.table);
       },
+      allocate: alloc,
       send: (start: number, count: number): number => native.send(start, count),
       lastErrno: (): number => this.counters[C.LAST_ERRNO],
       awaitWritable: (on: boolean): void => native.awaitWritable(on),
@@ -105,7 +111,7 @@ export class NativeBatchSocket extends BaseSocket {
       },
       this.peers,
     );
-    this.recvRing = new RecvRing(opts.recvBatch, opts.recvSlotSize);
+    this.recvRing = new RecvRing(opts.recvBatch, opts.recvSlotSize, alloc);
     this.batchView = new RingBatch(this.recvRing);
     const r = this.recvRing;
     native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget, r.segSizes);

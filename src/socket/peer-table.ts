@@ -20,7 +20,7 @@ const INITIAL = 64;
 
 export class PeerTable {
   /** sockaddr entries, 32 bytes each; replaced on growth (then `onResize` runs). */
-  table: Uint8Array = new Uint8Array(INITIAL * SOCKADDR_STRIDE);
+  table: Uint8Array;
   /** Queued datagrams per peer id (maintained by the scheduler). */
   refs: Int32Array = new Int32Array(INITIAL);
   private pinned: Uint8Array = new Uint8Array(INITIAL);
@@ -35,7 +35,11 @@ export class PeerTable {
     private readonly encode: EncodePeer,
     private readonly onResize: () => void,
     readonly maxCached = 4096,
-  ) {}
+    /** Memory for the table (the addon's `allocShared`: the send path finds it without a lookup), else ordinary. */
+    private readonly alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes),
+  ) {
+    this.table = new Uint8Array(alloc(INITIAL * SOCKADDR_STRIDE));
+  }
 
   /** Peer id for `ip`:`port` (validated IP literal), registering it if new. Throws what `encode` throws. */
   lookup(ip: string, port: number, pin = false): number {
@@ -90,7 +94,7 @@ export class PeerTable {
 
   private grow(): void {
     const n = this.refs.length * 2;
-    const table = new Uint8Array(n * SOCKADDR_STRIDE);
+    const table = new Uint8Array(this.alloc(n * SOCKADDR_STRIDE));
     table.set(this.table);
     const refs = new Int32Array(n);
     refs.set(this.refs);

@@ -33,17 +33,17 @@ export class RecvRing {
   constructor(
     readonly slots: number,
     readonly slotSize: number,
+    /** Where the memory comes from: the addon's `allocShared` (found without a lookup per recvmmsg call), else ordinary. */
+    alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes),
   ) {
     const arenaBytes = slots * slotSize;
     const at = arenaBytes + ((8 - (arenaBytes % 8)) % 8); // the Uint32 arrays start 8-aligned
-    const block = Buffer.allocUnsafeSlow(at + slots * (4 + 4 + SOCKADDR_STRIDE + 1));
-    const buffer = block.buffer; // allocUnsafeSlow: a buffer of its own, at byte offset 0
-    block.fill(0, arenaBytes); // the arena is written before it is read; the rest starts zeroed
-    this.arena = Buffer.from(buffer, block.byteOffset, arenaBytes);
-    this.lengths = new Uint32Array(buffer, block.byteOffset + at, slots);
-    this.segSizes = new Uint32Array(buffer, block.byteOffset + at + 4 * slots, slots);
-    this.addrs = new Uint8Array(buffer, block.byteOffset + at + 8 * slots, slots * SOCKADDR_STRIDE);
-    this.flags = new Uint8Array(buffer, block.byteOffset + at + (8 + SOCKADDR_STRIDE) * slots, slots);
+    const buffer = alloc(at + slots * (4 + 4 + SOCKADDR_STRIDE + 1)); // zeroed
+    this.arena = Buffer.from(buffer, 0, arenaBytes);
+    this.lengths = new Uint32Array(buffer, at, slots);
+    this.segSizes = new Uint32Array(buffer, at + 4 * slots, slots);
+    this.addrs = new Uint8Array(buffer, at + 8 * slots, slots * SOCKADDR_STRIDE);
+    this.flags = new Uint8Array(buffer, at + (8 + SOCKADDR_STRIDE) * slots, slots);
     this.addrView = new DataView(this.addrs.buffer, this.addrs.byteOffset, this.addrs.byteLength);
   }
 

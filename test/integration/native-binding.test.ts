@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BIND_IPV6ONLY,
@@ -24,6 +26,8 @@ import { RecvRing } from '../../src/socket/recv-batch.js';
 
 const loaded = loadNative();
 const N = (loaded.ok ? loaded.binding : undefined) as NativeBinding;
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 const addonPath = loaded.ok ? loaded.path : '';
 const ERR = osConstants.errno as Record<string, number>;
 const LE = endianness() === 'LE';
@@ -860,6 +864,51 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(got.reduce((a, b) => a + b, 0)).toBe(3);
       rx.close();
       expect(view[C.RECV_DATAGRAMS]).toBe(3); // still readable after close
+    });
+
+    it('allocShared: zeroed native memory; rings over it receive and send, also after every JS view of it is dropped and collected', async () => {
+      expect(thrown(() => N.allocShared(0))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => N.allocShared(2 ** 31))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => N.allocShared(1.5))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => N.allocShared('8' as unknown as number))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      const block = N.allocShared(4096);
+      expect(block).toBeInstanceOf(ArrayBuffer);
+      expect(block.byteLength).toBe(4096);
+      expect(new Uint8Array(block).every((b) => b === 0)).toBe(true);
+
+      // A receive ring in shared memory, as NativeBatchSocket allocates it.
+      const tx = bound(4);
+      sendRing(tx, 8, 4096);
+      const rx = bound(4);
+      let ring: RecvRing | undefined = new RecvRing(4, 512, (n) => N.allocShared(n));
+      rx.ring = { arena: ring.arena, slotSize: 512, lengths: ring.lengths, addrs: ring.addrs, flags: ring.flags };
+      rx.sock.setRecvRing(ring.arena, 512, ring.lengths, ring.addrs, ring.flags, 16, ring.segSizes);
+      rx.sock.startRecv();
+      tx.sock.encodePeer('127.0.0.1', port(rx), tx.send!.table, 0);
+      fill(tx, 0, [payload(1, 10), payload(2, 300)], 0);
+      expect(tx.sock.send(0, 2)).toBe(2);
+      await waitFor('2 datagrams', () => rx.datagrams.length === 2);
+      expect(rx.datagrams.map((d) => d.data)).toEqual([payload(1, 10), payload(2, 300)]);
+      // Node marks external buffers untransferable: a transfer copies or refuses, never detaches them.
+      try {
+        structuredClone(ring.arena.buffer, { transfer: [ring.arena.buffer as ArrayBuffer] });
+      } catch (e) {
+        expect((e as Error).name).toBe('DataCloneError');
+      }
+      expect(ring.arena.byteLength).toBe(4 * 512);
+      // Every JS view of the ring dropped and collected: the socket still owns the memory
+      // (a reference of its own), so it keeps receiving into it — counted, never a write
+      // to freed memory (the ASan suite runs this test too).
+      rx.ring = { arena: new Uint8Array(4 * 512), slotSize: 512, lengths: new Uint32Array(4), addrs: new Uint8Array(4 * SOCKADDR_STRIDE), flags: new Uint8Array(4) };
+      ring = undefined;
+      for (let i = 0; i < 3; i++) gc();
+      const datagrams = rx.counters[C.RECV_DATAGRAMS];
+      const bytes = rx.counters[C.RECV_BYTES];
+      fill(tx, 2, [payload(3, 40)], 0);
+      expect(tx.sock.send(2, 1)).toBe(1);
+      await waitFor('3rd datagram counted', () => rx.counters[C.RECV_DATAGRAMS] === datagrams + 1);
+      expect(rx.counters[C.RECV_BYTES]).toBe(bytes + 40);
+      expect(rx.recvErrors).toEqual([]);
     });
 
     it('after close(): fd() is -1, close() is idempotent, I/O throws ERR_SOCKET_DGRAM_NOT_RUNNING', () => {
