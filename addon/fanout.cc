@@ -73,6 +73,7 @@ constexpr std::size_t kHistorySlot = 1200; // bytes kept per ingest packet (larg
 constexpr std::size_t kMaxOutputs = 1 << 16;
 constexpr std::size_t kMaxStreams = 1 << 16;
 constexpr std::size_t kMaxSessions = 1 << 16;
+constexpr std::int64_t kMaxBatches = 1 << 16;
 constexpr std::size_t kRtpHeader = 12;
 
 std::uint16_t Get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
@@ -437,6 +438,67 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
         !ArgInt(info, 4, "count", 0, static_cast<std::int64_t>(pk_len / 3), &count)) {
       return env.Undefined();
     }
+    return ForwardPackets(env, stream_id, src_data, src_len, extra_data, extra_len, pk_data, count);
+  }
+
+  // setBatch(slot, src: Uint8Array, extra: Uint8Array, packets: Uint32Array): registers a
+  // batch's arrays (as forward() takes them) under `slot` (0 .. 65535), for forwardBatch();
+  // registered again whenever one of them changes (a batch over another receive arena, or
+  // grown). Throws TypeError for wrong types, RangeError for a slot out of range.
+  Napi::Value SetBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::int64_t slot = 0;
+    Napi::TypedArray src, extra, packets;
+    if (!ArgInt(info, 0, "slot", 0, kMaxBatches - 1, &slot) || !ArgTypedArray(info, 1, "src", napi_uint8_array, &src) ||
+        !ArgTypedArray(info, 2, "extra", napi_uint8_array, &extra) ||
+        !ArgTypedArray(info, 3, "packets", napi_uint32_array, &packets)) {
+      return env.Undefined();
+    }
+    const auto i = static_cast<std::size_t>(slot);
+    if (i >= batches_.size()) batches_.resize(i + 1);
+    if (!batches_[i]) batches_[i] = std::make_unique<PinnedGroup>();
+    batches_[i]->Set({&src, &extra, &packets});
+    return env.Undefined();
+  }
+
+  // releaseBatch(slot): forgets what setBatch registered there (no-op when nothing is).
+  Napi::Value ReleaseBatch(const Napi::CallbackInfo& info) {
+    std::int64_t slot = 0;
+    if (!ArgInt(info, 0, "slot", 0, kMaxBatches - 1, &slot)) return info.Env().Undefined();
+    const auto i = static_cast<std::size_t>(slot);
+    if (i < batches_.size()) batches_[i].reset();
+    return info.Env().Undefined();
+  }
+
+  // forwardBatch(stream, slot, count) → slots filled: forward() over the arrays registered
+  // with setBatch(slot, …) — no typed-array argument to look up per call. The same results,
+  // errors and io contract as forward(); RangeError for an unregistered slot, a count over
+  // the registered packets' length / 3, or arrays no longer valid (detached or shrunk).
+  Napi::Value ForwardBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t stream_id;
+    std::int64_t slot = 0, count = 0;
+    if (!ArgStream(info, 0, &stream_id) || !ArgInt(info, 1, "slot", 0, kMaxBatches - 1, &slot)) return env.Undefined();
+    const auto i = static_cast<std::size_t>(slot);
+    PinnedGroup* batch = i < batches_.size() ? batches_[i].get() : nullptr;
+    if (batch == nullptr || batch->IsEmpty()) {
+      ThrowRangeError(env, "no batch registered in this slot (setBatch)");
+      return env.Undefined();
+    }
+    if (!ArgInt(info, 2, "count", 0, static_cast<std::int64_t>(batch->Length(2) / 3), &count)) return env.Undefined();
+    void* data[PinnedGroup::kMax];
+    if (!batch->Get(env, data)) {
+      ThrowRangeError(env, "the registered batch is no longer valid (detached or resized arrays)");
+      return env.Undefined();
+    }
+    return ForwardPackets(env, stream_id, data[0], batch->Length(0), data[1], batch->Length(1), data[2], count);
+  }
+
+ private:
+  // forward()'s work once its arguments are resolved: `count` packets described by pk_data
+  // (u32 triples) over src/extra (lengths in bytes).
+  Napi::Value ForwardPackets(Napi::Env env, std::size_t stream_id, void* src_data, std::size_t src_len, void* extra_data,
+                             std::size_t extra_len, void* pk_data, std::int64_t count) {
     double* io_data = nullptr;
     double* st = State(env, &io_data);
     if (st == nullptr) return env.Undefined();
@@ -538,6 +600,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return Napi::Number::New(env, static_cast<double>(ring.produced));
   }
 
+ public:
   // retransmit(output, seqs: Uint32Array, count) → slots filled (the ring and io as forward())
   // Queues again, in the order given, the packets this output sent with outgoing sequence
   // numbers seqs[0..count) (an RTCP NACK's list, RFC 4585 §6.2.1): rebuilt from the stream's
@@ -706,6 +769,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
 
   PinnedGroup state_;  // state, io
   PinnedGroup ring_;   // arena, offsets, lengths, peers (setRing)
+  std::vector<std::unique_ptr<PinnedGroup>> batches_;  // src, extra, packets per slot (setBatch)
   std::vector<Output> outputs_;
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<srtp::Context>> sessions_;
@@ -726,6 +790,9 @@ Napi::Function DefineRtpFanout(Napi::Env env) {
                                     RtpFanout::InstanceMethod<&RtpFanout::SetOutputPeer>("setOutputPeer"),
                                     RtpFanout::InstanceMethod<&RtpFanout::SetRing>("setRing"),
                                     RtpFanout::InstanceMethod<&RtpFanout::Forward>("forward"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::SetBatch>("setBatch"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::ReleaseBatch>("releaseBatch"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::ForwardBatch>("forwardBatch"),
                                     RtpFanout::InstanceMethod<&RtpFanout::Retransmit>("retransmit"),
                                 });
 }

@@ -59,6 +59,8 @@ export const FANOUT_DEFAULT_MTU = 1200;
 export const FANOUT_HISTORY = FANOUT.HISTORY;
 /** Slots asked for per ring reservation at most (a batch beyond goes in several native calls). */
 const MAX_RESERVE_SLOTS = 4096;
+/** Batches one fan-out registers natively at most (addon/fanout.cc kMaxBatches); more use the per-call path. */
+const MAX_BATCH_SLOTS = 65536;
 
 /** Media kind of an output: it takes only the batch's packets of that kind. */
 export type FanoutKind = 'video' | 'audio';
@@ -112,14 +114,29 @@ export class FanoutBatch {
   /** The receive arena the packets point into. */
   src: Uint8Array = new Uint8Array(0);
   /** Packets the relay made (flag EXTRA), appended by {@link FanoutBatch.pushExtra}. */
-  extra: Buffer = Buffer.allocUnsafeSlow(4096);
+  extra: Buffer;
   private extraUsed = 0;
-  packets = new Uint32Array(3 * 256);
+  packets: Uint32Array;
   /** Packets pushed. */
   count = 0;
   /** Payload bytes pushed (the ring room a batch needs per output). */
   bytes = 0;
   videoCount = 0;
+  /** @internal The fan-out that made this batch ({@link RtpFanout.batch}) and registered it natively, its slot there, and the arrays registered. */
+  owner: RtpFanout | undefined;
+  /** @internal */
+  slot = -1;
+  /** @internal */
+  registered: [src: Uint8Array, extra: Uint8Array, packets: Uint32Array] | undefined;
+
+  /**
+   * @param alloc memory for the packet list and the side buffer ({@link RtpFanout.batch}
+   *   passes the addon's native memory, which it reads without a lookup per call).
+   */
+  constructor(private readonly alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes)) {
+    this.extra = Buffer.from(alloc(4096));
+    this.packets = new Uint32Array(alloc(4 * 3 * 256));
+  }
 
   /** Starts a new batch over `src`. */
   reset(src: Uint8Array): void {
@@ -142,7 +159,7 @@ export class FanoutBatch {
    */
   pushExtra(packet: Uint8Array, video: boolean, injected: boolean): number {
     if (this.extraUsed + packet.length > this.extra.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(this.extra.length * 2, this.extraUsed + packet.length));
+      const grown = Buffer.from(this.alloc(Math.max(this.extra.length * 2, this.extraUsed + packet.length)));
       this.extra.copy(grown, 0, 0, this.extraUsed);
       this.extra = grown;
     }
@@ -154,7 +171,7 @@ export class FanoutBatch {
 
   private add(offset: number, length: number, flags: number): number {
     if (this.count * 3 + 3 > this.packets.length) {
-      const grown = new Uint32Array(this.packets.length * 2);
+      const grown = new Uint32Array(this.alloc(4 * this.packets.length * 2));
       grown.set(this.packets);
       this.packets = grown;
     }
@@ -203,12 +220,21 @@ export class RtpFanout {
   /** The send-ring arrays last registered with the native side (setRing). */
   private ring: { arena?: Uint8Array; offsets?: Uint32Array; lengths?: Uint32Array; peers?: Int32Array } = {};
   private readonly outputs = new Map<number, OutputInfo>();
-  /** Outputs per stream, and their kinds' counts (room estimates). */
-  private readonly streamOutputs = new Map<number, { video: number; audio: number }>();
+  /** Outputs per kind of each stream (room estimates), by stream id (small, reused ids: an array, not a Map, for forward()'s lookup). */
+  private readonly streamOutputs: ({ video: number; audio: number } | undefined)[] = [];
   private readonly sessions = new Map<number, number>(); // id → profile
   private readonly result: ForwardResult = { queued: 0, calls: 0, dropped: 0, oversize: 0, errors: 0 };
   private readonly seqs = new Uint32Array(1024);
   private readonly defaultBatch = new FanoutBatch();
+  /** Native memory (the addon's allocShared) for the batches {@link RtpFanout.batch} makes. */
+  private readonly alloc: (bytes: number) => ArrayBuffer;
+  /** Native batch slots (setBatch): the next never used, and those whose batch was collected. */
+  private nextBatchSlot = 0;
+  private readonly freeBatchSlots: number[] = [];
+  private readonly batchSlots = new FinalizationRegistry<number>((slot) => {
+    this.native.releaseBatch(slot);
+    this.freeBatchSlots.push(slot);
+  });
   private rtcpScratch = Buffer.allocUnsafe(256);
 
   /**
@@ -242,6 +268,7 @@ export class RtpFanout {
     this.state = new Float64Array(buffer, 0, maxOutputs * FANOUT.STRIDE);
     this.io = new Float64Array(buffer, 8 * maxOutputs * FANOUT.STRIDE, FANOUT.IO_LENGTH);
     this.native = new binding.RtpFanout(this.state, this.io);
+    this.alloc = (bytes) => binding.allocShared(bytes);
   }
 
   /**
@@ -260,9 +287,32 @@ export class RtpFanout {
     return this.socket as NativeBatchSocket;
   }
 
-  /** A reusable batch builder (one per caller that builds batches). */
+  /**
+   * A reusable batch builder (one per caller that builds batches), registered with this
+   * fan-out: {@link RtpFanout.forward} then passes no arrays per call, only when the batch's
+   * arrays changed (another receive arena, or grown). Any other batch works too, with its
+   * arrays passed per call.
+   */
   batch(): FanoutBatch {
-    return new FanoutBatch();
+    const b = new FanoutBatch(this.alloc);
+    const slot = this.freeBatchSlots.pop() ?? (this.nextBatchSlot < MAX_BATCH_SLOTS ? this.nextBatchSlot++ : -1);
+    if (slot >= 0) {
+      b.owner = this;
+      b.slot = slot;
+      this.batchSlots.register(b, slot);
+    }
+    return b;
+  }
+
+  /** One native forward() call over `batch` (its registered slot when this fan-out made it). */
+  private forwardOnce(stream: number, batch: FanoutBatch): number {
+    if (batch.owner !== this) return this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count);
+    const r = batch.registered;
+    if (r === undefined || r[0] !== batch.src || r[1] !== batch.extra || r[2] !== batch.packets) {
+      this.native.setBatch(batch.slot, batch.src, batch.extra, batch.packets);
+      batch.registered = [batch.src, batch.extra, batch.packets];
+    }
+    return this.native.forwardBatch(stream, batch.slot, batch.count);
   }
 
   // ---- streams, sessions, outputs ------------------------------------------------------
@@ -270,7 +320,7 @@ export class RtpFanout {
   /** A new stream; its ingest history (512 packets × 1200 bytes) is allocated now. */
   addStream(): number {
     const id = this.native.addStream();
-    this.streamOutputs.set(id, { video: 0, audio: 0 });
+    this.streamOutputs[id] = { video: 0, audio: 0 };
     return id;
   }
 
@@ -278,7 +328,7 @@ export class RtpFanout {
   removeStream(id: number): void {
     for (const [o, info] of this.outputs) if (info.stream === id) this.removeOutput(o);
     this.native.removeStream(id);
-    this.streamOutputs.delete(id);
+    this.streamOutputs[id] = undefined;
   }
 
   /**
@@ -353,7 +403,7 @@ export class RtpFanout {
       throw err;
     }
     this.outputs.set(id, { stream: o.stream, session: o.session, peer, kind: o.kind });
-    this.streamOutputs.get(o.stream)![o.kind]++;
+    this.streamOutputs[o.stream]![o.kind]++;
     const s = this.state;
     const b = id * FANOUT.STRIDE;
     s[b + FANOUT.SSRC] = o.ssrc >>> 0;
@@ -369,7 +419,7 @@ export class RtpFanout {
     if (!info) return;
     this.native.removeOutput(id);
     this.outputs.delete(id);
-    this.streamOutputs.get(info.stream)![info.kind]--;
+    this.streamOutputs[info.stream]![info.kind]--;
     info.peer.release();
   }
 
@@ -461,7 +511,7 @@ export class RtpFanout {
   forward(stream: number, batch: FanoutBatch, now: number): ForwardResult {
     const r = this.result;
     r.queued = r.calls = r.dropped = r.oversize = r.errors = 0;
-    const counts = this.streamOutputs.get(stream);
+    const counts = this.streamOutputs[stream];
     if (!counts || batch.count === 0) return r;
     const io = this.io;
     io[FANOUT.IO_CURSOR_OUTPUT] = 0;
@@ -482,7 +532,7 @@ export class RtpFanout {
         io[FANOUT.IO_ARENA_OFF] = 0;
         io[FANOUT.IO_ARENA_END] = 0;
         this.useRing(CLOSED_RING);
-        this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count);
+        this.forwardOnce(stream, batch);
         this.account(r, 0);
         break;
       }
@@ -491,7 +541,7 @@ export class RtpFanout {
       io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
       io[FANOUT.IO_ARENA_END] = res.arenaEnd;
       this.useRing(res);
-      const n = this.native.forward(stream, batch.src, batch.extra, batch.packets, batch.count);
+      const n = this.forwardOnce(stream, batch);
       sock.commitSlots(n, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
       this.account(r, n);
       if (io[FANOUT.IO_DONE] === 1) break;
@@ -562,7 +612,7 @@ export class RtpFanout {
   /** Removes every output and stream (their peer entries unpinned). The socket stays open. */
   close(): void {
     for (const id of [...this.outputs.keys()]) this.removeOutput(id);
-    for (const id of [...this.streamOutputs.keys()]) this.removeStream(id);
+    this.streamOutputs.forEach((c, id) => c && this.removeStream(id));
     for (const id of [...this.sessions.keys()]) this.removeSession(id);
   }
 

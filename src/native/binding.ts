@@ -395,6 +395,12 @@ export interface NativeRtpFanout {
   setRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array): void;
   /** See addon/fanout.cc Forward: one receive batch of a stream into the registered send ring; returns slots filled (io holds the rest). */
   forward(stream: number, src: Uint8Array, extra: Uint8Array, packets: Uint32Array, count: number): number;
+  /** See addon/fanout.cc SetBatch: a batch's arrays registered under `slot` (0–65535) for forwardBatch(). */
+  setBatch(slot: number, src: Uint8Array, extra: Uint8Array, packets: Uint32Array): void;
+  /** See addon/fanout.cc ReleaseBatch. */
+  releaseBatch(slot: number): void;
+  /** See addon/fanout.cc ForwardBatch: forward() over the arrays registered in `slot` (no typed-array argument per call). */
+  forwardBatch(stream: number, slot: number, count: number): number;
   /** See addon/fanout.cc Retransmit: packets an output sent, by outgoing sequence number, queued again into the registered send ring. */
   retransmit(output: number, seqs: Uint32Array, count: number): number;
 }

@@ -441,6 +441,73 @@ describe.skipIf(!available)('native RTP fan-out', () => {
     expect(sock.stats().enqueued).toBe(0);
   });
 
+  it('a batch made by batch() is registered natively once: forward() passes no arrays per call, again only when an array changed; same datagrams as a plain batch', async () => {
+    const sock = await sender();
+    const f = new RtpFanout(sock);
+    const stream = f.addStream();
+    const v = await viewer('SRTP_AEAD_AES_128_GCM');
+    const rw = { ssrc: 0x1234abcd, payloadType: 102, seqOffset: 7, tsOffset: 99 };
+    const id = addViewer(f, stream, v, 'video', rw);
+    f.setLive(id);
+    const native = (f as unknown as { native: NativeBinding['RtpFanout']['prototype'] }).native;
+    let registrations = 0;
+    const setBatch = native.setBatch.bind(native);
+    // (the addon's methods are read-only on its prototype: shadowed on the instance)
+    Object.defineProperty(native, 'setBatch', {
+      value: (...a: Parameters<typeof setBatch>) => {
+        registrations++;
+        setBatch(...a);
+      },
+    });
+    const sent: Buffer[] = [];
+    let seq = 100;
+    const next = (n: number, payload = 200) =>
+      Array.from({ length: n }, () => {
+        const bytes = randomRtp({ seq: seq++, ts: seq * 3000, payload });
+        sent.push(bytes);
+        return { bytes, video: true };
+      });
+    const b = f.batch();
+    expect(b.owner).toBe(f);
+    // The same arena twice: registered once.
+    const arena = batchOf(b, next(3));
+    expect(f.forward(stream, b, 1).queued).toBe(3);
+    b.reset(arena);
+    for (let i = 0; i < 3; i++) {
+      const bytes = randomRtp({ seq: seq++, ts: seq * 3000, payload: 200 });
+      sent.push(bytes);
+      bytes.copy(arena, 3 + i * (bytes.length + 7));
+      b.push(3 + i * (bytes.length + 7), bytes.length, true);
+    }
+    expect(f.forward(stream, b, 2).queued).toBe(3);
+    expect(registrations).toBe(1);
+    // Another arena: registered again; a packet list grown past its 256 entries: again.
+    batchOf(b, next(2));
+    expect(f.forward(stream, b, 3).queued).toBe(2);
+    expect(registrations).toBe(2);
+    batchOf(b, next(300, 20));
+    expect(f.forward(stream, b, 4).queued).toBe(300);
+    expect(registrations).toBe(3);
+    // A batch the caller made itself takes the per-call path (nothing registered).
+    const plain = new FanoutBatch();
+    batchOf(plain, next(2));
+    expect(f.forward(stream, plain, 5).queued).toBe(2);
+    expect(registrations).toBe(3);
+    const got = await received(v, sent.length);
+    expect(got.length).toBe(sent.length);
+    got.forEach((d, i) => expect(v.srtp.decrypt(d)).toEqual(expected(sent[i], rw)));
+    identity(sock);
+
+    // Raw: slot errors are typed, never a write.
+    expect(() => native.forwardBatch(stream, 65535, 1)).toThrow(/no batch registered/);
+    expect(() => native.setBatch(65536, new Uint8Array(1), new Uint8Array(1), new Uint32Array(3))).toThrow(RangeError);
+    expect(() => native.setBatch(0, new Uint8Array(1), new Uint8Array(1), new Int32Array(3) as unknown as Uint32Array)).toThrow(TypeError);
+    native.setBatch(65535, new Uint8Array(16), new Uint8Array(0), new Uint32Array(3));
+    expect(() => native.forwardBatch(stream, 65535, 2)).toThrow(RangeError); // count over the packets' length / 3
+    native.releaseBatch(65535);
+    expect(() => native.forwardBatch(stream, 65535, 0)).toThrow(/no batch registered/);
+  });
+
   it('raw binding: state/io and the send ring are registered once; a missing, bad, detached or shrunk one is a typed error, never a write', () => {
     const N = (loadNative() as { ok: true; binding: NativeBinding }).binding;
     const state = new Float64Array(4 * FANOUT.STRIDE);
