@@ -210,6 +210,14 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     }
     state_.Set({&state, &io});
     outputs_.resize(n);
+    // forwardBatch, the per-ingest-batch call, also as an own property of the instance: a
+    // function whose callback data is this object, so a call needs no napi_unwrap (a V8
+    // private-symbol lookup through the runtime, ~0.6 % of a relay's samples at 64 x 1).
+    // The function keeps the instance alive (its `owner`), so the pointer outlives it.
+    Napi::Object self = info.This().As<Napi::Object>();
+    Napi::Function fast = Napi::Function::New(env, &RtpFanout::ForwardBatchThis, "forwardBatch", this);
+    fast.Set("owner", self);
+    self.DefineProperty(Napi::PropertyDescriptor::Value("forwardBatch", fast, napi_default));
   }
 
   // setRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array)
@@ -474,6 +482,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // with setBatch(slot, …) — no typed-array argument to look up per call. The same results,
   // errors and io contract as forward(); RangeError for an unregistered slot, a count over
   // the registered packets' length / 3, or arrays no longer valid (detached or shrunk).
+  static Napi::Value ForwardBatchThis(const Napi::CallbackInfo& info) { return static_cast<RtpFanout*>(info.Data())->ForwardBatch(info); }
+
   Napi::Value ForwardBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::size_t stream_id;

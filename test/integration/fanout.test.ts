@@ -498,6 +498,11 @@ describe.skipIf(!available)('native RTP fan-out', () => {
     got.forEach((d, i) => expect(v.srtp.decrypt(d)).toEqual(expected(sent[i], rw)));
     identity(sock);
 
+    // forwardBatch is also an own property (callback data = the native object: no unwrap per
+    // call) that keeps its instance alive.
+    const own = Object.getOwnPropertyDescriptor(native, 'forwardBatch');
+    expect(typeof own?.value).toBe('function');
+    expect((own!.value as { owner: unknown }).owner).toBe(native);
     // Raw: slot errors are typed, never a write.
     expect(() => native.forwardBatch(stream, 65535, 1)).toThrow(/no batch registered/);
     expect(() => native.setBatch(65536, new Uint8Array(1), new Uint8Array(1), new Uint32Array(3))).toThrow(RangeError);
