@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "counters.h"
+#include "recv_dispatch.h"
 #include "shared_memory.h"
 #include "fanout.h"
 #include "sockaddr.h"
@@ -81,6 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));
+  exports.Set("setRecvDispatcher", Napi::Function::New(env, dsn::RecvDispatcher::SetDispatcher, "setRecvDispatcher"));  // recv_dispatch.h
   exports.Set("allocShared", Napi::Function::New(env, dsn::AllocShared, "allocShared"));  // shared_memory.h
   exports.Set("guessHandle", Napi::Function::New(env, dsn::GuessHandle, "guessHandle"));  // inherited_fd.cc
 

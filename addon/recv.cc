@@ -148,6 +148,8 @@ Napi::Value UdpSocket::SetRecvRing(const Napi::CallbackInfo& info) {
 // Sizes the reusable mmsghdr/iovec/control arrays for ring.slots (they only grow) and
 // keeps the ring's arrays; the headers are rebuilt at the next readable wake-up.
 void UdpSocket::AdoptRecvRing(const RecvRingArgs& ring) {
+  // A batch waiting for dispatch lies in the old ring: it is dropped with it.
+  if (dispatch_pending_ && dispatcher_ != nullptr) dispatcher_->Remove(this);
   if (ring.slots > recv_alloc_) {
     recv_msgs_.reset(new mmsghdr[ring.slots]());
     recv_iov_.reset(new iovec[ring.slots]());
@@ -221,7 +223,59 @@ Napi::Value UdpSocket::SetGro(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, gro_on_);
 }
 
+Napi::Value UdpSocket::SetRecvDispatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::int64_t id = 0;
+  if (!ArgInt(info, 0, "id", -1, 0x7fffffff, &id)) return env.Undefined();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (id < 0) {
+    if (dispatcher_ != nullptr) dispatcher_->Remove(this);
+    dispatcher_.reset();
+    dispatch_id_ = -1;
+    return env.Undefined();
+  }
+  std::shared_ptr<RecvDispatcher> d = RecvDispatcher::For(env);
+  if (d == nullptr) {
+    ThrowInvalidState(env, "setRecvDispatch() before setRecvDispatcher()");
+    return env.Undefined();
+  }
+  if (dispatcher_ != nullptr && dispatcher_ != d) dispatcher_->Remove(this);
+  dispatcher_ = std::move(d);
+  dispatch_id_ = static_cast<double>(id);
+  return env.Undefined();
+}
+
+bool UdpSocket::ReadForDispatch(Napi::Env env) {
+  // The batch read earlier in this loop iteration is not delivered yet (its slots are the
+  // ring): the rest stays queued in the kernel, and level-triggered polling comes back.
+  if (dispatch_pending_) return false;
+  double* counters = Counters(env);
+  counters[kRecvWakeups] += 1;
+  RecvRing ring;
+  if (!ResolveRecvRingOrStop(env, counters, &ring)) return false;
+  const std::size_t want = recv_budget_ < recv_slots_ ? recv_budget_ : recv_slots_;
+  PrepareRecvHeaders(ring, want);
+  int r;
+  do {
+    r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
+    counters[kRecvSyscalls] += 1;
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return false;
+    counters[kRecvErrors] += 1;
+    CallJs(on_recv_error_, {Napi::Number::New(env, err)});
+    return true;
+  }
+  if (r == 0) return false;
+  const std::size_t n = static_cast<std::size_t>(r);
+  if (AccountReceived(counters, ring, n) >= recv_budget_) counters[kRecvBudgetExhausted] += 1;
+  if (dispatcher_->Enqueue(this, dispatch_id_, n)) dispatch_pending_ = true;
+  return false;
+}
+
 bool UdpSocket::OnReadable(Napi::Env env) {
+  if (dispatcher_ != nullptr) return ReadForDispatch(env);
   std::size_t got = 0;
   for (bool first = true;; first = false) {
     if (closed_ || !receiving_) return false;
@@ -230,14 +284,7 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     double* counters = Counters(env);
     if (first) counters[kRecvWakeups] += 1;
     RecvRing ring;
-    if (!ResolveRecvRing(env, &ring)) {
-      // Memory we were given is gone: stop receiving rather than write anywhere.
-      receiving_ = false;
-      UpdatePoll();
-      counters[kRecvErrors] += 1;
-      CallJs(on_recv_error_, {Napi::Number::New(env, EFAULT)});
-      return false;
-    }
+    if (!ResolveRecvRingOrStop(env, counters, &ring)) return false;
     const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
     PrepareRecvHeaders(ring, want);
     const int r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
@@ -264,6 +311,17 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     }
     if (n < want) return false;  // queue drained; new data wakes the watcher again
   }
+}
+
+// ResolveRecvRing, and when the memory we were given is gone: stop receiving rather than
+// write anywhere, reported as EFAULT (onRecvError). False then.
+bool UdpSocket::ResolveRecvRingOrStop(Napi::Env env, double* counters, RecvRing* ring) {
+  if (ResolveRecvRing(env, ring)) return true;
+  receiving_ = false;
+  UpdatePoll();
+  counters[kRecvErrors] += 1;
+  CallJs(on_recv_error_, {Napi::Number::New(env, EFAULT)});
+  return false;
 }
 
 // Reads where the registered ring's arrays are now; false when one was detached or shrunk

@@ -37,6 +37,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::SetRecvRing>("setRecvRing"),
                          InstanceMethod<&UdpSocket::StartRecv>("startRecv"),
                          InstanceMethod<&UdpSocket::StopRecv>("stopRecv"),
+                         InstanceMethod<&UdpSocket::SetRecvDispatch>("setRecvDispatch"),
                          InstanceMethod<&UdpSocket::AwaitWritable>("awaitWritable"),
                          InstanceMethod<&UdpSocket::RefWatcher>("ref"),
                          InstanceMethod<&UdpSocket::ArmTimer>("armTimer"),
@@ -427,6 +428,7 @@ Napi::Value UdpSocket::EncodePeer(const Napi::CallbackInfo& info) {
 
 void UdpSocket::CloseNow() {
   closed_ = true;
+  if (dispatcher_ != nullptr) dispatcher_->Remove(this);  // a batch read but not delivered: nothing after close()
   receiving_ = false;
   writable_armed_ = false;
   // uv_close stops the watcher (and removes the fd from epoll) before the fd is closed.

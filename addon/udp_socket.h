@@ -45,6 +45,7 @@
 
 #include "args.h"
 #include "counters.h"
+#include "recv_dispatch.h"
 #include "uv_abi.h"
 
 namespace dsn {
@@ -53,6 +54,7 @@ struct PollBlock;  // watcher.cc: the heap block holding the uv_poll_t
 struct SendRing;   // send.cc: where the send ring's arrays are for one send() call
 struct RecvRing;   // recv.cc: where the receive ring's arrays are for one recvmmsg call
 struct RecvRingArgs;  // recv.cc: setRecvRing's arguments, read and checked
+class RecvDispatcher;  // recv_dispatch.h: loop-coalesced receive delivery
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -213,11 +215,20 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value StopRecv(const Napi::CallbackInfo& info);
   // setGro(on): UDP_GRO on the socket; returns whether it is on.
   Napi::Value SetGro(const Napi::CallbackInfo& info);
+  // setRecvDispatch(id: number): void — id >= 0 (< 2^31): batches are delivered through the
+  // environment's receive dispatcher (recv_dispatch.h) with this id; -1: by this socket's
+  // own onRecv (the default). Throws ERR_INVALID_STATE for id >= 0 before
+  // setRecvDispatcher, RangeError out of range, ERR_SOCKET_DGRAM_NOT_RUNNING after close().
+  Napi::Value SetRecvDispatch(const Napi::CallbackInfo& info);
   // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
   // Returns true if recvmmsg reported an error (which consumes a pending socket error).
   bool OnReadable(Napi::Env env);
+  // OnReadable of a socket in dispatch mode: one recvmmsg call, the batch queued with the
+  // dispatcher instead of a call into JS; nothing read while a batch waits. Same return.
+  bool ReadForDispatch(Napi::Env env);
   // The steps of OnReadable (recv.cc).
   bool ResolveRecvRing(Napi::Env env, RecvRing* ring);
+  bool ResolveRecvRingOrStop(Napi::Env env, double* counters, RecvRing* ring);
   void PrepareRecvHeaders(const RecvRing& ring, std::size_t want);
   std::size_t AccountReceived(double* counters, const RecvRing& ring, std::size_t n);
 
@@ -293,6 +304,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
   // its growth is added to counters[RECV_KERNEL_DROPS].
   std::uint32_t rxq_drops_seen_ = 0;
+
+  // Dispatch mode (setRecvDispatch): the dispatcher, this socket's id there (-1: off), and
+  // whether a batch read into the ring waits for delivery (the dispatcher clears it).
+  friend class RecvDispatcher;
+  std::shared_ptr<RecvDispatcher> dispatcher_;
+  double dispatch_id_ = -1;
+  bool dispatch_pending_ = false;
 };
 
 }  // namespace dsn

@@ -20,6 +20,7 @@
 
 #include "counters.h"
 #include "errors.h"
+#include "handle_block.h"
 #include "udp_socket.h"
 
 namespace dsn {
@@ -34,17 +35,13 @@ struct PollBlock {
 };
 
 namespace {
-constexpr std::size_t kAlign = alignof(std::max_align_t);
-constexpr std::size_t kHandleOffset = (sizeof(PollBlock) + kAlign - 1) / kAlign * kAlign;
-
-uv_poll_t* HandleOf(PollBlock* block) {
-  return reinterpret_cast<uv_poll_t*>(reinterpret_cast<unsigned char*>(block) + kHandleOffset);
-}
-PollBlock* BlockOf(const uv_handle_t* handle) { return static_cast<PollBlock*>(uv_handle_get_data(handle)); }
+using Block = HandleBlock<PollBlock, uv_poll_t>;
+uv_poll_t* HandleOf(PollBlock* block) { return Block::HandleOf(block); }
+PollBlock* BlockOf(const uv_handle_t* handle) { return Block::BlockOf(handle); }
 }  // namespace
 
 int UdpSocket::NewPoll(napi_env env, uv_loop_t* loop, int fd, PollBlock** block_out, uv_poll_t** handle_out) {
-  void* memory = std::malloc(kHandleOffset + uv_handle_size(UV_POLL));
+  void* memory = Block::Allocate(UV_POLL);
   if (memory == nullptr) return ENOMEM;
   auto* block = new (memory) PollBlock{this, nullptr};
   uv_poll_t* handle = HandleOf(block);

@@ -22,6 +22,7 @@ export interface ResolvedOptions {
   recvBatch: number;
   recvSlotSize: number;
   recvBudget: number;
+  recvDispatch: 'immediate' | 'loop';
   maxPendingBatches: number;
   gso: boolean;
   gro: boolean;
@@ -47,6 +48,8 @@ export const DEFAULTS = {
   recvSlotSize: 65536,
   /** Most datagrams read per readable wake-up. */
   recvBudget: 256,
+  /** How receive batches reach the handlers. */
+  recvDispatch: 'immediate' as 'immediate' | 'loop',
   /** Most batches buffered for a slow `for await` consumer. */
   maxPendingBatches: 1024,
   /** UDP GSO on sends (udp(7) UDP_SEGMENT) where supported. */
@@ -106,6 +109,10 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.order" property must be 'global' or 'per-peer'. Received ${describe(order)}`);
   }
   const recvBatch = int(opts, 'recvBatch', DEFAULTS.recvBatch, 1, 1024)!;
+  const recvDispatch = opts.recvDispatch ?? DEFAULTS.recvDispatch;
+  if (recvDispatch !== 'immediate' && recvDispatch !== 'loop') {
+    throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `The "options.recvDispatch" property must be 'immediate' or 'loop'. Received ${describe(recvDispatch)}`);
+  }
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new BatchSocketTypeError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(signal)}`);
@@ -133,6 +140,7 @@ export function resolveOptions(input: BatchSocketOptions | SocketType): Resolved
     recvBatch,
     recvSlotSize: int(opts, 'recvSlotSize', DEFAULTS.recvSlotSize, 64, 65536)!,
     recvBudget: int(opts, 'recvBudget', DEFAULTS.recvBudget, 1, 1 << 16)!,
+    recvDispatch,
     maxPendingBatches: int(opts, 'maxPendingBatches', DEFAULTS.maxPendingBatches, 1, 1 << 20)!,
     gso: offload(opts, 'gso'),
     gro: offload(opts, 'gro'),

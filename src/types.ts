@@ -66,6 +66,19 @@ export interface BatchSocketOptions {
   recvSlotSize?: number;
   /** Most datagrams read per readable wake-up before yielding to the event loop (default 256). */
   recvBudget?: number;
+  /**
+   * How receive batches reach the handlers (batch backend; the dgram backend ignores it):
+   * `'immediate'` (default) from the socket's readable wake-up, in the socket's async
+   * context, as node:dgram does; `'loop'` coalesced per event-loop iteration: the batch is
+   * read in the poll phase and delivered in the check phase of the same iteration (before
+   * `setImmediate` callbacks), together with the batches of every other `'loop'` socket
+   * read in that iteration, in ONE call into JS — for servers with many sparse sockets
+   * (a relay's ingest ports), where the cost of a call into JS per socket dominated. A
+   * `'loop'` socket reads at most one batch (`recvBatch` datagrams) per iteration and its
+   * handlers run in a shared async context (AsyncLocalStorage stores of the code that
+   * created the socket are not seen there). Default `'immediate'`.
+   */
+  recvDispatch?: 'immediate' | 'loop';
   /** Most batches buffered for a slow `for await` consumer before the oldest are dropped (default 1024). */
   maxPendingBatches?: number;
   /**

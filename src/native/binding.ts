@@ -276,6 +276,14 @@ export interface NativeUdpSocket {
   /** Start/stop delivering receive batches (readable interest on the watcher). `startRecv` before `setRecvRing` throws `ERR_INVALID_STATE`. */
   startRecv(): void;
   stopRecv(): void;
+  /**
+   * Loop-coalesced delivery (addon/recv_dispatch.h): with `id` >= 0 the socket no longer
+   * calls `onRecv` from its readable wake-up; it reads one batch and the environment's
+   * dispatcher ({@link NativeBinding.setRecvDispatcher}) delivers it, with every other
+   * such socket's batch of the same loop iteration, in one call (the check phase). -1: off.
+   * `ERR_INVALID_STATE` before setRecvDispatcher.
+   */
+  setRecvDispatch(id: number): void;
   /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
   awaitWritable(on: boolean): void;
   /**
@@ -450,6 +458,13 @@ export interface NativeBinding {
    * when the memory cannot be allocated.
    */
   allocShared(bytes: number): ArrayBuffer;
+  /**
+   * Registers the environment's receive dispatcher (addon/recv_dispatch.h): once per loop
+   * iteration in which sockets in dispatch mode (`setRecvDispatch(id)`) read batches,
+   * `deliver(count)` is called with entries `(list[2i] = id, list[2i+1] = slots)`, i < count,
+   * in read order; returns that list (native memory). Calling it again replaces `deliver`.
+   */
+  setRecvDispatcher(deliver: (count: number) => void): Float64Array;
   constants: NativeConstants;
 }
 
@@ -532,6 +547,7 @@ export function loadNative(): NativeLoadResult {
         typeof binding.interfaceIndex !== 'function' ||
         typeof binding.guessHandle !== 'function' ||
         typeof binding.allocShared !== 'function' ||
+        typeof binding.setRecvDispatcher !== 'function' ||
         typeof binding.RtpFanout !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);

@@ -18,6 +18,7 @@ import { BaseSocket } from './base-socket.js';
 import { PeerHandles } from './peer-handles.js';
 import { PeerTable } from './peer-table.js';
 import { RecvRing, RingBatch } from './recv-batch.js';
+import { enrollRecvDispatch, withdrawRecvDispatch } from './recv-dispatch.js';
 
 const { errno } = constants;
 
@@ -41,6 +42,8 @@ export class NativeBatchSocket extends BaseSocket {
   private finalBufferSizes: [number, number] = [0, 0];
 
   private readonly binding: NativeBinding;
+  /** This socket's id with the receive dispatcher (`recvDispatch: 'loop'`), or -1. */
+  private dispatchId = -1;
 
   constructor(binding: NativeBinding, opts: ResolvedOptions) {
     super(opts);
@@ -61,6 +64,7 @@ export class NativeBatchSocket extends BaseSocket {
     } catch (err) {
       // The fd exists from here on: a refused option must not leak it (issue 11 item 7).
       native.close();
+      if (this.dispatchId >= 0) withdrawRecvDispatch(this.dispatchId);
       throw err;
     }
     this.watchSignal();
@@ -115,6 +119,10 @@ export class NativeBatchSocket extends BaseSocket {
     this.batchView = new RingBatch(this.recvRing);
     const r = this.recvRing;
     native.setRecvRing(r.arena, r.slotSize, r.lengths, r.addrs, r.flags, opts.recvBudget, r.segSizes);
+    if (opts.recvDispatch === 'loop') {
+      this.dispatchId = enrollRecvDispatch(this.binding, this);
+      if (this.dispatchId >= 0) native.setRecvDispatch(this.dispatchId);
+    }
     this.enableOffloads();
     this.applyOptionBufferSizes();
   }
@@ -245,6 +253,7 @@ export class NativeBatchSocket extends BaseSocket {
     // Keep the real buffer sizes readable in stats() after close.
     this.finalBufferSizes = [this.native.getBufferSize(SNDBUF), this.native.getBufferSize(RCVBUF)];
     this.native.close();
+    if (this.dispatchId >= 0) withdrawRecvDispatch(this.dispatchId);
   }
 
   // ---- send -----------------------------------------------------------------------------
@@ -339,6 +348,11 @@ export class NativeBatchSocket extends BaseSocket {
   }
 
   // ---- receive --------------------------------------------------------------------------
+
+  /** @internal One batch of `slots` ring slots from the receive dispatcher (`recvDispatch: 'loop'`, recv-dispatch.ts). */
+  deliverRecv(slots: number): void {
+    this.onRecv(slots);
+  }
 
   private onRecv(slots: number): void {
     if (this.closed) return; // nothing after close(), whatever the kernel still held

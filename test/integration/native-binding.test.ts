@@ -911,6 +911,19 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(rx.recvErrors).toEqual([]);
     });
 
+    it('setRecvDispatch: typed errors for a bad id, before the dispatcher exists and after close(); -1 is always off', () => {
+      const a = bound(4);
+      expect(thrown(() => a.sock.setRecvDispatch(-2))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => a.sock.setRecvDispatch(2 ** 31))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => a.sock.setRecvDispatch('1' as unknown as number))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      // No socket of this process asked for loop dispatch: no dispatcher is registered.
+      expect(thrown(() => a.sock.setRecvDispatch(0))).toMatchObject({ code: 'ERR_INVALID_STATE' });
+      a.sock.setRecvDispatch(-1);
+      expect(thrown(() => N.setRecvDispatcher(42 as unknown as () => void))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      a.sock.close();
+      expect(thrown(() => a.sock.setRecvDispatch(-1))).toMatchObject({ code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+    });
+
     it('after close(): fd() is -1, close() is idempotent, I/O throws ERR_SOCKET_DGRAM_NOT_RUNNING', () => {
       const a = bound(4);
       sendRing(a, 2, 64);
@@ -1086,7 +1099,7 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(cancelled.stdout.trim()).toBe('exited');
     });
 
-    it('a worker that exits with open (polling, armed window timer) and just-closed sockets tears down cleanly', () => {
+    it('a worker that exits with open (polling, armed window timer, dispatch mode) and just-closed sockets tears down cleanly', () => {
       // The main thread never loads the addon, so the worker's teardown unloads it
       // (dlclose): every uv_close callback must have run before that.
       const res = runChild(
@@ -1095,13 +1108,18 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
         const w = new Worker(\`
           const { parentPort } = require('node:worker_threads');
           const N = require(process.env.ADDON);
+          const dgram = require('node:dgram');
+          N.setRecvDispatcher(() => {}); // the receive dispatcher's check handle too (recv_dispatch.h)
+          const tx = dgram.createSocket('udp4');
           const socks = [];
           for (let i = 0; i < 8; i++) {
             const s = new N.UdpSocket(4, new Float64Array(32), { onRecv() {}, onWritable() {}, onRecvError() {}, onTimer() {} });
             s.bind('127.0.0.1', 0, 0);
             s.setRecvRing(new Uint8Array(64), 64, new Uint32Array(1), new Uint8Array(32), new Uint8Array(1), 1);
             s.setSendRing(new Uint8Array(64), new Uint32Array(4), new Uint32Array(4), new Int32Array(4), new Uint8Array(32));
+            if (i % 2 === 0) s.setRecvDispatch(i); // half of them deliver through the dispatcher
             s.startRecv();
+            tx.send(Buffer.from([i]), s.localAddress()[1], '127.0.0.1'); // a batch to read (and maybe queue) before teardown
             if (i % 2) s.awaitWritable(true);
             if (i % 3 === 0) s.armTimer(i === 0 ? 1 : 60000000); // window timers (timerfd watchers) too: one fired, others armed
             if (i % 4 === 3) s.close(); // close callback still pending at teardown

@@ -1,0 +1,103 @@
+/**
+ * Loop-coalesced receive delivery, the JS half of addon/recv_dispatch.h: sockets created
+ * with `recvDispatch: 'loop'` enroll here; the addon reads their batches in the poll phase
+ * and calls `deliver` once per event-loop iteration (check phase) with every batch of that
+ * iteration, which goes to each socket's usual receive path, in read order. One call into
+ * JS per iteration instead of one per socket: with many sparse sockets (a relay's ingest
+ * ports, ~2 datagrams per wake-up) the per-call cost of napi_make_callback, the async-hooks
+ * trampoline and the microtask checkpoint dominated their receive.
+ *
+ * The state is process-wide (per thread), shared through `globalThis` by every copy of this
+ * module (the ESM and CJS builds may both be loaded; the addon has one dispatcher per
+ * environment, and the last registered delivery function wins).
+ *
+ * Errors: every socket gets its batch even when a handler throws; the first error is
+ * rethrown after the last (an uncaught exception, as from a socket's own callback), later
+ * ones on the next tick.
+ */
+import type { NativeBinding } from '../native/binding.js';
+
+/** A socket's receive path for one batch of `slots` ring slots (NativeBatchSocket.onRecv). */
+export interface RecvReceiver {
+  deliverRecv(slots: number): void;
+}
+
+interface DispatchState {
+  list: Float64Array | undefined;
+  receivers: (RecvReceiver | undefined)[];
+  freeIds: number[];
+  /** Ids withdrawn during a delivery: reused only after it, so a later entry of that call never reaches a new socket. */
+  retiredIds: number[];
+  delivering: boolean;
+  /** Calls into JS and batches delivered (tests and benchmarks read the ratio). */
+  stats: { calls: number; batches: number };
+  deliver: (count: number) => void;
+}
+
+const KEY = Symbol.for('dgram-sendmmsg-native.recvDispatch');
+
+function makeState(): DispatchState {
+  const st: DispatchState = {
+    list: undefined,
+    receivers: [],
+    freeIds: [],
+    retiredIds: [],
+    delivering: false,
+    stats: { calls: 0, batches: 0 },
+    deliver(count: number): void {
+      const l = st.list!;
+      st.stats.calls++;
+      let first: { error: unknown } | undefined;
+      st.delivering = true;
+      for (let i = 0; i < count; i++) {
+        const r = st.receivers[l[2 * i]];
+        if (r === undefined) continue; // withdrawn (closed) after its batch was read
+        st.stats.batches++;
+        try {
+          r.deliverRecv(l[2 * i + 1]);
+        } catch (error) {
+          if (first === undefined) first = { error };
+          else
+            process.nextTick(() => {
+              throw error;
+            });
+        }
+      }
+      st.delivering = false;
+      if (st.retiredIds.length > 0) st.freeIds.push(...st.retiredIds.splice(0));
+      if (first !== undefined) throw first.error;
+    },
+  };
+  return st;
+}
+
+const state: DispatchState = ((globalThis as Record<symbol, unknown>)[KEY] as DispatchState | undefined) ?? ((globalThis as Record<symbol, unknown>)[KEY] = makeState());
+
+/** Calls into JS and batches delivered so far (this thread). */
+export const recvDispatchStats: { readonly calls: number; readonly batches: number } = state.stats;
+
+/**
+ * Enrolls `r`, registering the dispatcher with the addon the first time; returns its id for
+ * `setRecvDispatch`, or -1 when the addon cannot dispatch here (a runtime without external
+ * ArrayBuffers): the socket then keeps the immediate delivery.
+ */
+export function enrollRecvDispatch(binding: NativeBinding, r: RecvReceiver): number {
+  if (state.list === undefined) {
+    try {
+      state.list = binding.setRecvDispatcher(state.deliver);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_INVALID_STATE') return -1;
+      throw err;
+    }
+  }
+  const id = state.freeIds.pop() ?? state.receivers.length;
+  state.receivers[id] = r;
+  return id;
+}
+
+/** Forgets an id from {@link enrollRecvDispatch} (the socket closed): a batch still queued for it is not delivered. */
+export function withdrawRecvDispatch(id: number): void {
+  if (state.receivers[id] === undefined) return;
+  state.receivers[id] = undefined;
+  (state.delivering ? state.retiredIds : state.freeIds).push(id);
+}
