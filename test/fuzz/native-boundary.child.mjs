@@ -68,7 +68,7 @@ const ip = fc.oneof({ arbitrary: fc.constantFrom(...loopbackIps, ...(NETNS ? net
 
 /** A recipe for an array-like argument; built at run time so buffers are fresh per case. */
 const arrayRecipe = fc.record({
-  kind: fc.constantFrom('u8', 'u8', 'u8', 'u32', 'u32', 'i32', 'i32', 'f64', 'u16', 'buffer', 'dataview', 'arraybuffer', 'array', 'resizable', 'shared', 'none'),
+  kind: fc.constantFrom('u8', 'u8', 'u8', 'u32', 'u32', 'i32', 'i32', 'f64', 'u16', 'buffer', 'dataview', 'arraybuffer', 'array', 'resizable', 'shared', 'native8', 'native32', 'none'),
   length: fc.oneof(fc.nat(80), fc.constantFrom(0, 1, 31, 32, 33, 64, 256, 1024, 1025, 4096)),
   fill: fc.oneof(fc.constant('zero'), fc.constant('random'), fc.constant('small'), fc.constant('max')),
   seed: fc.nat(),
@@ -98,6 +98,12 @@ function build(recipe) {
       return fillArr(new Uint32Array(ab), 64); // length-tracking
     }
     case 'shared': return fillArr(new Uint8Array(new SharedArrayBuffer(Math.max(n, 1))), 255);
+    // Native memory from allocShared (the addon keeps a pointer instead of looking it up).
+    case 'native8': case 'native32': {
+      const b = loadNative();
+      if (!b.ok) return new Uint8Array(n);
+      return recipe.kind === 'native8' ? fillArr(new Uint8Array(b.binding.allocShared(Math.max(n, 1))), 255) : fillArr(new Uint32Array(b.binding.allocShared(4 * Math.max(n, 1))), 0xffffffff);
+    }
     default: return undefined;
   }
 }
@@ -118,6 +124,7 @@ const nativeOp = fc.oneof(
   fc.record({ op: fc.constant('setRecvRing'), arena: arrayRecipe, slotSize: anyNum, lengths: arrayRecipe, addrs: arrayRecipe, flags: arrayRecipe, budget: anyNum, segSizes: arrayRecipe }),
   fc.record({ op: fc.constant('goodRecvRing'), slots: fc.integer({ min: 1, max: 64 }), slotSize: fc.constantFrom(1, 16, 100, 2048, 65527), budget: fc.integer({ min: 1, max: 300 }), seg: fc.boolean() }),
   fc.record({ op: fc.constantFrom('setGso', 'setGro', 'awaitWritable', 'ref'), on: fc.oneof(fc.boolean(), notNumber, num) }),
+  fc.record({ op: fc.constant('setRecvDispatch'), id: fc.oneof({ arbitrary: fc.constantFrom(-1, 0, 1), weight: 4 }, { arbitrary: anyNum, weight: 1 }) }),
   fc.record({ op: fc.constant('inject'), errno: fc.constantFrom(5, 22, 11, 105, 90, 111, 113, 101, 13, 1, 4, 0, -1, 99999), count: fc.oneof(fc.nat(4), anyNum), gsoOnly: fc.oneof(fc.boolean(), notNumber) }),
 );
 const nativeCase = fc.record({
@@ -134,6 +141,16 @@ async function runNative() {
   const loaded = loadNative();
   if (!loaded.ok) throw new Error(`addon not loaded: ${loaded.reason}`);
   const N = loaded.binding;
+  // The receive dispatcher (recv_dispatch.h): sockets that random calls put in dispatch
+  // mode deliver through it; every entry must be a sane (id, slots) pair.
+  const dispatchList = N.setRecvDispatcher((count) => {
+    if (!(Number.isInteger(count) && count >= 1 && 2 * count <= dispatchList.length)) throw new Violation(`deliver(${count})`);
+    for (let i = 0; i < count; i++) {
+      const id = dispatchList[2 * i], slots = dispatchList[2 * i + 1];
+      if (!(Number.isInteger(id) && id >= 0 && Number.isInteger(slots) && slots >= 1)) throw new Violation(`dispatch entry (${id}, ${slots})`);
+      counts.received += slots;
+    }
+  });
   // A live receiver on loopback so that sends and receives really happen.
   const sink = { got: 0 };
   const counts = { calls: 0, threw: 0, sent: 0, received: 0, cases: 0 };
@@ -264,6 +281,7 @@ async function runNative() {
           }
           case 'setGso': case 'setGro': r = attempt(call.op, () => s[call.op](call.on), (v) => typeof v === 'boolean'); break;
           case 'awaitWritable': case 'ref': r = attempt(call.op, () => s[call.op](call.on)); break;
+          case 'setRecvDispatch': r = attempt(call.op, () => s.setRecvDispatch(call.id)); break;
           case 'inject': r = attempt('debugInjectSendErrno', () => s.debugInjectSendErrno(call.errno, call.count, call.gsoOnly)); break;
           case 'detach': {
             // Detach one registered buffer behind native code's back.

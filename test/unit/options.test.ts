@@ -28,6 +28,7 @@ describe('resolveOptions', () => {
       recvBatch: DEFAULTS.recvBatch,
       recvSlotSize: DEFAULTS.recvSlotSize,
       recvBudget: DEFAULTS.recvBudget,
+      recvDispatch: 'immediate',
       maxPendingBatches: DEFAULTS.maxPendingBatches,
       gso: true,
       gro: true,
@@ -37,8 +38,8 @@ describe('resolveOptions', () => {
   });
 
   test('given values are kept', () => {
-    const r = resolve({ backend: 'dgram', maxBatch: 8, windowUs: 250, mode: 'tick', order: 'per-peer', gso: false, gro: 'auto', reusePort: true, sendBufferSize: 1 << 20 });
-    expect(r).toMatchObject({ backend: 'dgram', maxBatch: 8, windowUs: 250, mode: 'tick', order: 'per-peer', gso: false, gro: true, reusePort: true, sendBufferSize: 1 << 20 });
+    const r = resolve({ backend: 'dgram', maxBatch: 8, windowUs: 250, mode: 'tick', order: 'per-peer', gso: false, gro: 'auto', reusePort: true, sendBufferSize: 1 << 20, recvDispatch: 'loop' });
+    expect(r).toMatchObject({ backend: 'dgram', maxBatch: 8, windowUs: 250, mode: 'tick', order: 'per-peer', gso: false, gro: true, reusePort: true, sendBufferSize: 1 << 20, recvDispatch: 'loop' });
   });
 
   const bounds: [string, number, number][] = [
@@ -67,6 +68,8 @@ describe('resolveOptions', () => {
     expect(() => resolve({ order: 'random' })).toThrow(code('ERR_INVALID_ARG_VALUE'));
     expect(() => resolve({ gso: true })).toThrow(code('ERR_INVALID_ARG_VALUE'));
     expect(() => resolve({ gro: 'on' })).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => resolve({ recvDispatch: 'batched' })).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => resolve({ recvDispatch: true })).toThrow(code('ERR_INVALID_ARG_VALUE'));
     expect(() => resolve({ reusePort: 1 })).toThrow(code('ERR_INVALID_ARG_TYPE', 'TypeError'));
     expect(() => resolve({ ipv6Only: 'yes' })).toThrow(code('ERR_INVALID_ARG_TYPE', 'TypeError'));
   });
