@@ -240,7 +240,8 @@ export interface NativeUdpSocket {
    * TEST ONLY — fault injection, never used by the library: the next `count` sendmmsg
    * calls of `send()` (with `gsoOnly`, only those whose first message is a GSO message)
    * fail with `errno` as if the kernel had rejected their first message, without making
-   * the system call (not counted in SEND_SYSCALLS). `count` 0 cancels.
+   * the system call (not counted in SEND_SYSCALLS). `count` 0 cancels; at most 1024
+   * (RangeError above: send() retries an EINTR at once, so a run of them must end).
    */
   debugInjectSendErrno(errno: number, count: number, gsoOnly: boolean): void;
   /**

@@ -911,6 +911,22 @@ describe.runIf(loaded.ok)('native binding (loopback)', () => {
       expect(rx.recvErrors).toEqual([]);
     });
 
+    it('debugInjectSendErrno: a run of injected EINTRs ends (at most 1024; more is a RangeError), then the datagrams go out', async () => {
+      const tx = bound(4);
+      const rx = bound(4);
+      sendRing(tx, 4, 1024);
+      rx.ring = { arena: new Uint8Array(4 * 256), slotSize: 256, lengths: new Uint32Array(4), addrs: new Uint8Array(4 * SOCKADDR_STRIDE), flags: new Uint8Array(4) };
+      rx.sock.setRecvRing(rx.ring.arena, 256, rx.ring.lengths, rx.ring.addrs, rx.ring.flags, 16);
+      rx.sock.startRecv();
+      tx.sock.encodePeer('127.0.0.1', port(rx), tx.send!.table, 0);
+      expect(thrown(() => tx.sock.debugInjectSendErrno(ERR.EINTR, 1025, false))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      tx.sock.debugInjectSendErrno(ERR.EINTR, 1024, false);
+      fill(tx, 0, [payload(1, 10), payload(2, 20)], 0);
+      expect(tx.sock.send(0, 2)).toBe(2); // retried past the 1024 injected EINTRs
+      await waitFor('2 datagrams', () => rx.datagrams.length === 2);
+      expect(tx.counters[C.SEND_SYSCALLS]).toBe(1); // injected failures make no system call
+    });
+
     it('setRecvDispatch: typed errors for a bad id, before the dispatcher exists and after close(); -1 is always off', () => {
       const a = bound(4);
       expect(thrown(() => a.sock.setRecvDispatch(-2))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
