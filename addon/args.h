@@ -125,8 +125,9 @@ class SharedDoubles {
 };
 
 // Typed arrays registered together (a ring's arrays), found together at each use with one
-// lookup per distinct ArrayBuffer behind them: one when JS carved them from one buffer
-// (src/socket/recv-batch.ts, src/scheduler/slot-ring.ts), else one per array. Each array
+// lookup per distinct ArrayBuffer behind them (none for allocShared memory, see
+// PinnedBuffer): one when JS carved them from one buffer (src/socket/recv-batch.ts,
+// src/scheduler/slot-ring.ts), else one per array. Each array
 // keeps the byte offset and length it had when registered; a lookup fails when a buffer no
 // longer spans them (detached: length 0; a resizable buffer shrunk), so a stale view is
 // never written through. Strong references keep the buffers while registered.

@@ -190,8 +190,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // new RtpFanout(state: Float64Array, io: Float64Array): the state array holds
   // state.length / STRIDE outputs (<= 65536); ids are its output indices. io (>= IO_LENGTH
   // doubles) carries every forward()/retransmit() call's parameters and results. Both are
-  // registered once (one lookup per call when they share an ArrayBuffer, as
-  // src/fanout/fanout.ts allocates them).
+  // registered once (no lookup per call when they lie in allocShared memory, as
+  // src/fanout/fanout.ts allocates them; one when they share an ordinary ArrayBuffer).
   explicit RtpFanout(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RtpFanout>(info) {
     Napi::Env env = info.Env();
     Napi::TypedArray state, io;

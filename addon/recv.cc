@@ -156,7 +156,8 @@ void UdpSocket::AdoptRecvRing(const RecvRingArgs& ring) {
     recv_control_.reset(new std::uint64_t[ring.slots * kRecvCmsgSpace / sizeof(std::uint64_t)]());
     recv_alloc_ = ring.slots;
   }
-  // One lookup per recvmmsg call when RecvRing carved the arrays from one buffer.
+  // No lookup per recvmmsg call when RecvRing carved the arrays from allocShared memory
+  // (one when from an ordinary buffer).
   recv_ring_.Set({&ring.arena, &ring.lengths, &ring.addrs, &ring.flags, ring.has_seg_sizes ? &ring.seg_sizes : nullptr});
   recv_has_segs_ = ring.has_seg_sizes;
   recv_slots_ = ring.slots;

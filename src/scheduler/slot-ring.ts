@@ -46,7 +46,7 @@ export interface PeerRefs {
 
 /**
  * The slot arrays (offset, length, peer per slot), views of one ArrayBuffer: the native
- * side finds all three with one lookup per send or fan-out call instead of one each.
+ * side finds all three at once (no lookup at all when `alloc` gives native memory).
  */
 function slotArrays(slots: number, alloc: Allocate): [Uint32Array, Uint32Array, Int32Array] {
   const buffer = alloc(12 * slots);

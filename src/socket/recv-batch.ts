@@ -18,9 +18,10 @@ import { decodeSockaddr } from './sockaddr.js';
  * The receive ring shared with native code: `slots` slots of `slotSize` bytes, each with
  * its length, sender address, flags and GRO segment size (0 = the slot is one datagram).
  * All five arrays are views of one ArrayBuffer (arena, then lengths, segment sizes,
- * addresses, flags), so the native side finds them with one lookup per recvmmsg call
- * instead of one per array — a cost paid on every readable wake-up, which on a socket with
- * sparse traffic (an RTP ingest port: ~2 datagrams per wake-up) is per datagram.
+ * addresses, flags); the native socket allocates it in native memory (`allocShared`), so
+ * the addon keeps its pointer and looks nothing up per recvmmsg call (an ordinary buffer
+ * costs one lookup per call) — a cost paid on every readable wake-up, which on a socket
+ * with sparse traffic (an RTP ingest port: ~2 datagrams per wake-up) is per datagram.
  */
 export class RecvRing {
   readonly arena: Buffer;
