@@ -246,6 +246,22 @@ Napi::Value UdpSocket::SetRecvDispatch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+int UdpSocket::RecvmmsgOnce(Napi::Env env, double* counters, std::size_t want) {
+  int r;
+  do {
+    r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
+    counters[kRecvSyscalls] += 1;
+  } while (r < 0 && errno == EINTR);
+  if (r >= 0) return r;  // 0 is not produced by Linux for vlen >= 1
+  const int err = errno;
+  if (err == EAGAIN || err == EWOULDBLOCK) return 0;
+  // Any other errno (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH on a connected socket after
+  // ICMP; ENOMEM; ...) is reported once; reading it cleared it.
+  counters[kRecvErrors] += 1;
+  CallJs(on_recv_error_, {Napi::Number::New(env, err)});
+  return -1;
+}
+
 bool UdpSocket::ReadForDispatch(Napi::Env env) {
   // The batch read earlier in this loop iteration is not delivered yet (its slots are the
   // ring): the rest stays queued in the kernel, and level-triggered polling comes back.
@@ -256,18 +272,8 @@ bool UdpSocket::ReadForDispatch(Napi::Env env) {
   if (!ResolveRecvRingOrStop(env, counters, &ring)) return false;
   const std::size_t want = recv_budget_ < recv_slots_ ? recv_budget_ : recv_slots_;
   PrepareRecvHeaders(ring, want);
-  int r;
-  do {
-    r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
-    counters[kRecvSyscalls] += 1;
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    const int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK) return false;
-    counters[kRecvErrors] += 1;
-    CallJs(on_recv_error_, {Napi::Number::New(env, err)});
-    return true;
-  }
+  const int r = RecvmmsgOnce(env, counters, want);
+  if (r < 0) return true;
   if (r == 0) return false;
   const std::size_t n = static_cast<std::size_t>(r);
   if (AccountReceived(counters, ring, n) >= recv_budget_) counters[kRecvBudgetExhausted] += 1;
@@ -288,19 +294,9 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     if (!ResolveRecvRingOrStop(env, counters, &ring)) return false;
     const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
     PrepareRecvHeaders(ring, want);
-    const int r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
-    counters[kRecvSyscalls] += 1;
-    if (r < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK) return false;
-      // Any other errno (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH on a connected socket
-      // after ICMP; ENOMEM; ...) is reported once; reading it cleared it.
-      counters[kRecvErrors] += 1;
-      CallJs(on_recv_error_, {Napi::Number::New(env, err)});
-      return true;
-    }
-    if (r == 0) return false;  // not produced by Linux for vlen >= 1
+    const int r = RecvmmsgOnce(env, counters, want);
+    if (r < 0) return true;
+    if (r == 0) return false;
     const std::size_t n = static_cast<std::size_t>(r);
     got += AccountReceived(counters, ring, n);
     if (!CallJs(on_recv_, {Napi::Number::New(env, static_cast<double>(n))})) return false;

@@ -226,6 +226,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // OnReadable of a socket in dispatch mode: one recvmmsg call, the batch queued with the
   // dispatcher instead of a call into JS; nothing read while a batch waits. Same return.
   bool ReadForDispatch(Napi::Env env);
+  // One recvmmsg(2) of `want` prepared slots, retried on EINTR (each call counted): the
+  // slots filled, 0 when nothing was queued (EAGAIN), or -1 after reporting any other errno
+  // once through onRecvError.
+  int RecvmmsgOnce(Napi::Env env, double* counters, std::size_t want);
   // The steps of OnReadable (recv.cc).
   bool ResolveRecvRing(Napi::Env env, RecvRing* ring);
   bool ResolveRecvRingOrStop(Napi::Env env, double* counters, RecvRing* ring);

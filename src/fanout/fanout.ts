@@ -45,6 +45,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { FANOUT, loadNative, type NativeBinding, type NativeRtpFanout } from '../native/binding.js';
+import { plainAllocate, type Allocate } from '../scheduler/slot-ring.js';
 import { NativeBatchSocket } from '../socket/native-socket.js';
 import { BatchSocketError, BatchSocketTypeError } from '../errors.js';
 import { srtpOverhead, type SrtpKeyMaterial } from '../srtp/index.js';
@@ -133,7 +134,7 @@ export class FanoutBatch {
    * @param alloc memory for the packet list and the side buffer ({@link RtpFanout.batch}
    *   passes the addon's native memory, which it reads without a lookup per call).
    */
-  constructor(private readonly alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes)) {
+  constructor(private readonly alloc: Allocate = plainAllocate) {
     this.extra = Buffer.from(alloc(4096));
     this.packets = new Uint32Array(alloc(4 * 3 * 256));
   }
@@ -227,7 +228,7 @@ export class RtpFanout {
   private readonly seqs = new Uint32Array(1024);
   private readonly defaultBatch = new FanoutBatch();
   /** Native memory (the addon's allocShared) for the batches {@link RtpFanout.batch} makes. */
-  private readonly alloc: (bytes: number) => ArrayBuffer;
+  private readonly alloc: Allocate;
   /** Native batch slots (setBatch): the next never used, and those whose batch was collected. */
   private nextBatchSlot = 0;
   private readonly freeBatchSlots: number[] = [];

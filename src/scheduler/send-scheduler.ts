@@ -132,7 +132,7 @@ export class SendScheduler {
     this.backend = backend;
     this.opts = opts;
     this.done = new Completions({ onFlush: opts.onFlush, onDrain: opts.onDrain, onIdle: opts.onIdle, isEmpty: () => this.ring.count === 0 });
-    this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs, backend.allocate && ((bytes) => backend.allocate!(bytes)));
+    this.ring = new SlotRing(opts.maxQueue, opts.maxQueueBytes, (r) => backend.attach(r), peerRefs, backend.allocate?.bind(backend));
     // Whole-millisecond windows keep libuv's timer (no system call to arm or cancel); the
     // others need µs precision, which only the backend's timer has.
     this.timerKind = opts.mode === 'window' && opts.windowUs % 1000 !== 0 && backend.armTimer && backend.disarmTimer ? 'precise' : 'libuv';

@@ -37,7 +37,8 @@ export interface SlotReservation extends SendRing {
  * without a lookup per call, `allocShared` of src/native/binding.ts), else ordinary.
  */
 export type Allocate = (bytes: number) => ArrayBuffer;
-const plainAllocate: Allocate = (bytes) => new ArrayBuffer(bytes);
+/** Ordinary memory (looked up per call by the addon): the default {@link Allocate}. */
+export const plainAllocate: Allocate = (bytes) => new ArrayBuffer(bytes);
 
 /** Per-peer reference counts, so a peer table can evict entries no queued datagram uses. */
 export interface PeerRefs {

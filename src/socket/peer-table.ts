@@ -13,6 +13,7 @@
  * handle pins its entry until it is released or collected (see peer-handles.ts).
  */
 import { SOCKADDR_STRIDE } from '../native/binding.js';
+import { plainAllocate, type Allocate } from '../scheduler/slot-ring.js';
 
 export type EncodePeer = (ip: string, port: number, table: Uint8Array, offset: number) => void;
 
@@ -36,7 +37,7 @@ export class PeerTable {
     private readonly onResize: () => void,
     readonly maxCached = 4096,
     /** Memory for the table (the addon's `allocShared`: the send path finds it without a lookup), else ordinary. */
-    private readonly alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes),
+    private readonly alloc: Allocate = plainAllocate,
   ) {
     this.table = new Uint8Array(alloc(INITIAL * SOCKADDR_STRIDE));
   }

@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import type { RemoteInfo } from 'node:dgram';
 import { endianness } from 'node:os';
 import { SOCKADDR_STRIDE } from '../native/binding.js';
+import { plainAllocate, type Allocate } from '../scheduler/slot-ring.js';
 
 const AF_INET = 2;
 /** sa_family is in host byte order. */
@@ -35,7 +36,7 @@ export class RecvRing {
     readonly slots: number,
     readonly slotSize: number,
     /** Where the memory comes from: the addon's `allocShared` (found without a lookup per recvmmsg call), else ordinary. */
-    alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes),
+    alloc: Allocate = plainAllocate,
   ) {
     const arenaBytes = slots * slotSize;
     const at = arenaBytes + ((8 - (arenaBytes % 8)) % 8); // the Uint32 arrays start 8-aligned
