@@ -2,6 +2,7 @@
 #include "fanout.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -10,7 +11,10 @@
 
 #include "args.h"
 #include "errors.h"
+#include "ingest_route.h"
+#include "recv_dispatch.h"
 #include "srtp.h"
+#include "udp_socket.h"
 
 namespace dsn {
 
@@ -67,6 +71,7 @@ enum Io : std::size_t {
 constexpr std::uint32_t kPacketVideo = 1;     // video; else audio (an output takes one kind)
 constexpr std::uint32_t kPacketInjected = 2;  // sent only to STARTING outputs whose START is this index (SPS/PPS before an IDR)
 constexpr std::uint32_t kPacketExtra = 4;     // the packet's bytes are in `extra`, not `src` (packets the relay made)
+static_assert(kPacketVideo == kIngestPacketVideo, "ingest_route.cc writes the fan-out's video flag");
 
 constexpr std::size_t kHistory = 512;      // ingest packets kept per stream, outgoing seqs mapped per output
 constexpr std::size_t kHistorySlot = 1200; // bytes kept per ingest packet (larger ones can never go out)
@@ -218,6 +223,10 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     Napi::Function fast = Napi::Function::New(env, &RtpFanout::ForwardBatchThis, "forwardBatch", this);
     fast.Set("owner", self);
     self.DefineProperty(Napi::PropertyDescriptor::Value("forwardBatch", fast, napi_default));
+    // serial: this fan-out's number for ingest routes (UdpSocket setIngestRoute), unique in the process.
+    static std::atomic<std::uint64_t> next_serial{1};
+    serial_ = static_cast<double>(next_serial.fetch_add(1));
+    self.DefineProperty(Napi::PropertyDescriptor::Value("serial", Napi::Number::New(env, serial_), napi_enumerable));
   }
 
   // setRing(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, peers: Int32Array)
@@ -504,6 +513,60 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return ForwardPackets(env, stream_id, data[0], batch->Length(0), data[1], batch->Length(1), data[2], count);
   }
 
+  // forwardIngest() → receive batches forwarded. Only during a delivery of the receive
+  // dispatcher (recv_dispatch.h), before JS handles its batches: for each batch of a socket
+  // routed to this fan-out (UdpSocket setIngestRoute, by `serial`) that is steady for the
+  // route's ingest state (ingest_route.h), forward() of its datagrams to the route's stream
+  // into the ring region io describes (SLOT, SLOTS, ARENA_OFF, ARENA_END, NOW, MTU; DROP and
+  // the cursor are not used), in delivery order — as long as the whole batch fits for every
+  // output of the stream at the worst case (each output all the batch's packets, each
+  // packet SRTP_MAX overhead); the first batch that may not fit, and every routed batch
+  // after it, stay with JS (their order per stream kept). A forwarded batch's list entry is
+  // marked delivered (JS skips it) and its ingest state advanced (ApplySteady, arrival =
+  // io.NOW). io PRODUCED/BYTES/DROPPED/OVERSIZE/ERRORS total the call, as forward()'s.
+  // Outside a delivery: 0, nothing touched. Throws as forward() for a bad ring or io.
+  Napi::Value ForwardIngest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<RecvDispatcher> d = RecvDispatcher::For(env);
+    if (d == nullptr || d->Delivering().empty()) return Napi::Number::New(env, 0);
+    double* io_data = nullptr;
+    double* st = State(env, &io_data);
+    if (st == nullptr) return env.Undefined();
+    RingArgs ring;
+    if (!ResolveRing(env, io_data, &ring)) return env.Undefined();
+    ring.drop = true;  // never taken: a batch goes only where it fits whole
+    const std::size_t arena_off = ring.pos;
+    const std::vector<RecvDispatcher::Entry>& entries = d->Delivering();
+    double forwarded = 0;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const RecvDispatcher::Entry& e = entries[i];
+      IngestSlots in;
+      std::uint32_t stream_id = 0;
+      double* ingest = nullptr;
+      if (e.socket == nullptr || !(e.slots > 0) ||
+          !e.socket->IngestBatch(env, serial_, static_cast<std::size_t>(e.slots), &in, &stream_id, &ingest)) {
+        continue;
+      }
+      if (stream_id >= streams_.size() || !streams_[stream_id].used) continue;
+      SteadyBatch steady;
+      if (!ScanSteady(ingest, in, &scratch_, &steady)) continue;
+      const std::size_t n = scratch_.size() / 3;
+      std::size_t bytes = 0;
+      for (std::size_t k = 0; k < n; ++k) bytes += scratch_[3 * k + 1] + srtp::kMaxRtpOverhead;
+      const std::size_t outputs = streams_[stream_id].outputs.size();
+      if (outputs * n > ring.slots - ring.produced || outputs * bytes > ring.end - ring.pos) break;
+      io_data[kIoCursorOutput] = 0;
+      io_data[kIoCursorPacket] = 0;
+      ForwardInto(st, &ring, stream_id, in.arena, nullptr, scratch_.data(), n);
+      ApplySteady(ingest, steady, ring.now);
+      d->MarkDelivered(i);
+      forwarded += 1;
+    }
+    io_data[kIoDone] = 1;
+    ring.Finish(arena_off);
+    return Napi::Number::New(env, forwarded);
+  }
+
  private:
   // forward()'s work once its arguments are resolved: `count` packets described by pk_data
   // (u32 triples) over src/extra (lengths in bytes).
@@ -528,12 +591,24 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
         return env.Undefined();
       }
     }
+    const std::size_t arena_off = ring.pos;
+    ForwardInto(st, &ring, stream_id, src, extra, pk, n);
+    ring.Finish(arena_off);
+    return Napi::Number::New(env, static_cast<double>(ring.produced));
+  }
+
+  // The output loop of forward() over resolved arguments, filling `ring` from where it
+  // stands (several calls may share one ring: forwardIngest). Returns false when it stopped
+  // for room (io.DROP = 0: io.DONE = 0 and the cursor set), true when done (io.DONE = 1,
+  // cursor reset).
+  bool ForwardInto(double* st, RingArgs* ringp, std::size_t stream_id, const std::uint8_t* src,
+                   const std::uint8_t* extra, const std::uint32_t* pk, std::size_t n) {
+    RingArgs& ring = *ringp;
     Stream& stream = streams_[stream_id];
     double* io = ring.io;
     std::size_t cur_output = static_cast<std::size_t>(ToU32(io[kIoCursorOutput]));
     std::size_t cur_packet = static_cast<std::size_t>(ToU32(io[kIoCursorPacket]));
     if (cur_output == 0 && cur_packet == 0) Remember(stream, src, extra, pk, n);
-    const std::size_t arena_off = ring.pos;
     for (std::size_t oi = cur_output; oi < stream.outputs.size(); ++oi) {
       const std::uint32_t id = stream.outputs[oi];
       Output& o = outputs_[id];
@@ -572,8 +647,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
           io[kIoCursorOutput] = static_cast<double>(oi);
           io[kIoCursorPacket] = static_cast<double>(pi);
           io[kIoDone] = 0;
-          ring.Finish(arena_off);
-          return Napi::Number::New(env, static_cast<double>(ring.produced));
+          return false;
         }
         std::uint8_t* dst = ring.arena + ring.pos;
         std::memcpy(dst, in, len);
@@ -606,8 +680,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     io[kIoCursorOutput] = 0;
     io[kIoCursorPacket] = 0;
     io[kIoDone] = 1;
-    ring.Finish(arena_off);
-    return Napi::Number::New(env, static_cast<double>(ring.produced));
+    return true;
   }
 
  public:
@@ -783,6 +856,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   std::vector<Output> outputs_;
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<srtp::Context>> sessions_;
+  double serial_ = 0;
+  std::vector<std::uint32_t> scratch_;  // forwardIngest's packet triples (capacity reused)
 };
 
 }  // namespace
@@ -803,6 +878,7 @@ Napi::Function DefineRtpFanout(Napi::Env env) {
                                     RtpFanout::InstanceMethod<&RtpFanout::SetBatch>("setBatch"),
                                     RtpFanout::InstanceMethod<&RtpFanout::ReleaseBatch>("releaseBatch"),
                                     RtpFanout::InstanceMethod<&RtpFanout::Retransmit>("retransmit"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::ForwardIngest>("forwardIngest"),
                                 });
 }
 

@@ -11,6 +11,7 @@
 #include "recv_dispatch.h"
 #include "shared_memory.h"
 #include "fanout.h"
+#include "ingest_route.h"
 #include "sockaddr.h"
 #include "args.h"
 #include "srtp_table.h"
@@ -46,6 +47,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("MAX_PAYLOAD_V6", Num(env, dsn::kGsoMaxPayloadV6));
   c.Set("GRO_MIN_SLOT", Num(env, dsn::kGroMinSlot));
   c.Set("fanout", dsn::FanoutConstants(env));
+  c.Set("ingest", dsn::IngestConstants(env));
   return c;
 }
 

@@ -246,6 +246,48 @@ Napi::Value UdpSocket::SetRecvDispatch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value UdpSocket::SetIngestRoute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::int64_t fanout = 0, stream = 0;
+  if (!ArgInt(info, 0, "fanout", 0, std::int64_t{1} << 52, &fanout)) return env.Undefined();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (fanout == 0) {
+    ingest_fanout_ = 0;
+    ingest_state_.Reset();
+    return env.Undefined();
+  }
+  Napi::TypedArray state;
+  if (!ArgInt(info, 1, "stream", 0, 0xffff, &stream) || !ArgTypedArray(info, 2, "state", napi_uint8_array, &state)) {
+    return env.Undefined();
+  }
+  if (state.ByteLength() < kIngestStateBytes || state.ByteOffset() % 8 != 0) {
+    ThrowRangeError(env, "state must be at least INGEST.STATE_BYTES bytes at an 8-byte aligned offset");
+    return env.Undefined();
+  }
+  ingest_state_.Set({&state});
+  ingest_fanout_ = static_cast<double>(fanout);
+  ingest_stream_ = static_cast<std::uint32_t>(stream);
+  return env.Undefined();
+}
+
+bool UdpSocket::IngestBatch(napi_env env, double fanout, std::size_t slots, IngestSlots* in, std::uint32_t* stream,
+                            double** state) {
+  if (ingest_fanout_ != fanout || fanout == 0 || closed_ || slots > recv_slots_) return false;
+  void* st[PinnedGroup::kMax];
+  RecvRing ring;
+  if (!ingest_state_.Get(env, st) || !ResolveRecvRing(Napi::Env(env), &ring)) return false;
+  in->arena = static_cast<const std::uint8_t*>(ring.arena.data);
+  in->slot_size = recv_slot_size_;
+  in->lengths = static_cast<const std::uint32_t*>(ring.lengths.data);
+  in->addrs = static_cast<const std::uint8_t*>(ring.addrs.data);
+  in->flags = static_cast<const std::uint8_t*>(ring.flags.data);
+  in->seg_sizes = ring.has_segs ? static_cast<const std::uint32_t*>(ring.seg_sizes.data) : nullptr;
+  in->count = slots;
+  *stream = ingest_stream_;
+  *state = static_cast<double*>(st[0]);
+  return true;
+}
+
 int UdpSocket::RecvmmsgOnce(Napi::Env env, double* counters, std::size_t want) {
   int r;
   do {
@@ -273,6 +315,7 @@ bool UdpSocket::ReadForDispatch(Napi::Env env) {
   const std::size_t want = recv_budget_ < recv_slots_ ? recv_budget_ : recv_slots_;
   PrepareRecvHeaders(ring, want);
   const int r = RecvmmsgOnce(env, counters, want);
+  if (r >= 0) recv_dirty_ = static_cast<std::size_t>(r);
   if (r < 0) return true;
   if (r == 0) return false;
   const std::size_t n = static_cast<std::size_t>(r);
@@ -295,6 +338,7 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
     PrepareRecvHeaders(ring, want);
     const int r = RecvmmsgOnce(env, counters, want);
+    if (r >= 0) recv_dirty_ = static_cast<std::size_t>(r);
     if (r < 0) return true;
     if (r == 0) return false;
     const std::size_t n = static_cast<std::size_t>(r);
@@ -353,9 +397,14 @@ void UdpSocket::PrepareRecvHeaders(const RecvRing& ring, std::size_t want) {
     }
     recv_built_arena_ = ring.arena.data;
     recv_built_addrs_ = ring.addrs.data;
+    recv_clean_ = 0;
+    recv_dirty_ = 0;
   }
+  // The kernel writes the value-result fields only of the headers it filled: those of the
+  // last call (recv_dirty_) are reset, and any beyond what earlier calls prepared. A
+  // relay's ingest socket (~2 datagrams per wake-up) so touches 2 headers, not recvBatch.
   auto* control = reinterpret_cast<unsigned char*>(recv_control_.get());
-  for (std::size_t i = 0; i < want; ++i) {
+  auto reset = [&](std::size_t i) {
     msghdr& h = msgs[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_in6);
     h.msg_flags = 0;
@@ -363,7 +412,13 @@ void UdpSocket::PrepareRecvHeaders(const RecvRing& ring, std::size_t want) {
     h.msg_control = control + i * kRecvCmsgSpace;
     h.msg_controllen = kRecvCmsgSpace;
     msgs[i].msg_len = 0;
-  }
+  };
+  const std::size_t dirty = recv_dirty_ < recv_clean_ ? recv_dirty_ : recv_clean_;
+  for (std::size_t i = 0; i < dirty; ++i) reset(i);
+  for (std::size_t i = recv_clean_; i < want; ++i) reset(i);
+  if (want > recv_clean_) recv_clean_ = want;
+  // Until the call reports what it filled, count every prepared header as written.
+  recv_dirty_ = want;
 }
 
 // Writes lengths, flags and GRO segment sizes of the `n` slots recvmmsg filled and adds

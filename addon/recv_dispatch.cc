@@ -47,6 +47,7 @@ Napi::Value RecvDispatcher::SetDispatcher(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     d->pending_.reserve(64);
+    d->delivering_.reserve(64);
     d->list_ = new SharedDoubles(2 * kMaxPerCall);
     Napi::Object resource = Napi::Object::New(env);
     if (napi_async_init(env, resource, Napi::String::New(env, "UdpSendmmsgRecvDispatch"), &d->context_) != napi_ok) {
@@ -158,6 +159,9 @@ bool RecvDispatcher::Enqueue(UdpSocket* socket, double id, std::size_t slots) {
 void RecvDispatcher::Remove(UdpSocket* socket) {
   pending_.erase(std::remove_if(pending_.begin(), pending_.end(), [socket](const Entry& e) { return e.socket == socket; }),
                  pending_.end());
+  for (Entry& e : delivering_) {
+    if (e.socket == socket) e.socket = nullptr;
+  }
   socket->dispatch_pending_ = false;
 }
 
@@ -185,11 +189,13 @@ void RecvDispatcher::OnCheck() {
       list[2 * i + 1] = pending_[i].slots;
       pending_[i].socket->dispatch_pending_ = false;
     }
+    delivering_.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     napi_value arg = Napi::Number::New(env, static_cast<double>(n));
     napi_value result = nullptr;
     const napi_status status =
         napi_make_callback(env, context_, resource_.Value(), deliver_.Value(), 1, &arg, &result);
+    delivering_.clear();
     if (status == napi_ok) continue;
     bool pending_exception = false;
     if (napi_is_exception_pending(env, &pending_exception) == napi_ok && pending_exception) {

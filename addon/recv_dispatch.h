@@ -62,12 +62,18 @@ class RecvDispatcher {
   // Drops `socket`'s queued entry, if any (the socket closes or leaves this mode).
   void Remove(UdpSocket* socket);
 
- private:
   struct Entry {
-    UdpSocket* socket;
+    UdpSocket* socket;  // nullptr in Delivering() once the socket closed or left this mode
     double id;
     double slots;
   };
+  // The entries of the delivery call running now (entry i is list entry i), for
+  // RtpFanout::ForwardIngest; empty outside a call. Forwarding a batch natively marks its
+  // list entry delivered: MarkDelivered(i) sets its slots to -1, which JS skips.
+  const std::vector<Entry>& Delivering() const { return delivering_; }
+  void MarkDelivered(std::size_t i) { list_->data()[2 * i + 1] = -1; }
+
+ private:
   explicit RecvDispatcher(napi_env env) : env_(env) {}
   static void OnCheckThunk(uv_check_t* handle);
   static void OnCheckClosed(uv_handle_t* handle);
@@ -83,6 +89,7 @@ class RecvDispatcher {
   uv_check_t* check_ = nullptr;     // the handle inside block_
   bool active_ = false;             // check handle started
   std::vector<Entry> pending_;      // in read order
+  std::vector<Entry> delivering_;   // the running call's entries
   Napi::FunctionReference deliver_;
   Napi::ObjectReference resource_;  // the async resource of the delivery calls
   napi_async_context context_ = nullptr;

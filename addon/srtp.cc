@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::size_t kCmTag = 10;
 constexpr std::size_t kGcmTag = 16;
+static_assert(kGcmTag <= kMaxRtpOverhead && kCmTag <= kMaxRtpOverhead, "kMaxRtpOverhead bounds every profile");
 constexpr std::size_t kSrtcpIndexLen = 4;
 constexpr std::uint32_t kMaxSrtcpIndex = 0x7fffffffu;
 

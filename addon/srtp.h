@@ -62,6 +62,8 @@ std::size_t MasterSaltLength(Profile p);
 // Bytes protect adds to an RTP packet (10 or 16) / to an RTCP packet (14 or 20).
 std::size_t RtpOverhead(Profile p);
 std::size_t RtcpOverhead(Profile p);
+// The most RtpOverhead is for any profile (GCM's tag), bytes.
+constexpr std::size_t kMaxRtpOverhead = 16;
 bool IsSupported(int profile);
 
 // Session keys as derived (RFC 3711 §4.3.1); exposed for the RFC 3711 B.3 test vector.

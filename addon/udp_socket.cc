@@ -38,6 +38,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::StartRecv>("startRecv"),
                          InstanceMethod<&UdpSocket::StopRecv>("stopRecv"),
                          InstanceMethod<&UdpSocket::SetRecvDispatch>("setRecvDispatch"),
+                         InstanceMethod<&UdpSocket::SetIngestRoute>("setIngestRoute"),
                          InstanceMethod<&UdpSocket::AwaitWritable>("awaitWritable"),
                          InstanceMethod<&UdpSocket::RefWatcher>("ref"),
                          InstanceMethod<&UdpSocket::ArmTimer>("armTimer"),
@@ -429,6 +430,8 @@ Napi::Value UdpSocket::EncodePeer(const Napi::CallbackInfo& info) {
 void UdpSocket::CloseNow() {
   closed_ = true;
   if (dispatcher_ != nullptr) dispatcher_->Remove(this);  // a batch read but not delivered: nothing after close()
+  ingest_fanout_ = 0;
+  ingest_state_.Reset();
   receiving_ = false;
   writable_armed_ = false;
   // uv_close stops the watcher (and removes the fd from epoll) before the fd is closed.
@@ -449,6 +452,7 @@ void UdpSocket::ReleaseJs() {
   callbacks_.Reset();
   send_ring_.Reset();
   recv_ring_.Reset();
+  ingest_state_.Reset();
   counters_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);

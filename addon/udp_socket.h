@@ -45,6 +45,7 @@
 
 #include "args.h"
 #include "counters.h"
+#include "ingest_route.h"
 #include "recv_dispatch.h"
 #include "uv_abi.h"
 
@@ -77,6 +78,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // new UdpSocket(family: 4 | 6, counters: Float64Array, callbacks: NativeCallbacks)
   explicit UdpSocket(const Napi::CallbackInfo& info);
   ~UdpSocket() override;
+
+  // For RtpFanout::ForwardIngest (fanout.cc), during a dispatcher delivery: when this
+  // socket is routed to the fan-out with serial `fanout` (setIngestRoute), the `slots`
+  // slots of its ring as they hold the batch, the route's stream id and ingest state
+  // (ingest_route.h). False (nothing set) for no such route or memory no longer valid.
+  bool IngestBatch(napi_env env, double fanout, std::size_t slots, IngestSlots* in, std::uint32_t* stream, double** state);
 
  private:
   // ---- udp_socket.cc ----
@@ -220,6 +227,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // own onRecv (the default). Throws ERR_INVALID_STATE for id >= 0 before
   // setRecvDispatcher, RangeError out of range, ERR_SOCKET_DGRAM_NOT_RUNNING after close().
   Napi::Value SetRecvDispatch(const Napi::CallbackInfo& info);
+  // setIngestRoute(fanout: number, stream: number, state: Uint8Array): void — routes this
+  // socket's dispatched batches to stream `stream` (0 .. 65535) of the fan-out whose serial
+  // is `fanout` (>= 1; RtpFanout.serial), with the stream's ingest state (>= STATE_BYTES
+  // bytes, 8-byte aligned; ingest_route.h): the fan-out's forwardIngest() then forwards
+  // this socket's steady batches itself, and they are not delivered to JS. fanout = 0
+  // removes the route (no other argument read). TypeError/RangeError for bad arguments,
+  // ERR_SOCKET_DGRAM_NOT_RUNNING after close().
+  Napi::Value SetIngestRoute(const Napi::CallbackInfo& info);
   // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
   // Returns true if recvmmsg reported an error (which consumes a pending socket error).
   bool OnReadable(Napi::Env env);
@@ -304,6 +319,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::size_t recv_alloc_ = 0;
   void* recv_built_arena_ = nullptr;
   void* recv_built_addrs_ = nullptr;
+  // Headers [0, recv_clean_) are prepared; of those, the first recv_dirty_ were (or may have
+  // been) written by the last recvmmsg call and are reset before the next (PrepareRecvHeaders).
+  std::size_t recv_clean_ = 0;
+  std::size_t recv_dirty_ = 0;
   bool gro_on_ = false;  // UDP_GRO enabled by setGro(true)
   // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
   // its growth is added to counters[RECV_KERNEL_DROPS].
@@ -315,6 +334,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::shared_ptr<RecvDispatcher> dispatcher_;
   double dispatch_id_ = -1;
   bool dispatch_pending_ = false;
+
+  // Ingest route (setIngestRoute): the fan-out's serial (0: none), the stream, its state.
+  double ingest_fanout_ = 0;
+  std::uint32_t ingest_stream_ = 0;
+  PinnedGroup ingest_state_;
 };
 
 }  // namespace dsn
