@@ -44,9 +44,10 @@
  * srtp/; the relay builds on it.
  */
 import { Buffer } from 'node:buffer';
-import { FANOUT, loadNative, type NativeBinding, type NativeRtpFanout } from '../native/binding.js';
+import { FANOUT, INGEST, loadNative, type NativeBinding, type NativeRtpFanout } from '../native/binding.js';
 import { plainAllocate, type Allocate } from '../scheduler/slot-ring.js';
 import { NativeBatchSocket } from '../socket/native-socket.js';
+import { addRecvDispatchHook } from '../socket/recv-dispatch.js';
 import { BatchSocketError, BatchSocketTypeError } from '../errors.js';
 import { srtpOverhead, type SrtpKeyMaterial } from '../srtp/index.js';
 import { statusError } from '../srtp/errors.js';
@@ -237,6 +238,13 @@ export class RtpFanout {
     this.freeBatchSlots.push(slot);
   });
   private rtcpScratch = Buffer.allocUnsafe(256);
+  /** Ingest sockets routed here ({@link RtpFanout.routeIngest}), and the removal of the dispatch hook while any is. */
+  private readonly routed = new Set<NativeBatchSocket>();
+  private unhookIngest: (() => void) | undefined;
+  /** Most outputs one stream has (the ingest reservation's estimate). */
+  private maxStreamOutputs = 0;
+  /** Batches forwarded by {@link RtpFanout.routeIngest}'s native path (not seen by JS). */
+  ingestBatches = 0;
 
   /**
    * @param socket the batched socket the viewers' ICE pairs use (the werift plug's shared
@@ -405,6 +413,7 @@ export class RtpFanout {
     }
     this.outputs.set(id, { stream: o.stream, session: o.session, peer, kind: o.kind });
     this.streamOutputs[o.stream]![o.kind]++;
+    this.updateMaxStreamOutputs();
     const s = this.state;
     const b = id * FANOUT.STRIDE;
     s[b + FANOUT.SSRC] = o.ssrc >>> 0;
@@ -421,7 +430,14 @@ export class RtpFanout {
     this.native.removeOutput(id);
     this.outputs.delete(id);
     this.streamOutputs[info.stream]![info.kind]--;
+    this.updateMaxStreamOutputs();
     info.peer.release();
+  }
+
+  private updateMaxStreamOutputs(): void {
+    let max = 0;
+    for (const c of this.streamOutputs) if (c) max = Math.max(max, c.video + c.audio);
+    this.maxStreamOutputs = max;
   }
 
   /** The viewer's ICE pair moved to another address. */
@@ -498,6 +514,75 @@ export class RtpFanout {
   /** RTP payload octets queued (RFC 3550 SR sender's octet count). */
   octets(id: number): number {
     return this.state[id * FANOUT.STRIDE + FANOUT.OCTETS];
+  }
+
+  // ---- ingest routes: steady batches forwarded before JS sees them ---------------------------
+
+  /**
+   * Routes the receive batches of `socket` (a 'batch' backend socket created with
+   * `recvDispatch: 'loop'`) to `stream`: in every delivery of the receive dispatcher, before
+   * any socket's handler runs, this fan-out forwards those of the socket's batches that are
+   * steady for `state` natively, in one call for all routed sockets (addon/ingest_route.h:
+   * every datagram from the armed kind's owner, with the next sequence number, and for
+   * video neither a keyframe, a parameter set nor a B-frame); the socket's `'batch'`
+   * handlers see only the other batches. `state` is the stream's ingest state
+   * (`INGEST.STATE_BYTES` bytes, 8-byte aligned; src/relay/steady-ingest.ts arms it).
+   * Replaces the socket's previous route. Returns false (nothing routed) when the socket
+   * is closed or not in 'loop' dispatch.
+   * @throws ERR_INVALID_ARG_VALUE for a socket of another backend, an unknown stream or a wrong-sized state.
+   */
+  routeIngest(socket: BatchSocket, stream: number, state: Uint8Array): boolean {
+    if (!(socket instanceof NativeBatchSocket)) throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', "routeIngest needs a 'batch' backend socket");
+    if (!this.streamOutputs[stream]) throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `no stream ${String(stream)} in this fan-out`);
+    if (!(state instanceof Uint8Array) || state.byteLength < INGEST.STATE_BYTES || state.byteOffset % 8 !== 0) {
+      throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `the ingest state must be a Uint8Array of at least ${INGEST.STATE_BYTES} bytes at an 8-byte aligned offset`);
+    }
+    if (!socket.setIngestRoute(this.native.serial, stream, state)) return false;
+    this.routed.add(socket);
+    this.unhookIngest ??= addRecvDispatchHook((list, count) => this.forwardIngest(list, count));
+    return true;
+  }
+
+  /** Removes `socket`'s route (its batches all reach its handlers again). */
+  unrouteIngest(socket: BatchSocket): void {
+    if (!this.routed.delete(socket as NativeBatchSocket)) return;
+    (socket as NativeBatchSocket).setIngestRoute(0);
+    if (this.routed.size === 0) {
+      this.unhookIngest?.();
+      this.unhookIngest = undefined;
+    }
+  }
+
+  /**
+   * The dispatch hook: one reservation of the send ring for the delivery's batches (at most
+   * their slots × the largest stream's outputs; only the arena's current free region, so a
+   * batch that does not fit stays with JS, whose forward() grows the arena), one native
+   * forwardIngest(), one commit. Returns the batches forwarded.
+   */
+  private forwardIngest(list: Float64Array, count: number): number {
+    let slots = 0;
+    for (let i = 0; i < count; i++) {
+      const s = list[2 * i + 1];
+      if (s > 0) slots += s;
+    }
+    if (slots === 0 || this.maxStreamOutputs === 0) return 0;
+    const sock = this.sock;
+    const res = sock.reserveSlots(Math.min(MAX_RESERVE_SLOTS, slots * this.maxStreamOutputs), 0);
+    if (!res || res.slots === 0) return 0;
+    const io = this.io;
+    io[FANOUT.IO_SLOT] = res.slot;
+    io[FANOUT.IO_SLOTS] = res.slots;
+    io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
+    io[FANOUT.IO_ARENA_END] = res.arenaEnd;
+    io[FANOUT.IO_NOW] = Date.now();
+    io[FANOUT.IO_MTU] = this.mtu;
+    this.useRing(res);
+    const forwarded = this.native.forwardIngest();
+    const n = io[FANOUT.IO_PRODUCED];
+    sock.commitSlots(n, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
+    this.account(this.result, n);
+    this.ingestBatches += forwarded;
+    return forwarded;
   }
 
   // ---- the per-batch call ------------------------------------------------------------------
@@ -612,6 +697,7 @@ export class RtpFanout {
 
   /** Removes every output and stream (their peer entries unpinned). The socket stays open. */
   close(): void {
+    for (const socket of [...this.routed]) this.unrouteIngest(socket);
     for (const id of [...this.outputs.keys()]) this.removeOutput(id);
     this.streamOutputs.forEach((c, id) => c && this.removeStream(id));
     for (const id of [...this.sessions.keys()]) this.removeSession(id);

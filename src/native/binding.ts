@@ -285,6 +285,14 @@ export interface NativeUdpSocket {
    * `ERR_INVALID_STATE` before setRecvDispatcher.
    */
   setRecvDispatch(id: number): void;
+  /**
+   * Ingest route (addon/ingest_route.h, addon/udp_socket.h SetIngestRoute): this socket's
+   * dispatched batches that are steady for `state` (an {@link INGEST} block, ≥
+   * INGEST.STATE_BYTES bytes, 8-aligned) are forwarded to stream `stream` of the fan-out
+   * whose `serial` is `fanout` by its `forwardIngest()`, and not delivered to JS.
+   * `fanout` 0 removes the route.
+   */
+  setIngestRoute(fanout: number, stream?: number, state?: Uint8Array): void;
   /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
   awaitWritable(on: boolean): void;
   /**
@@ -381,6 +389,32 @@ export const FANOUT = {
 } as const;
 
 /**
+ * Layout of a stream's ingest state (addon/ingest_route.h): doubles ARMED, VIDEO_PT,
+ * AUDIO_PT, MAX_LENGTH; then per kind (video, audio) KIND_STRIDE doubles from
+ * KINDS + kind × KIND_STRIDE with the fields SSRC … LAST_ARRIVAL; then the owners' 32-byte
+ * sockaddrs (video's, audio's) from byte OWNER_OFFSET. STATE_BYTES bytes in all.
+ */
+export const INGEST = {
+  ARMED: 0,
+  VIDEO_PT: 1,
+  AUDIO_PT: 2,
+  MAX_LENGTH: 3,
+  KINDS: 4,
+  KIND_STRIDE: 8,
+  SSRC: 0,
+  NEXT_SEQ: 1,
+  LAST_TS: 2,
+  TS_CHECK: 3,
+  PACKETS: 4,
+  BYTES: 5,
+  LAST_ARRIVAL: 6,
+  ARM_VIDEO: 1,
+  ARM_AUDIO: 2,
+  OWNER_OFFSET: 160,
+  STATE_BYTES: 224,
+} as const;
+
+/**
  * The addon's `RtpFanout` (addon/fanout.{h,cc}): the relay's per-packet path — copy, RTP
  * header rewrite, SRTP protect, send-ring slot — for a whole receive batch in one call.
  * Low level and checked only for memory safety (RangeError/TypeError before anything is
@@ -412,6 +446,10 @@ export interface NativeRtpFanout {
   forwardBatch(stream: number, slot: number, count: number): number;
   /** See addon/fanout.cc Retransmit: packets an output sent, by outgoing sequence number, queued again into the registered send ring. */
   retransmit(output: number, seqs: Uint32Array, count: number): number;
+  /** See addon/fanout.cc ForwardIngest: during a receive-dispatcher delivery, the steady batches of sockets routed here, forwarded before JS sees them; returns batches forwarded. */
+  forwardIngest(): number;
+  /** This fan-out's number for ingest routes ({@link NativeUdpSocket.setIngestRoute}), unique in the process. */
+  readonly serial: number;
 }
 
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
@@ -425,6 +463,7 @@ export interface NativeConstants {
   MAX_PAYLOAD_V6: number;
   GRO_MIN_SLOT: number;
   fanout?: Record<string, number>;
+  ingest?: Record<string, number>;
 }
 
 export interface NativeBinding {
@@ -490,6 +529,9 @@ export function checkConstants(binding: Pick<NativeBinding, 'constants' | 'errno
   ];
   for (const name of new Set([...Object.keys(FANOUT), ...Object.keys(k.fanout ?? {})])) {
     pairs.push([`fanout.${name}`, k.fanout?.[name], (FANOUT as Record<string, number>)[name]]);
+  }
+  for (const name of new Set([...Object.keys(INGEST), ...Object.keys(k.ingest ?? {})])) {
+    pairs.push([`ingest.${name}`, k.ingest?.[name], (INGEST as Record<string, number>)[name]]);
   }
   const names = new Set([...Object.keys(C), ...Object.keys(k.counters)]);
   for (const name of names) pairs.push([`counters.${name}`, k.counters[name], (C as Record<string, number>)[name]]);

@@ -336,6 +336,29 @@ export class NativeBatchSocket extends BaseSocket {
     if (this.state !== 'closed') this.scheduler.flush('batch');
   }
 
+  /**
+   * @internal For the native fan-out's ingest routes (RtpFanout.routeIngest): routes this
+   * socket's dispatched batches to stream `stream` of the fan-out with serial `fanout`
+   * (0: no route), with the stream's ingest state (addon/ingest_route.h). False when the
+   * socket cannot be routed: closed, or not delivering through the loop dispatcher
+   * (`recvDispatch: 'loop'`).
+   */
+  setIngestRoute(fanout: number, stream = 0, state?: Uint8Array): boolean {
+    if (this.state === 'closed') return false;
+    if (fanout === 0) {
+      this.native.setIngestRoute(0);
+      return true;
+    }
+    if (this.dispatchId < 0) return false;
+    this.native.setIngestRoute(fanout, stream, state);
+    return true;
+  }
+
+  /** @internal The 32-byte sockaddr entry of `ip`:`port` for this socket's family at `table[offset]` (as the receive ring holds senders). */
+  encodeSockaddr(ip: string, port: number, table: Uint8Array, offset: number): void {
+    this.native.encodePeer(ip, port, table, offset);
+  }
+
   /** @internal Whether sends wait for writable readiness (or an ENOBUFS back-off) now. */
   get sendBlocked(): boolean {
     return this.scheduler.blocked;

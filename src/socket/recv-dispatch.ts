@@ -11,9 +11,14 @@
  * module (the ESM and CJS builds may both be loaded; the addon has one dispatcher per
  * environment, and the last registered delivery function wins).
  *
- * Errors: every socket gets its batch even when a handler throws; the first error is
- * rethrown after the last (an uncaught exception, as from a socket's own callback), later
- * ones on the next tick.
+ * Before the sockets' handlers, the delivery runs the registered hooks
+ * ({@link addRecvDispatchHook}): a native fan-out with ingest routes forwards the steady
+ * batches of its routed sockets there (addon/ingest_route.h) and marks their entries
+ * delivered (slots -1); those entries are then skipped.
+ *
+ * Errors: every socket gets its batch even when a handler (or a hook) throws; the first
+ * error is rethrown after the last (an uncaught exception, as from a socket's own
+ * callback), later ones on the next tick.
  */
 import type { NativeBinding } from '../native/binding.js';
 
@@ -29,8 +34,10 @@ interface DispatchState {
   /** Ids withdrawn during a delivery: reused only after it, so a later entry of that call never reaches a new socket. */
   retiredIds: number[];
   delivering: boolean;
-  /** Calls into JS and batches delivered (tests and benchmarks read the ratio). */
-  stats: { calls: number; batches: number };
+  /** Run first in every delivery with (list, count); each returns the batches it consumed. */
+  hooks: ((list: Float64Array, count: number) => number)[];
+  /** Calls into JS, batches delivered to sockets and batches the hooks consumed (tests and benchmarks read the ratios). */
+  stats: { calls: number; batches: number; consumed: number };
   deliver: (count: number) => void;
 }
 
@@ -43,18 +50,28 @@ function makeState(): DispatchState {
     freeIds: [],
     retiredIds: [],
     delivering: false,
-    stats: { calls: 0, batches: 0 },
+    hooks: [],
+    stats: { calls: 0, batches: 0, consumed: 0 },
     deliver(count: number): void {
       const l = st.list!;
       st.stats.calls++;
       let first: { error: unknown } | undefined;
       st.delivering = true;
+      for (const hook of st.hooks) {
+        try {
+          st.stats.consumed += hook(l, count);
+        } catch (error) {
+          if (first === undefined) first = { error };
+        }
+      }
       for (let i = 0; i < count; i++) {
+        const slots = l[2 * i + 1];
+        if (slots < 0) continue; // consumed by a hook
         const r = st.receivers[l[2 * i]];
         if (r === undefined) continue; // withdrawn (closed) after its batch was read
         st.stats.batches++;
         try {
-          r.deliverRecv(l[2 * i + 1]);
+          r.deliverRecv(slots);
         } catch (error) {
           if (first === undefined) first = { error };
           else
@@ -73,8 +90,26 @@ function makeState(): DispatchState {
 
 const state: DispatchState = ((globalThis as Record<symbol, unknown>)[KEY] as DispatchState | undefined) ?? ((globalThis as Record<symbol, unknown>)[KEY] = makeState());
 
-/** Calls into JS and batches delivered so far (this thread). */
-export const recvDispatchStats: { readonly calls: number; readonly batches: number } = state.stats;
+// A state made by an older copy of this module lacks what later copies added.
+state.hooks ??= [];
+state.stats.consumed ??= 0;
+
+/** Calls into JS, batches delivered to sockets and batches consumed by hooks (native ingest routes) so far (this thread). */
+export const recvDispatchStats: { readonly calls: number; readonly batches: number; readonly consumed: number } = state.stats;
+
+/**
+ * Runs `hook(list, count)` at the start of every delivery, before any socket's handler (the
+ * native fan-out's `forwardIngest`), with the delivery's entries (`list[2i]` = socket id,
+ * `list[2i+1]` = slots, -1 once consumed); it returns how many batches it consumed.
+ * Returns the function that removes it.
+ */
+export function addRecvDispatchHook(hook: (list: Float64Array, count: number) => number): () => void {
+  state.hooks.push(hook);
+  return () => {
+    const i = state.hooks.indexOf(hook);
+    if (i >= 0) state.hooks.splice(i, 1);
+  };
+}
 
 /**
  * Enrolls `r`, registering the dispatcher with the addon the first time; returns its id for
