@@ -4,11 +4,18 @@
  * iteration, `recvDispatch: 'loop'`), each datagram handed to the stream
  * with its sender (the stream locks to one source) and the batch's arrival time.
  * ffmpeg (`-f rtp`) and GStreamer (`rtph264pay ! udpsink`) send exactly this.
+ *
+ * With the fast egress, the socket also gets an ingest route (steady-ingest.ts): batches
+ * that need no decision of the stream are forwarded by the native fan-out before they
+ * would reach the handler below.
  */
 import { isIPv6 } from 'node:net';
 import { createBatchSocket, type BatchSocket, type RecvBatch } from '../index.js';
+import { loadNative } from '../native/binding.js';
 import { bindAndListen } from '../socket/listen.js';
-import type { RelayStream } from './stream.js';
+import { NativeBatchSocket } from '../socket/native-socket.js';
+import { SteadyIngest } from './steady-ingest.js';
+import { INGEST_MAX_RTP_BYTES, type RelayStream } from './stream.js';
 
 /** Opens the ingest socket of `stream` on `host`:`port` (0 = any free port); resolves with the bound port. */
 export async function openIngest(stream: RelayStream, host: string, port: number): Promise<{ socket: BatchSocket; port: number }> {
@@ -33,6 +40,11 @@ export async function openIngest(stream: RelayStream, host: string, port: number
     stream.endBatch(now);
   });
   await bindAndListen(socket, port, host);
+  const native = loadNative();
+  if (stream.config.fast && native.ok && socket instanceof NativeBatchSocket) {
+    const { videoPayloadType, audioPayloadType } = stream.config;
+    stream.useSteadyIngest(new SteadyIngest(socket, (bytes) => native.binding.allocShared(bytes), { videoPayloadType, audioPayloadType, maxLength: INGEST_MAX_RTP_BYTES }));
+  }
   // A receive error (e.g. ICMP from a peer) must not kill the relay; it is counted in stats().
   socket.on('error', () => {});
   return { socket, port: socket.address().port };

@@ -63,6 +63,17 @@ export class SequenceValidator {
     return this.cycles + this.maxSeq;
   }
 
+  /**
+   * `n` packets each carrying the next sequence number, the last of them `lastSeq`, checked
+   * elsewhere (the addon's steady-state ingest): the same as `n` update() calls returning
+   * Valid (wraps counted in cycles).
+   */
+  advance(lastSeq: number, n: number): void {
+    this.cycles += Math.floor((this.maxSeq + n) / RTP_SEQ_MOD) * RTP_SEQ_MOD;
+    this.maxSeq = lastSeq & 0xffff;
+    this.received += n;
+  }
+
   /** RFC 3550 A.1 `update_seq` for one packet's sequence number. */
   update(seq: number): SeqVerdict {
     const udelta = (seq - this.maxSeq) & 0xffff;

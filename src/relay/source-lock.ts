@@ -92,6 +92,35 @@ export class SourceLock {
     return o && { address: o.address, port: o.port, ssrc: o.ssrc };
   }
 
+  /**
+   * Where the owner stands, for the addon's steady-state ingest (steady-ingest.ts): writes
+   * its address, port, SSRC, the sequence number its next packet must carry and its last
+   * timestamp into `out`; false (nothing written) without an owner.
+   */
+  steadyInto(out: { address: string; port: number; ssrc: number; nextSeq: number; lastTs: number }): boolean {
+    const o = this.owner;
+    if (!o) return false;
+    out.address = o.address;
+    out.port = o.port;
+    out.ssrc = o.ssrc;
+    out.nextSeq = (o.seq.maxSeq + 1) & 0xffff;
+    out.lastTs = o.lastTs;
+    return true;
+  }
+
+  /**
+   * `n` packets of the owner accepted elsewhere (the addon's steady-state ingest), each with
+   * the next sequence number, the last one `lastSeq` with timestamp `lastTs`, arriving at
+   * `arrival` ms: as `n` admit() calls that returned Accept. No-op without an owner.
+   */
+  advanceOwner(lastSeq: number, lastTs: number, arrival: number, n: number): void {
+    const o = this.owner;
+    if (!o) return;
+    o.seq.advance(lastSeq, n);
+    o.lastTs = lastTs;
+    o.lastArrival = arrival;
+  }
+
   /** Decides on one datagram from `address`:`port` with the given RTP header fields, arriving at `now` ms. */
   admit(address: string, port: number, ssrc: number, seq: number, ts: number, now: number): Admit {
     const o = this.owner;

@@ -34,6 +34,14 @@
  * viewers, an audio re-base, SPS/PPS for a viewer that asked for a keyframe), sets those
  * outputs' start index / offsets; a discontinuity first forwards what the batch holds so
  * far, then re-bases, so every decision applies exactly from the packet it belongs to.
+ *
+ * Steady-state ingest (steady-ingest.ts): while only fast viewers watch, the stream arms its
+ * ingest route with the owners and where their sequences stand, and the addon forwards
+ * every batch that needs none of the decisions above without calling this module; the
+ * first batch that does (a keyframe, a foreign sender, a gap, a B-frame) comes here, after
+ * what the addon accepted is folded into the source locks and counters
+ * ({@link RelayStream.beginBatch}). Anything that changes what may be decided natively
+ * (a viewer joins, connects or leaves; an audio re-base is due) re-arms it at once.
  */
 import type { FanoutBatch, RtpFanout } from '../fanout/index.js';
 import { FastOutput, type FastEgress } from './fast-egress.js';
@@ -41,6 +49,7 @@ import { fanoutRtcp } from './fanout-rtcp.js';
 import { KeyframeMark, collectParameterSets, keyframeMark, parameterSetPacket, type ParameterSets } from './h264.js';
 import { parseRtpHeader } from './rtp.js';
 import { Admit, SourceLock, type SourceChange } from './source-lock.js';
+import type { SteadyArm, SteadyIngest } from './steady-ingest.js';
 import type { CloseReason, Viewer } from './viewer.js';
 
 /** Largest SRTP datagram that fits a WebRTC path without fragmentation, bytes (what browsers send). */
@@ -123,6 +132,9 @@ export class RelayStream {
   private fastAudioRebase = false;
   /** The fan-out's drop total (forward and retransmit) when this stream's viewers were last checked for drops. */
   private seenFanoutDrops = 0;
+  /** The ingest route's state, once the ingest socket has one ({@link RelayStream.useSteadyIngest}), and the arm record reused for it. */
+  private steady: SteadyIngest | undefined;
+  private readonly steadyArm: SteadyArm = { address: '', port: 0, ssrc: 0, nextSeq: 0, lastTs: 0, tsCheck: false };
   private readonly counts: StreamCounters = {
     ingestVideo: 0,
     ingestAudio: 0,
@@ -172,10 +184,72 @@ export class RelayStream {
     this.log = config.log ?? (() => {});
   }
 
-  /** The stream's counters (the fast viewers' native packet counts folded in first). */
+  /** The stream's counters (the packets the addon accepted and the fast viewers' native packet counts folded in first). */
   get counters(): StreamCounters {
+    this.foldSteady();
     for (const v of this.fastViewers) this.foldFastEgress(v);
     return this.counts;
+  }
+
+  /**
+   * Lets the addon forward this stream's steady ingest batches (steady-ingest.ts) through
+   * the fast egress's fan-out, whenever only fast viewers watch.
+   */
+  useSteadyIngest(steady: SteadyIngest): void {
+    this.steady = steady;
+    this.rearm();
+  }
+
+  /** Folds what the addon accepted natively into the source locks and counters (before this module decides anything). */
+  private foldSteady(): void {
+    const st = this.steady;
+    if (st === undefined) return;
+    const c = this.counts;
+    const v = st.take(0);
+    if (v !== undefined) {
+      c.ingestVideo += v.packets;
+      c.ingestBytes += v.bytes;
+      this.videoLock.advanceOwner(v.lastSeq, v.lastTs, v.lastArrival, v.packets);
+      this.prevVideoSeq = v.lastSeq;
+      this.prevVideoTs = v.lastTs;
+    }
+    const a = st.take(1); // (take reuses its result object: video's is done with)
+    if (a !== undefined) {
+      c.ingestAudio += a.packets;
+      c.ingestBytes += a.bytes;
+      this.audioLock.advanceOwner(a.lastSeq, a.lastTs, a.lastArrival, a.packets);
+    }
+  }
+
+  /**
+   * Arms the steady-state ingest with what may be decided natively now: nothing while a
+   * werift viewer is attached (its packets go through werift, per viewer) or before a fast
+   * viewer made a fan-out stream; video once it has an owner; audio once it has an owner
+   * and no fast output waits for a re-base. Folds first, so the positions are current.
+   */
+  private rearm(): void {
+    const st = this.steady;
+    if (st === undefined) return;
+    this.foldSteady();
+    if (this.weriftViewers.size > 0 || this.fastFanout === undefined || !st.route(this.fastFanout, this.fastStream)) {
+      st.disarm();
+      return;
+    }
+    const arm = this.steadyArm;
+    if (this.videoLock.steadyInto(arm)) {
+      // The B-frame check applies when the last video packet was the owner's last in sequence (checkDecodeOrder).
+      arm.tsCheck = this.prevVideoSeq === ((arm.nextSeq - 1) & 0xffff);
+      if (arm.tsCheck) arm.lastTs = this.prevVideoTs;
+      st.arm(0, arm);
+    } else {
+      st.disarm(0);
+    }
+    if (!this.fastAudioRebase && this.audioLock.steadyInto(arm)) {
+      arm.tsCheck = false;
+      st.arm(1, arm);
+    } else {
+      st.disarm(1);
+    }
   }
 
   get name(): string {
@@ -190,12 +264,17 @@ export class RelayStream {
   add(viewer: Viewer): void {
     this.viewers.add(viewer);
     this.weriftViewers.add(viewer);
+    this.rearm(); // a werift viewer (until it connects on the fast path): every batch through here
     viewer.on((event, v) => {
       if (event === 'connected') {
         if (v.wantsFast) this.attachFast(v);
         if (v.video) this.counts.keyframeWaits++;
+        this.rearm();
       }
-      if (event === 'closed') this.remove(v);
+      if (event === 'closed') {
+        this.remove(v);
+        this.rearm();
+      }
     });
   }
 
@@ -341,6 +420,7 @@ export class RelayStream {
    * {@link RelayStream.endBatch} forwards them in one native call.
    */
   beginBatch(src: Uint8Array): void {
+    this.foldSteady();
     this.batchSrc = src;
     this.fastBatch?.reset(src);
   }
@@ -357,9 +437,11 @@ export class RelayStream {
     if (f === undefined) return;
     const t = f.totals;
     const drops = t.dropped + t.retransmitDropped;
-    if (drops === this.seenFanoutDrops) return;
-    this.seenFanoutDrops = drops;
-    for (const v of this.fastViewers) this.checkFastDrops(v, now);
+    if (drops !== this.seenFanoutDrops) {
+      this.seenFanoutDrops = drops;
+      for (const v of this.fastViewers) this.checkFastDrops(v, now);
+    }
+    this.rearm();
   }
 
   /** Forwards what the current batch holds to the fast outputs and starts the batch's list afresh. */
