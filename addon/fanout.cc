@@ -64,7 +64,9 @@ enum Io : std::size_t {
   kIoOversize = 13,      // out: packets over the MTU
   kIoMisses = 14,        // out (retransmit): sequence numbers no longer (or never) in the history
   kIoErrors = 15,        // out: SRTP failures
-  kIoLength = 16,
+  kIoNeedSlots = 16,     // out (forwardIngest): slots the first batch that did not fit needs (0: all fitted)
+  kIoNeedBytes = 17,     // out (forwardIngest): arena bytes it needs
+  kIoLength = 18,
 };
 
 // Packet descriptor flags (third u32 of each (offset, length, flags) triple).
@@ -146,6 +148,7 @@ struct Output {
 struct Stream {
   bool used = false;
   std::vector<std::uint32_t> outputs;  // output ids, in the order they were added
+  std::uint32_t outputs_of_kind[2] = {0, 0};  // of those: audio (kind 0), video (kind 1)
   std::unique_ptr<std::uint8_t[]> bytes;  // kHistory * kHistorySlot
   std::unique_ptr<std::uint16_t[]> lengths;  // 0 = not kept
   std::unique_ptr<std::uint32_t[]> index;    // absolute index of the packet in each slot
@@ -262,6 +265,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     Stream& s = streams_[id];
     s.used = true;
     s.outputs.clear();
+    s.outputs_of_kind[0] = s.outputs_of_kind[1] = 0;
     if (!s.bytes) {
       s.bytes.reset(new std::uint8_t[kHistory * kHistorySlot]);
       s.lengths.reset(new std::uint16_t[kHistory]);
@@ -396,6 +400,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     for (std::size_t i = 0; i < kHistory; ++i) o.history[i] = HistoryEntry{};
     std::fill(st + id * kStride, st + (id + 1) * kStride, 0.0);
     streams_[stream].outputs.push_back(static_cast<std::uint32_t>(id));
+    streams_[stream].outputs_of_kind[o.kind] += 1;
     return Napi::Number::New(env, static_cast<double>(id));
   }
 
@@ -408,6 +413,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     for (std::size_t i = 0; i < list.size(); ++i) {
       if (list[i] == id) {
         list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+        streams_[o.stream].outputs_of_kind[o.kind] -= 1;
         break;
       }
     }
@@ -519,9 +525,10 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // route's ingest state (ingest_route.h), forward() of its datagrams to the route's stream
   // into the ring region io describes (SLOT, SLOTS, ARENA_OFF, ARENA_END, NOW, MTU; DROP and
   // the cursor are not used), in delivery order — as long as the whole batch fits for every
-  // output of the stream at the worst case (each output all the batch's packets, each
-  // packet SRTP_MAX overhead); the first batch that may not fit, and every routed batch
-  // after it, stay with JS (their order per stream kept). A forwarded batch's list entry is
+  // output of the stream at the worst case (each output all the batch's packets of its
+  // kind, each packet SRTP's largest overhead); the first batch that may not fit, and every
+  // routed batch after it, stay (io NEED_SLOTS/NEED_BYTES = what it needs: the caller may
+  // make room and call again; entries already forwarded are skipped). A forwarded batch's list entry is
   // marked delivered (JS skips it) and its ingest state advanced (ApplySteady, arrival =
   // io.NOW). io PRODUCED/BYTES/DROPPED/OVERSIZE/ERRORS total the call, as forward()'s.
   // Outside a delivery: 0, nothing touched. Throws as forward() for a bad ring or io.
@@ -538,8 +545,11 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     const std::size_t arena_off = ring.pos;
     const std::vector<RecvDispatcher::Entry>& entries = d->Delivering();
     double forwarded = 0;
+    io_data[kIoNeedSlots] = 0;
+    io_data[kIoNeedBytes] = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const RecvDispatcher::Entry& e = entries[i];
+      if (d->IsDelivered(i)) continue;  // forwarded by an earlier call of this delivery
       IngestSlots in;
       std::uint32_t stream_id = 0;
       double* ingest = nullptr;
@@ -550,11 +560,21 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
       if (stream_id >= streams_.size() || !streams_[stream_id].used) continue;
       SteadyBatch steady;
       if (!ScanSteady(ingest, in, &scratch_, &steady)) continue;
+      // The most this batch can take: each output all packets of its kind, each packet SRTP's largest overhead.
+      const Stream& stream = streams_[stream_id];
       const std::size_t n = scratch_.size() / 3;
-      std::size_t bytes = 0;
-      for (std::size_t k = 0; k < n; ++k) bytes += scratch_[3 * k + 1] + srtp::kMaxRtpOverhead;
-      const std::size_t outputs = streams_[stream_id].outputs.size();
-      if (outputs * n > ring.slots - ring.produced || outputs * bytes > ring.end - ring.pos) break;
+      std::size_t need_slots = 0;
+      double need_bytes = 0;
+      for (int k = 0; k < 2; ++k) {
+        const std::size_t outs = stream.outputs_of_kind[k == 0 ? kPacketVideo : 0];
+        need_slots += outs * steady.packets[k];
+        need_bytes += static_cast<double>(outs) * (steady.bytes[k] + static_cast<double>(srtp::kMaxRtpOverhead * steady.packets[k]));
+      }
+      if (need_slots > ring.slots - ring.produced || need_bytes > static_cast<double>(ring.end - ring.pos)) {
+        io_data[kIoNeedSlots] = static_cast<double>(need_slots);
+        io_data[kIoNeedBytes] = need_bytes;
+        break;
+      }
       io_data[kIoCursorOutput] = 0;
       io_data[kIoCursorPacket] = 0;
       ForwardInto(st, &ring, stream_id, in.arena, nullptr, scratch_.data(), n);
@@ -924,6 +944,8 @@ Napi::Object FanoutConstants(Napi::Env env) {
   set("IO_OVERSIZE", kIoOversize);
   set("IO_MISSES", kIoMisses);
   set("IO_ERRORS", kIoErrors);
+  set("IO_NEED_SLOTS", kIoNeedSlots);
+  set("IO_NEED_BYTES", kIoNeedBytes);
   set("IO_LENGTH", kIoLength);
   return c;
 }

@@ -72,6 +72,7 @@ class RecvDispatcher {
   // list entry delivered: MarkDelivered(i) sets its slots to -1, which JS skips.
   const std::vector<Entry>& Delivering() const { return delivering_; }
   void MarkDelivered(std::size_t i) { list_->data()[2 * i + 1] = -1; }
+  bool IsDelivered(std::size_t i) const { return list_->data()[2 * i + 1] < 0; }
 
  private:
   explicit RecvDispatcher(napi_env env) : env_(env) {}

@@ -555,9 +555,10 @@ export class RtpFanout {
 
   /**
    * The dispatch hook: one reservation of the send ring for the delivery's batches (at most
-   * their slots × the largest stream's outputs; only the arena's current free region, so a
-   * batch that does not fit stays with JS, whose forward() grows the arena), one native
-   * forwardIngest(), one commit. Returns the batches forwarded.
+   * their slots × the largest stream's outputs; the arena's free region as it is), one
+   * native forwardIngest(), one commit. When a steady batch did not fit, once more with a
+   * reservation of what it needs (the arena grows, up to the queue's byte limit) for the
+   * batches left. Returns the batches forwarded.
    */
   private forwardIngest(list: Float64Array, count: number): number {
     let slots = 0;
@@ -566,10 +567,22 @@ export class RtpFanout {
       if (s > 0) slots += s;
     }
     if (slots === 0 || this.maxStreamOutputs === 0) return 0;
-    const sock = this.sock;
-    const res = sock.reserveSlots(Math.min(MAX_RESERVE_SLOTS, slots * this.maxStreamOutputs), 0);
-    if (!res || res.slots === 0) return 0;
     const io = this.io;
+    let forwarded = this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, slots * this.maxStreamOutputs), 0);
+    if (io[FANOUT.IO_NEED_BYTES] > 0) forwarded += this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, Math.max(io[FANOUT.IO_NEED_SLOTS], slots * this.maxStreamOutputs)), io[FANOUT.IO_NEED_BYTES]);
+    this.ingestBatches += forwarded;
+    return forwarded;
+  }
+
+  /** One reservation (`slots`, `bytes` to grow the arena to), one native forwardIngest(), one commit. */
+  private forwardIngestInto(slots: number, bytes: number): number {
+    const sock = this.sock;
+    const io = this.io;
+    const res = sock.reserveSlots(slots, bytes);
+    if (!res || res.slots === 0) {
+      io[FANOUT.IO_NEED_BYTES] = 0;
+      return 0;
+    }
     io[FANOUT.IO_SLOT] = res.slot;
     io[FANOUT.IO_SLOTS] = res.slots;
     io[FANOUT.IO_ARENA_OFF] = res.arenaOff;
@@ -581,7 +594,6 @@ export class RtpFanout {
     const n = io[FANOUT.IO_PRODUCED];
     sock.commitSlots(n, io[FANOUT.IO_BYTES], res.arenaOff, io[FANOUT.IO_DROPPED]);
     this.account(this.result, n);
-    this.ingestBatches += forwarded;
     return forwarded;
   }
 

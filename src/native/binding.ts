@@ -385,7 +385,9 @@ export const FANOUT = {
   IO_OVERSIZE: 13,
   IO_MISSES: 14,
   IO_ERRORS: 15,
-  IO_LENGTH: 16,
+  IO_NEED_SLOTS: 16,
+  IO_NEED_BYTES: 17,
+  IO_LENGTH: 18,
 } as const;
 
 /**
