@@ -147,6 +147,13 @@ describe('rtp-relay with werift viewers over WHEP', () => {
       }
       const t = relay.fast!.fanout!.totals;
       expect(t.dropped + t.oversize + t.errors).toBe(0);
+      // Most ingest batches took the steady-state route (forwarded by the addon before JS saw
+      // them), and the stream counted them: every packet a viewer got was counted as ingest.
+      expect(relay.fast!.fanout!.ingestBatches).toBeGreaterThan(0);
+      const c = demo.counters;
+      expect(c.ingestVideo).toBeGreaterThanOrEqual(Math.max(...vs.map((v) => v.video.length)));
+      expect(c.ingestAudio).toBeGreaterThanOrEqual(Math.max(...vs.map((v) => v.audio.length)));
+      expect(c.ingestBadSequence + c.ingestForeign + c.ingestInvalid).toBe(0);
     }
   }, 60_000);
 

@@ -6,7 +6,9 @@
 //
 // native: random sequences of calls on raw addon sockets (src/native/binding.ts) with random
 //   argument types, sizes, offsets, counts, peer tables, ring layouts, detached and shrunk
-//   buffers, and call orders. Every call must return a well-formed result or throw an Error
+//   buffers, and call orders; ingest routes (random fan-out serials, streams and states,
+//   armed or garbage) that a real fan-out's forwardIngest() walks in every dispatcher
+//   delivery (it must consume only entries it marks -1). Every call must return a well-formed result or throw an Error
 //   that is a TypeError/RangeError or carries a string `code`.
 // api: random sequences on createBatchSocket() sockets of both backends (payload types and
 //   sizes, offsets/lengths, ports, addresses, peers, connect/disconnect, flush, close in the
@@ -25,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { loadNative, C } = await import(join(root, 'dist', 'native', 'binding.js'));
+const { loadNative, C, FANOUT, INGEST } = await import(join(root, 'dist', 'native', 'binding.js'));
 const lib = await import(join(root, 'dist', 'index.js'));
 
 const MAGIC = 0x46555a5a; // 'FUZZ'
@@ -125,6 +127,12 @@ const nativeOp = fc.oneof(
   fc.record({ op: fc.constant('goodRecvRing'), slots: fc.integer({ min: 1, max: 64 }), slotSize: fc.constantFrom(1, 16, 100, 2048, 65527), budget: fc.integer({ min: 1, max: 300 }), seg: fc.boolean() }),
   fc.record({ op: fc.constantFrom('setGso', 'setGro', 'awaitWritable', 'ref'), on: fc.oneof(fc.boolean(), notNumber, num) }),
   fc.record({ op: fc.constant('setRecvDispatch'), id: fc.oneof({ arbitrary: fc.constantFrom(-1, 0, 1), weight: 4 }, { arbitrary: anyNum, weight: 1 }) }),
+  fc.record({
+    op: fc.constant('setIngestRoute'),
+    fanout: fc.oneof({ arbitrary: fc.constant('real'), weight: 4 }, { arbitrary: fc.constantFrom(0, 1, 2 ** 52), weight: 1 }, { arbitrary: anyNum, weight: 1 }),
+    stream: fc.oneof({ arbitrary: fc.constantFrom(0, 1), weight: 4 }, { arbitrary: anyNum, weight: 1 }),
+    state: fc.oneof({ arbitrary: fc.constant('armed'), weight: 3 }, { arbitrary: arrayRecipe, weight: 1 }),
+  }),
   fc.record({ op: fc.constant('inject'), errno: fc.constantFrom(5, 22, 11, 105, 90, 111, 113, 101, 13, 1, 4, 0, -1, 99999), count: fc.oneof(fc.nat(4), anyNum), gsoOnly: fc.oneof(fc.boolean(), notNumber) }),
 );
 const nativeCase = fc.record({
@@ -143,13 +151,40 @@ async function runNative() {
   const N = loaded.binding;
   // The receive dispatcher (recv_dispatch.h): sockets that random calls put in dispatch
   // mode deliver through it; every entry must be a sane (id, slots) pair.
+  // A fan-out for ingest routes (setIngestRoute): its forwardIngest() runs first in every
+  // delivery, over whatever random states and routes the sockets have; consumed entries are -1.
+  const fanoutState = new Float64Array(N.allocShared(8 * (4 * FANOUT.STRIDE + FANOUT.IO_LENGTH)));
+  const fio = fanoutState.subarray(4 * FANOUT.STRIDE);
+  const F = new N.RtpFanout(fanoutState.subarray(0, 4 * FANOUT.STRIDE), fio);
+  const fring = { arena: new Uint8Array(N.allocShared(64 * 1300)), offsets: new Uint32Array(64), lengths: new Uint32Array(64), peers: new Int32Array(64) };
+  F.setRing(fring.arena, fring.offsets, fring.lengths, fring.peers);
+  const fstream = F.addStream();
+  F.addStream();
+  const fsession = F.addSession(7, new Uint8Array(16).fill(1), new Uint8Array(12).fill(2));
+  const fout = F.addOutput(fstream, fsession, 0, 1);
+  fanoutState[fout * FANOUT.STRIDE + FANOUT.FLAGS] = FANOUT.FLAG_LIVE;
   const dispatchList = N.setRecvDispatcher((count) => {
     if (!(Number.isInteger(count) && count >= 1 && 2 * count <= dispatchList.length)) throw new Violation(`deliver(${count})`);
+    fio[FANOUT.IO_SLOT] = 0;
+    fio[FANOUT.IO_SLOTS] = 64;
+    fio[FANOUT.IO_ARENA_OFF] = 0;
+    fio[FANOUT.IO_ARENA_END] = fring.arena.length;
+    fio[FANOUT.IO_MTU] = 1200;
+    fio[FANOUT.IO_NOW] = Date.now();
+    const consumed = F.forwardIngest();
+    if (!(Number.isInteger(consumed) && consumed >= 0 && consumed <= count)) throw new Violation(`forwardIngest() = ${consumed}`);
+    if (!(fio[FANOUT.IO_PRODUCED] >= 0 && fio[FANOUT.IO_PRODUCED] <= 64)) throw new Violation(`forwardIngest produced ${fio[FANOUT.IO_PRODUCED]}`);
+    let marked = 0;
     for (let i = 0; i < count; i++) {
       const id = dispatchList[2 * i], slots = dispatchList[2 * i + 1];
+      if (slots === -1) {
+        marked++;
+        continue;
+      }
       if (!(Number.isInteger(id) && id >= 0 && Number.isInteger(slots) && slots >= 1)) throw new Violation(`dispatch entry (${id}, ${slots})`);
       counts.received += slots;
     }
+    if (marked !== consumed) throw new Violation(`forwardIngest consumed ${consumed}, marked ${marked}`);
   });
   // A live receiver on loopback so that sends and receives really happen.
   const sink = { got: 0 };
@@ -282,6 +317,26 @@ async function runNative() {
           case 'setGso': case 'setGro': r = attempt(call.op, () => s[call.op](call.on), (v) => typeof v === 'boolean'); break;
           case 'awaitWritable': case 'ref': r = attempt(call.op, () => s[call.op](call.on)); break;
           case 'setRecvDispatch': r = attempt(call.op, () => s.setRecvDispatch(call.id)); break;
+          case 'setIngestRoute': {
+            let state;
+            if (call.state === 'armed') {
+              // Armed for anything from the other socket: payload types 0/96, its address as both owners.
+              const st = new Float64Array(N.allocShared(INGEST.STATE_BYTES));
+              st[INGEST.ARMED] = 3;
+              st[INGEST.VIDEO_PT] = 96;
+              st[INGEST.MAX_LENGTH] = 1184;
+              state = new Uint8Array(st.buffer);
+              const other = socks[1 - socks.indexOf(s)];
+              try {
+                const [ip, port] = other.localAddress();
+                for (const k of [0, 1]) s.encodePeer(ip, port, state, INGEST.OWNER_OFFSET + 32 * k);
+              } catch {}
+            } else {
+              state = build(call.state);
+            }
+            r = attempt('setIngestRoute', () => s.setIngestRoute(call.fanout === 'real' ? F.serial : call.fanout, call.stream, state));
+            break;
+          }
           case 'inject': r = attempt('debugInjectSendErrno', () => s.debugInjectSendErrno(call.errno, call.count, call.gsoOnly)); break;
           case 'detach': {
             // Detach one registered buffer behind native code's back.

@@ -48,6 +48,24 @@ describe('RFC 3550 A.1 sequence validation', () => {
     expect(v.update(12347)).toBe(SeqVerdict.Valid);
   });
 
+  it('advance(last, n) is n contiguous update()s (cycles across wraps, received)', () => {
+    for (const [start, n] of [[100, 5], [65530, 10], [65535, 1], [0, 200000], [40000, 65536]]) {
+      const a = new SequenceValidator(start);
+      const b = new SequenceValidator(start);
+      for (const v of [a, b]) {
+        v.update(start);
+        v.update((start + 1) & 0xffff);
+      }
+      let last = (start + 1) & 0xffff;
+      for (let i = 0; i < n; i++) {
+        last = (last + 1) & 0xffff;
+        expect(a.update(last)).toBe(SeqVerdict.Valid);
+      }
+      b.advance(last, n);
+      expect({ maxSeq: b.maxSeq, cycles: b.cycles, received: b.received, ext: b.extendedMax }).toEqual({ maxSeq: a.maxSeq, cycles: a.cycles, received: a.received, ext: a.extendedMax });
+    }
+  });
+
   it('small steps back are reordering; wrap-around counts a cycle', () => {
     const v = new SequenceValidator(65534);
     v.update(65534);
@@ -73,6 +91,23 @@ describe('source lock', () => {
     for (let i = 0; i < 4; i++) expect(lock.admit(A, 6001, 0x1234 + i, (i * 7919) & 0xffff, i, 36)).toBe(Admit.DropForeign);
     expect(lock.admit(A, 5000, 0xaaaa, 13, 6000, 67)).toBe(Admit.Accept);
     expect(lock.source).toEqual({ address: A, port: 5000, ssrc: 0xaaaa });
+  });
+
+  it('advanceOwner (packets accepted natively) keeps the owner fresh and in sequence; steadyInto reports where it stands', () => {
+    const lock = new SourceLock({ clockRate: 90000 });
+    const at = { address: '', port: 0, ssrc: 0, nextSeq: 0, lastTs: 0 };
+    expect(lock.steadyInto(at)).toBe(false);
+    lock.advanceOwner(5, 0, 0, 1); // no owner: nothing
+    lock.admit(A, 5000, 7, 65530, 0, 0);
+    expect(lock.admit(A, 5000, 7, 65531, 0, 1)).toBe(Admit.AcceptDiscontinuity);
+    // 20 packets (across the wrap) taken by the addon, the last at t = 5000 ms.
+    lock.advanceOwner((65531 + 20) & 0xffff, 450_000, 5000, 20);
+    expect(lock.steadyInto(at)).toBe(true);
+    expect(at).toEqual({ address: A, port: 5000, ssrc: 7, nextSeq: (65531 + 21) & 0xffff, lastTs: 450_000 });
+    // The owner was heard at 5000: another sender at 6000 is foreign (not a switch after 2 s of silence)…
+    expect(lock.admit('127.0.0.2', 5000, 9, 1, 0, 6000)).toBe(Admit.DropForeign);
+    // …and the owner's next packet is contiguous: accepted, no discontinuity.
+    expect(lock.admit(A, 5000, 7, at.nextSeq, 450_000 + 3000, 6001)).toBe(Admit.Accept);
   });
 
   it('a wild sequence jump of the owner is dropped; a resync (two in sequence) is a discontinuity', () => {
