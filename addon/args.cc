@@ -93,6 +93,17 @@ bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* na
     ThrowTypeError(info.Env(), message);
     return false;
   }
+  // Pinned arrays keep a reference to their ArrayBuffer, which N-API cannot read for a
+  // SharedArrayBuffer (napi_get_arraybuffer_info fails): refused here, with a TypeError.
+  napi_value buffer = nullptr;
+  bool plain = false;
+  if (napi_get_typedarray_info(info.Env(), v, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok ||
+      napi_is_arraybuffer(info.Env(), buffer, &plain) != napi_ok || !plain) {
+    char message[160];
+    std::snprintf(message, sizeof message, "The \"%s\" argument must not be backed by a SharedArrayBuffer", name);
+    ThrowTypeError(info.Env(), message);
+    return false;
+  }
   *out = v.As<Napi::TypedArray>();
   return true;
 }

@@ -25,7 +25,9 @@ bool ArgBool(const Napi::CallbackInfo& info, std::size_t i, const char* name, bo
 bool ArgString(const Napi::CallbackInfo& info, std::size_t i, const char* name, char* buf, std::size_t cap,
                bool* fits);
 
-// info[i] must be a typed array of exactly `type` (a Buffer counts as a Uint8Array).
+// info[i] must be a typed array of exactly `type` (a Buffer counts as a Uint8Array) over an
+// ArrayBuffer — not a SharedArrayBuffer, which a PinnedGroup cannot hold (TypeError
+// ERR_INVALID_ARG_TYPE). For arrays that are registered (pinned), not per-batch arguments.
 bool ArgTypedArray(const Napi::CallbackInfo& info, std::size_t i, const char* name, napi_typedarray_type type,
                    Napi::TypedArray* out);
 

@@ -185,10 +185,11 @@ async function runNative() {
       counts.received += slots;
     }
     if (marked !== consumed) throw new Violation(`forwardIngest consumed ${consumed}, marked ${marked}`);
+    counts.ingestConsumed += consumed;
   });
   // A live receiver on loopback so that sends and receives really happen.
   const sink = { got: 0 };
-  const counts = { calls: 0, threw: 0, sent: 0, received: 0, cases: 0 };
+  const counts = { calls: 0, threw: 0, sent: 0, received: 0, cases: 0, ingestConsumed: 0 };
   const property = fc.asyncProperty(nativeCase, async (kase) => {
     counts.cases++;
     const socks = [];
