@@ -20,6 +20,7 @@
  * batch.reset(recv.bytes); batch.push(off, len, true); …
  * fanout.forward(stream, batch, Date.now());           // one native call (+1 per ~ring fill)
  * fanout.retransmit(out, [seq1, seq2]);               // RTCP NACK → resend from the history
+ * fanout.routeIngest(ingestSocket, stream, state);   // steady batches forwarded natively (relay/steady-ingest.ts)
  * fanout.protectRtcp(session, srBytes);                // SRTCP with the viewer's context
  * fanout.sendRtcp(out, srBytes);                       // …and queued to the output's viewer
  * fanout.packets(out); fanout.octets(out);             // RFC 3550 SR sender's counts
@@ -238,8 +239,8 @@ export class RtpFanout {
     this.freeBatchSlots.push(slot);
   });
   private rtcpScratch = Buffer.allocUnsafe(256);
-  /** Ingest sockets routed here ({@link RtpFanout.routeIngest}), and the removal of the dispatch hook while any is. */
-  private readonly routed = new Set<NativeBatchSocket>();
+  /** Ingest sockets routed here ({@link RtpFanout.routeIngest}) with their stream, and the removal of the dispatch hook while any is. */
+  private readonly routed = new Map<NativeBatchSocket, number>();
   private unhookIngest: (() => void) | undefined;
   /** Most outputs one stream has (the ingest reservation's estimate). */
   private maxStreamOutputs = 0;
@@ -333,8 +334,9 @@ export class RtpFanout {
     return id;
   }
 
-  /** Removes a stream and every output on it. */
+  /** Removes a stream, every output on it and every ingest route to it. */
   removeStream(id: number): void {
+    for (const [socket, stream] of this.routed) if (stream === id) this.unrouteIngest(socket);
     for (const [o, info] of this.outputs) if (info.stream === id) this.removeOutput(o);
     this.native.removeStream(id);
     this.streamOutputs[id] = undefined;
@@ -538,7 +540,7 @@ export class RtpFanout {
       throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `the ingest state must be a Uint8Array of at least ${INGEST.STATE_BYTES} bytes at an 8-byte aligned offset`);
     }
     if (!socket.setIngestRoute(this.native.serial, stream, state)) return false;
-    this.routed.add(socket);
+    this.routed.set(socket, stream);
     this.unhookIngest ??= addRecvDispatchHook((list, count) => this.forwardIngest(list, count));
     return true;
   }
@@ -709,7 +711,7 @@ export class RtpFanout {
 
   /** Removes every output and stream (their peer entries unpinned). The socket stays open. */
   close(): void {
-    for (const socket of [...this.routed]) this.unrouteIngest(socket);
+    for (const socket of [...this.routed.keys()]) this.unrouteIngest(socket);
     for (const id of [...this.outputs.keys()]) this.removeOutput(id);
     this.streamOutputs.forEach((c, id) => c && this.removeStream(id));
     for (const id of [...this.sessions.keys()]) this.removeSession(id);

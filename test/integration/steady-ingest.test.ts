@@ -299,12 +299,20 @@ describe.skipIf(!available)('steady-state ingest route', () => {
     await h.waitJs(1);
     expect(h.js).toEqual([p]);
     expect(h.received()).toBe(0);
+    // Routed to a stream that is then removed: the route goes with it.
+    expect(h.fanout.routeIngest(h.ingest, stream, h.steady.bytes)).toBe(true);
+    h.fanout.removeStream(stream);
+    const q = rtp(VIDEO_PT, 1, 0, V_SSRC, nal(1));
+    await h.send([q]);
+    await h.waitJs(2);
+    expect(h.js).toEqual([p, q]);
+    expect(h.received()).toBe(0);
     // Routed again, then the ingest socket closes: nothing is read or forwarded after close, nothing crashes.
     expect(h.steady.route(h.fanout, 0)).toBe(true);
     h.ingest.close();
     await h.send([rtp(VIDEO_PT, 1, 0, V_SSRC, nal(1))]);
     await new Promise((r) => setTimeout(r, 50));
     expect(h.received()).toBe(0);
-    expect(h.steady.route(h.fanout, 1)).toBe(false);
+    expect(h.steady.route(h.fanout, h.fanout.addStream())).toBe(false);
   });
 });
