@@ -15,6 +15,7 @@
 #include "recv_dispatch.h"
 #include "srtp.h"
 #include "udp_socket.h"
+#include "wire.h"
 
 namespace dsn {
 
@@ -82,27 +83,6 @@ constexpr std::size_t kMaxStreams = 1 << 16;
 constexpr std::size_t kMaxSessions = 1 << 16;
 constexpr std::int64_t kMaxBatches = 1 << 16;
 constexpr std::size_t kRtpHeader = 12;
-
-std::uint16_t Get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t Get32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-void Put16(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void Put32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
-
-// A double from JS as u32 (0 for NaN or out of range; JS writes integers in range).
-std::uint32_t ToU32(double d) {
-  if (!(d >= 0) || d > 4294967295.0) return 0;
-  return static_cast<std::uint32_t>(d);
-}
 
 // RTP payload octets of a packet (RFC 3550 §6.4.1 "sender's octet count": no header,
 // CSRCs, extension or padding). The header was checked to be at least 12 bytes.
@@ -618,10 +598,9 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   }
 
   // The output loop of forward() over resolved arguments, filling `ring` from where it
-  // stands (several calls may share one ring: forwardIngest). Returns false when it stopped
-  // for room (io.DROP = 0: io.DONE = 0 and the cursor set), true when done (io.DONE = 1,
-  // cursor reset).
-  bool ForwardInto(double* st, RingArgs* ringp, std::size_t stream_id, const std::uint8_t* src,
+  // stands (several calls may share one ring: forwardIngest). Stopped for room (io.DROP = 0):
+  // io.DONE = 0 and the cursor set; done: io.DONE = 1, the cursor reset.
+  void ForwardInto(double* st, RingArgs* ringp, std::size_t stream_id, const std::uint8_t* src,
                    const std::uint8_t* extra, const std::uint32_t* pk, std::size_t n) {
     RingArgs& ring = *ringp;
     Stream& stream = streams_[stream_id];
@@ -667,7 +646,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
           io[kIoCursorOutput] = static_cast<double>(oi);
           io[kIoCursorPacket] = static_cast<double>(pi);
           io[kIoDone] = 0;
-          return false;
+          return;
         }
         std::uint8_t* dst = ring.arena + ring.pos;
         std::memcpy(dst, in, len);
@@ -700,7 +679,6 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     io[kIoCursorOutput] = 0;
     io[kIoCursorPacket] = 0;
     io[kIoDone] = 1;
-    return true;
   }
 
  public:

@@ -7,27 +7,19 @@
 
 #include <cstring>
 
+#include "sockaddr.h"
+#include "wire.h"
+
 namespace dsn {
 namespace {
 
-constexpr std::size_t kSockaddrBytes = 32;
-
-// The sender part of two 32-byte sockaddr entries: family and port (bytes 0-3), then
+// The sender part of two sockaddr entries (kSockaddrStride bytes): family and port (bytes 0-3), then
 // sockaddr_in's address (4-7) or sockaddr_in6's address and scope id (8-27); not the flow label.
 bool SameSender(const std::uint8_t* a, const std::uint8_t* b) {
   if (std::memcmp(a, b, 4) != 0) return false;
   sa_family_t family;
   std::memcpy(&family, a, sizeof family);
   return family == AF_INET ? std::memcmp(a + 4, b + 4, 4) == 0 : std::memcmp(a + 8, b + 8, 20) == 0;
-}
-
-std::uint32_t ToU32(double d) {
-  if (!(d >= 0) || d > 4294967295.0) return 0;
-  return static_cast<std::uint32_t>(d);
-}
-
-std::uint32_t Get32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
 // The payload of an RTP packet as parseRtpHeader finds it; false where it returns null.
@@ -84,7 +76,7 @@ bool ScanSteady(const double* state, const IngestSlots& in, std::vector<std::uin
     // A GRO buffer (udp(7) UDP_GRO) holds consecutive datagrams of one sender, all of the
     // segment size but the last: each is checked and forwarded as a datagram of its own.
     const std::size_t g = in.seg_sizes != nullptr && in.seg_sizes[s] != 0 ? in.seg_sizes[s] : slot_len;
-    const std::uint8_t* sender = in.addrs + s * kSockaddrBytes;
+    const std::uint8_t* sender = in.addrs + s * kSockaddrStride;
     for (std::size_t at = 0; at < slot_len; at += g) {
       const std::size_t len = slot_len - at < g ? slot_len - at : g;
       if (len > max_length) return false;
@@ -101,7 +93,7 @@ bool ScanSteady(const double* state, const IngestSlots& in, std::vector<std::uin
         return false;
       }
       const double* ks = state + kIngestKinds + k * kIngestKindStride;
-      if (!SameSender(sender, owners + k * kSockaddrBytes)) return false;
+      if (!SameSender(sender, owners + k * kSockaddrStride)) return false;
       if (Get32(p + 8) != ToU32(ks[kKindSsrc])) return false;
       const std::uint32_t seq = (std::uint32_t{p[2]} << 8) | p[3];
       if (seq != out->next_seq[k]) return false;

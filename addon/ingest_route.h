@@ -31,6 +31,8 @@
 
 #include <napi.h>
 
+#include "sockaddr.h"
+
 namespace dsn {
 
 // Doubles of the ingest state (byte offset = 8 * field).
@@ -57,17 +59,17 @@ constexpr std::uint32_t kIngestArmVideo = 1;
 constexpr std::uint32_t kIngestArmAudio = 2;
 // The fan-out's packet flag for video (fanout.cc kPacketVideo; audio packets have none).
 constexpr std::uint32_t kIngestPacketVideo = 1;
-// The owners' raw sockaddrs (32 bytes each, as encodePeer writes them and the receive ring
-// holds them) follow the doubles: video's, then audio's.
+// The owners' raw sockaddrs (kSockaddrStride bytes each, as encodePeer writes them and the
+// receive ring holds them) follow the doubles: video's, then audio's.
 constexpr std::size_t kIngestOwnerOffset = 8 * kIngestStateDoubles;
-constexpr std::size_t kIngestStateBytes = kIngestOwnerOffset + 2 * 32;
+constexpr std::size_t kIngestStateBytes = kIngestOwnerOffset + 2 * kSockaddrStride;
 
 // One receive batch as the socket's ring holds it.
 struct IngestSlots {
   const std::uint8_t* arena = nullptr;
   std::size_t slot_size = 0;
   const std::uint32_t* lengths = nullptr;
-  const std::uint8_t* addrs = nullptr;      // 32-byte sockaddrs
+  const std::uint8_t* addrs = nullptr;      // sockaddr entries, kSockaddrStride bytes each
   const std::uint8_t* flags = nullptr;      // bit 0: truncated
   const std::uint32_t* seg_sizes = nullptr; // GRO segment sizes, or nullptr
   std::size_t count = 0;                    // slots filled

@@ -294,9 +294,15 @@ int UdpSocket::RecvmmsgOnce(Napi::Env env, double* counters, std::size_t want) {
     r = recvmmsg(fd_, recv_msgs_.get(), static_cast<unsigned int>(want), MSG_DONTWAIT, nullptr);
     counters[kRecvSyscalls] += 1;
   } while (r < 0 && errno == EINTR);
-  if (r >= 0) return r;  // 0 is not produced by Linux for vlen >= 1
+  if (r >= 0) {
+    recv_dirty_ = static_cast<std::size_t>(r);  // the headers it filled (PrepareRecvHeaders resets them)
+    return r;  // 0 is not produced by Linux for vlen >= 1
+  }
   const int err = errno;
-  if (err == EAGAIN || err == EWOULDBLOCK) return 0;
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    recv_dirty_ = 0;  // a failed first datagram writes no header back
+    return 0;
+  }
   // Any other errno (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH on a connected socket after
   // ICMP; ENOMEM; ...) is reported once; reading it cleared it.
   counters[kRecvErrors] += 1;
@@ -315,7 +321,6 @@ bool UdpSocket::ReadForDispatch(Napi::Env env) {
   const std::size_t want = recv_budget_ < recv_slots_ ? recv_budget_ : recv_slots_;
   PrepareRecvHeaders(ring, want);
   const int r = RecvmmsgOnce(env, counters, want);
-  if (r >= 0) recv_dirty_ = static_cast<std::size_t>(r);
   if (r < 0) return true;
   if (r == 0) return false;
   const std::size_t n = static_cast<std::size_t>(r);
@@ -338,7 +343,6 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     const std::size_t want = recv_budget_ - got < recv_slots_ ? recv_budget_ - got : recv_slots_;
     PrepareRecvHeaders(ring, want);
     const int r = RecvmmsgOnce(env, counters, want);
-    if (r >= 0) recv_dirty_ = static_cast<std::size_t>(r);
     if (r < 0) return true;
     if (r == 0) return false;
     const std::size_t n = static_cast<std::size_t>(r);

@@ -15,7 +15,8 @@
  *   sequence number, timestamp and arrival time reached) and zeroes the counts, for the
  *   stream to fold into its source lock and counters before it decides anything itself.
  */
-import { INGEST } from '../native/binding.js';
+import { INGEST, SOCKADDR_STRIDE } from '../native/binding.js';
+import type { Allocate } from '../scheduler/slot-ring.js';
 import type { RtpFanout } from '../fanout/index.js';
 import type { NativeBatchSocket } from '../socket/native-socket.js';
 
@@ -65,7 +66,7 @@ export class SteadyIngest {
    */
   constructor(
     private readonly socket: NativeBatchSocket,
-    alloc: (bytes: number) => ArrayBuffer,
+    alloc: Allocate,
     config: { videoPayloadType: number; audioPayloadType: number; maxLength: number },
   ) {
     const buffer = alloc(INGEST.STATE_BYTES);
@@ -97,7 +98,7 @@ export class SteadyIngest {
     const k = INGEST.KINDS + kind * INGEST.KIND_STRIDE;
     const e = this.encoded[kind];
     if (e.address !== a.address || e.port !== a.port) {
-      this.socket.encodeSockaddr(a.address, a.port, this.bytes, INGEST.OWNER_OFFSET + 32 * kind);
+      this.socket.encodeSockaddr(a.address, a.port, this.bytes, INGEST.OWNER_OFFSET + SOCKADDR_STRIDE * kind);
       e.address = a.address;
       e.port = a.port;
     }
