@@ -5,7 +5,7 @@
 // tracepoints on the relay's PID, when perf works), and the relay's own counters from
 // /metrics (RTP packets forwarded, datagrams the batched sockets sent).
 //
-//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--warmup 20] [--streams K] [--egress fast|werift|werift-unbatched] [--cpu-prof DIR] [-- relay flags]
+//   node scripts/measure-relay.mjs --viewers 64 --seconds 10 [--warmup 20] [--streams K] [--egress fast|werift|werift-unbatched] [--cpu-prof DIR] [--perf-record FILE] [-- relay flags]
 //
 // --warmup W (seconds, default 20): the window starts W s after every viewer is connected and
 // past its first keyframe, so it measures the relay in steady state. Right after the joins
@@ -21,6 +21,12 @@
 // slow start on a busy machine never cuts the measured window short. With --cpu-prof the
 // relay runs under `node --cpu-prof` and the output gives the measured window on the
 // monotonic clock (measureWindowUs) so the profile can be cut to it.
+//
+// --perf-record FILE: the relay runs under `node --perf-basic-prof` (V8 writes
+// /tmp/perf-PID.map so perf can name JIT frames) and `perf record -e cpu-clock -g` samples
+// it (every thread) during the measured window into FILE, at --perf-frequency Hz (default
+// 2000); scripts/profile-relay.mjs reads it. The window's CPU figures then include perf's
+// own overhead in the relay.
 //
 // Prints one JSON object. Needs the built package (npm run build).
 import { spawn, spawnSync } from 'node:child_process';
@@ -44,7 +50,7 @@ const snmp = () => {
 const sep = process.argv.indexOf('--');
 const own = sep >= 0 ? process.argv.slice(2, sep) : process.argv.slice(2);
 const relayFlags = sep >= 0 ? process.argv.slice(sep + 1) : [];
-const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' }, egress: { type: 'string' }, warmup: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ args: own, options: { viewers: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' }, processes: { type: 'string', default: '4' }, streams: { type: 'string', default: '0' }, 'ingest-base': { type: 'string', default: '20000' }, 'http-port': { type: 'string', default: '18480' }, 'webrtc-port': { type: 'string', default: '18489' }, 'join-timeout': { type: 'string', default: '120' }, egress: { type: 'string' }, warmup: { type: 'string', default: '20' }, 'perf-record': { type: 'string' }, 'perf-frequency': { type: 'string', default: '2000' } } });
 if (values.egress !== undefined) relayFlags.push('--egress', values.egress);
 const N = Number(values.viewers);
 const S = Number(values.seconds);
@@ -55,6 +61,12 @@ const CLK_TCK = 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+const perfRecordFile = values['perf-record'];
+const perfFrequency = Number(values['perf-frequency']);
+if (perfRecordFile !== undefined) {
+  if (!(Number.isInteger(perfFrequency) && perfFrequency >= 1 && perfFrequency <= 20000)) throw new Error(`--perf-frequency must be 1..20000 Hz, got ${values['perf-frequency']}`);
+  nodeArgs.push('--perf-basic-prof');
+}
 // --streams K: K live ingest streams s0..s{K-1} fed by a separate process (the recording
 // with distinct SSRCs and ports); 0: the relay's own demo stream (its player runs in-process).
 const K = Number(values.streams);
@@ -156,6 +168,11 @@ const m0 = await metrics();
 const c0 = cpuMs();
 const k0 = snmp();
 const w0 = process.hrtime.bigint();
+// perf record (--perf-record) runs beside perf stat over the same window.
+const recorder = perfRecordFile !== undefined ? spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', String(perfFrequency), '-g', '-p', String(relay.pid), '-o', perfRecordFile, '--', 'sleep', String(S)], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
+let recorderErr = '';
+recorder?.stderr.on('data', (d) => (recorderErr += d));
+const recorderDone = recorder ? new Promise((r) => recorder.on('close', (code) => r(code))) : Promise.resolve(null);
 let perf = null;
 if (perfOk) {
   const events = 'syscalls:sys_enter_sendmmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto';
@@ -170,6 +187,8 @@ if (perfOk) {
 }
 const c1 = cpuMs();
 const w1 = process.hrtime.bigint();
+const recorderCode = await recorderDone;
+if (recorder && recorderCode !== 0) throw new Error(`perf record exited ${recorderCode}: ${recorderErr.trim().slice(-300)}`);
 const m1 = await metrics();
 const k1 = snmp();
 const rss = rssMb();
@@ -242,6 +261,7 @@ const out = {
   snmpRun: process.env.MEASURE_RELAY_NETNS ? Object.fromEntries(['OutDatagrams', 'InDatagrams', 'RcvbufErrors', 'SndbufErrors'].map((k) => [k, kRun1[k] - kRun0[k]])) : 'not isolated (needs root and unshare)',
   viewersResult: viewerResult,
   relayExit,
+  ...(perfRecordFile !== undefined ? { perfRecord: { file: perfRecordFile, frequencyHz: perfFrequency, relayPid: relay.pid } } : {}),
 };
 console.log(JSON.stringify(out, null, 2));
 process.exit(0);
