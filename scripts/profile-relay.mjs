@@ -53,6 +53,7 @@ try {
     streams: Number(values.streams),
     viewers: Number(values.viewers),
     egress: values.egress,
+    relayPid: pid,
     relayCpuUsPerForwardedWhileSampled: measured.relayCpuUsPerForwarded,
     gsoShare: measured.gsoShare,
     ...breakdown(samples, pid),

@@ -57,11 +57,15 @@ export function parsePerfScript(text) {
  * Shares per category of the samples of process `pid`.
  * @param {{ tid: number, frames: string[] }[]} samples
  * @param {number} pid the process (its main thread's tid)
- * @returns {{ samples: number, rows: { id: string, label: string, samples: number, share: number }[] }}
+ * @returns {{ samples: number, jsNamedShare: number, rows: { id: string, label: string, samples: number, share: number }[] }}
+ *   jsNamedShare: the share of samples with a JS frame perf could name (`JS:` from
+ *   --perf-basic-prof's map); 0 means the map was missing and JS shows as bare addresses.
  */
 export function breakdown(samples, pid) {
   const counts = new Map(CATEGORIES.map((c) => [c.id, 0]));
+  let jsNamed = 0;
   for (const s of samples) {
+    if (s.frames.some((f) => f.startsWith('JS:'))) jsNamed++;
     const sample = { tid: s.tid, pid, frames: s.frames };
     const c = CATEGORIES.find((k) => k.test(sample));
     counts.set(c.id, counts.get(c.id) + 1);
@@ -69,6 +73,7 @@ export function breakdown(samples, pid) {
   const n = samples.length;
   return {
     samples: n,
+    jsNamedShare: n ? jsNamed / n : 0,
     rows: CATEGORIES.map((c) => ({ id: c.id, label: c.label, samples: counts.get(c.id), share: n ? counts.get(c.id) / n : 0 })),
   };
 }

@@ -44,9 +44,10 @@ describe('perf breakdown of the relay', () => {
   });
 
   it('puts each sample in the first category that matches, in the documented order', () => {
-    const r = breakdown(parsePerfScript(TEXT), PID) as { samples: number; rows: Row[] };
+    const r = breakdown(parsePerfScript(TEXT), PID) as { samples: number; jsNamedShare: number; rows: Row[] };
     const by = Object.fromEntries(r.rows.map((x) => [x.id, x.samples]));
     expect(r.samples).toBe(12);
+    expect(r.jsNamedShare).toBeCloseTo(5 / 12, 12); // the samples with a JS: frame
     expect(by).toEqual({ threads: 1, crypto: 2, send: 1, recv: 1, ingest: 1, 'socket-js': 1, timers: 1, immediates: 1, poll: 1, addon: 1, other: 1 });
     // The send under the scheduler's flush counts as the kernel's send, not as the flush.
     expect(r.rows.reduce((a, x) => a + x.share, 0)).toBeCloseTo(1, 12);
@@ -62,8 +63,9 @@ describe('perf breakdown of the relay', () => {
   });
 
   it('gives zero shares for an empty profile', () => {
-    const r = breakdown(parsePerfScript(''), PID) as { samples: number; rows: Row[] };
+    const r = breakdown(parsePerfScript(''), PID) as { samples: number; jsNamedShare: number; rows: Row[] };
     expect(r.samples).toBe(0);
+    expect(r.jsNamedShare).toBe(0);
     expect(r.rows.every((x) => x.samples === 0 && x.share === 0)).toBe(true);
   });
 });
