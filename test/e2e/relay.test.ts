@@ -5,6 +5,7 @@
  * sockets and never sit on the relay's mux. Each viewer speaks WHEP over HTTP like a
  * browser would; werift decrypts what the fan-out sends.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as weriftEsm from 'werift';
 import { startRelay, type Relay } from '../../src/relay/relay.js';
@@ -12,7 +13,6 @@ import { KeyframeMark, keyframeMark } from '../../src/relay/h264.js';
 import { parseRtpHeader } from '../../src/relay/rtp.js';
 import { DEMO_RECORDING } from '../../src/relay/demo-source.js';
 import { readRtpdump } from '../../src/relay/rtpdump.js';
-import { readFileSync } from 'node:fs';
 import { fanoutUnavailableReason } from '../../src/fanout/index.js';
 
 import { contiguous, iceChecks, makeOffer, until, type ViewerPc } from './whep-client.js';
@@ -66,7 +66,7 @@ const ingestVideo: Buffer[] = (() => {
     const h = parseRtpHeader(p.data);
     return h && h.payloadType === 96 ? [Buffer.from(p.data.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength))] : [];
   });
-  return [...loop, ...loop, ...loop, ...loop, ...loop, ...loop];
+  return Array.from({ length: 6 }, () => loop).flat();
 })();
 const fastAvailable = fanoutUnavailableReason() === undefined;
 
