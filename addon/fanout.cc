@@ -14,6 +14,7 @@
 #include "ingest_route.h"
 #include "recv_dispatch.h"
 #include "srtp.h"
+#include "srtp_table.h"
 #include "udp_socket.h"
 #include "wire.h"
 
@@ -273,22 +274,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // outputs (video, audio) share it, and protectRtcp() uses it for the viewer's RTCP.
   Napi::Value AddSession(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::int64_t profile = 0;
-    void *key = nullptr, *salt = nullptr;
-    std::size_t key_len = 0, salt_len = 0;
-    if (!ArgInt(info, 0, "profile", 0, 0xffff, &profile) || !ArgArray(info, 1, "masterKey", napi_uint8_array, &key, &key_len) ||
-        !ArgArray(info, 2, "masterSalt", napi_uint8_array, &salt, &salt_len)) {
-      return env.Undefined();
-    }
-    if (!srtp::IsSupported(static_cast<int>(profile))) {
-      ThrowRangeError(env, "unsupported SRTP protection profile (supported: 0x0001 SRTP_AES128_CM_HMAC_SHA1_80, 0x0007 SRTP_AEAD_AES_128_GCM)");
-      return env.Undefined();
-    }
-    const auto p = static_cast<srtp::Profile>(profile);
-    if (key_len != srtp::kMasterKeyLength || salt_len != srtp::MasterSaltLength(p)) {
-      ThrowRangeError(env, "wrong SRTP key or salt length for this profile (key 16 bytes; salt 14 bytes for AES-CM, 12 for GCM)");
-      return env.Undefined();
-    }
+    SrtpKeyArgs keys;
+    if (!ArgSrtpKeys(info, 0, &keys)) return env.Undefined();
     std::size_t id = sessions_.size();
     for (std::size_t i = 0; i < sessions_.size(); ++i) {
       if (!sessions_[i]) {
@@ -300,14 +287,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
       ThrowRangeError(env, "too many SRTP sessions in one fan-out");
       return env.Undefined();
     }
-    auto ctx = std::make_unique<srtp::Context>();
-    if (ctx->Init(p, static_cast<const std::uint8_t*>(key), key_len, static_cast<const std::uint8_t*>(salt), salt_len) !=
-        srtp::kOk) {
-      Napi::Error error = Napi::Error::New(env, "OpenSSL failed to set up an SRTP context");
-      error.Set("code", Napi::String::New(env, "ERR_SRTP_CRYPTO"));
-      error.ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    std::unique_ptr<srtp::Context> ctx = NewSrtpContext(env, keys);
+    if (!ctx) return env.Undefined();
     if (id == sessions_.size()) sessions_.emplace_back();
     sessions_[id] = std::move(ctx);
     return Napi::Number::New(env, static_cast<double>(id));

@@ -44,44 +44,28 @@ class SrtpTable : public Napi::ObjectWrap<SrtpTable> {
   // add(profile, key: Uint8Array, salt: Uint8Array, flags) → id
   Napi::Value Add(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::int64_t profile = 0, flags = 0;
-    if (!ArgInt(info, 0, "profile", 0, 0xffff, &profile)) return env.Undefined();
-    if (!srtp::IsSupported(static_cast<int>(profile))) {
-      ThrowRangeError(env, "unsupported SRTP protection profile (supported: 0x0001 SRTP_AES128_CM_HMAC_SHA1_80, 0x0007 SRTP_AEAD_AES_128_GCM)");
-      return env.Undefined();
-    }
-    void* key = nullptr;
-    void* salt = nullptr;
-    std::size_t key_len = 0, salt_len = 0;
-    if (!ArgArray(info, 1, "key", napi_uint8_array, &key, &key_len)) return env.Undefined();
-    if (!ArgArray(info, 2, "salt", napi_uint8_array, &salt, &salt_len)) return env.Undefined();
-    if (!ArgInt(info, 3, "flags", 0, kFlagSessionKeys, &flags)) return env.Undefined();
-    const auto p = static_cast<srtp::Profile>(profile);
-    if (key_len != srtp::kMasterKeyLength || salt_len != srtp::MasterSaltLength(p)) {
-      ThrowRangeError(env, "wrong SRTP key or salt length for this profile (key 16 bytes; salt 14 bytes for AES-CM, 12 for GCM)");
-      return env.Undefined();
-    }
+    std::int64_t flags = 0;
+    SrtpKeyArgs k;
+    if (!ArgSrtpKeys(info, 0, &k) || !ArgInt(info, 3, "flags", 0, kFlagSessionKeys, &flags)) return env.Undefined();
     if (free_.empty() && contexts_.size() >= static_cast<std::size_t>(kMaxContexts)) {
       ThrowRangeError(env, "too many SRTP contexts in one table");
       return env.Undefined();
     }
-    auto ctx = std::make_unique<srtp::Context>();
-    int rc;
+    std::unique_ptr<srtp::Context> ctx;
     if (flags & kFlagSessionKeys) {
       srtp::SessionKeys keys{};
-      std::memcpy(keys.rtp_key, key, key_len);
-      std::memcpy(keys.rtcp_key, key, key_len);
-      std::memcpy(keys.rtp_salt, salt, salt_len);
-      std::memcpy(keys.rtcp_salt, salt, salt_len);
-      rc = ctx->InitWithSessionKeys(p, keys);
+      std::memcpy(keys.rtp_key, k.key, k.key_len);
+      std::memcpy(keys.rtcp_key, k.key, k.key_len);
+      std::memcpy(keys.rtp_salt, k.salt, k.salt_len);
+      std::memcpy(keys.rtcp_salt, k.salt, k.salt_len);
+      ctx = std::make_unique<srtp::Context>();
+      if (ctx->InitWithSessionKeys(k.profile, keys) != srtp::kOk) {
+        ThrowSrtpCrypto(env);
+        return env.Undefined();
+      }
     } else {
-      rc = ctx->Init(p, static_cast<const std::uint8_t*>(key), key_len, static_cast<const std::uint8_t*>(salt), salt_len);
-    }
-    if (rc != srtp::kOk) {
-      Napi::Error error = Napi::Error::New(env, "OpenSSL failed to set up an SRTP context");
-      error.Set("code", Napi::String::New(env, "ERR_SRTP_CRYPTO"));
-      error.ThrowAsJavaScriptException();
-      return env.Undefined();
+      ctx = NewSrtpContext(env, k);
+      if (!ctx) return env.Undefined();
     }
     std::size_t id;
     if (!free_.empty()) {
@@ -240,6 +224,45 @@ class SrtpTable : public Napi::ObjectWrap<SrtpTable> {
 };
 
 }  // namespace
+
+bool ArgSrtpKeys(const Napi::CallbackInfo& info, std::size_t i, SrtpKeyArgs* out) {
+  Napi::Env env = info.Env();
+  std::int64_t profile = 0;
+  void* key = nullptr;
+  void* salt = nullptr;
+  std::size_t key_len = 0, salt_len = 0;
+  if (!ArgInt(info, i, "profile", 0, 0xffff, &profile)) return false;
+  if (!srtp::IsSupported(static_cast<int>(profile))) {
+    ThrowRangeError(env, "unsupported SRTP protection profile (supported: 0x0001 SRTP_AES128_CM_HMAC_SHA1_80, 0x0007 SRTP_AEAD_AES_128_GCM)");
+    return false;
+  }
+  if (!ArgArray(info, i + 1, "masterKey", napi_uint8_array, &key, &key_len) ||
+      !ArgArray(info, i + 2, "masterSalt", napi_uint8_array, &salt, &salt_len)) {
+    return false;
+  }
+  const auto p = static_cast<srtp::Profile>(profile);
+  if (key_len != srtp::kMasterKeyLength || salt_len != srtp::MasterSaltLength(p)) {
+    ThrowRangeError(env, "wrong SRTP key or salt length for this profile (key 16 bytes; salt 14 bytes for AES-CM, 12 for GCM)");
+    return false;
+  }
+  *out = {p, static_cast<const std::uint8_t*>(key), key_len, static_cast<const std::uint8_t*>(salt), salt_len};
+  return true;
+}
+
+void ThrowSrtpCrypto(Napi::Env env) {
+  Napi::Error error = Napi::Error::New(env, "OpenSSL failed to set up an SRTP context");
+  error.Set("code", Napi::String::New(env, "ERR_SRTP_CRYPTO"));
+  error.ThrowAsJavaScriptException();
+}
+
+std::unique_ptr<srtp::Context> NewSrtpContext(Napi::Env env, const SrtpKeyArgs& k) {
+  auto ctx = std::make_unique<srtp::Context>();
+  if (ctx->Init(k.profile, k.key, k.key_len, k.salt, k.salt_len) != srtp::kOk) {
+    ThrowSrtpCrypto(env);
+    return nullptr;
+  }
+  return ctx;
+}
 
 Napi::Function DefineSrtpTable(Napi::Env env) {
   return SrtpTable::DefineClass(env, "SrtpTable",
