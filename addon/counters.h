@@ -39,7 +39,8 @@ namespace dsn {
   X(kRecvKernelDrops, "RECV_KERNEL_DROPS", 26)       \
   X(kTimerArms, "TIMER_ARMS", 27)                     \
   X(kTimerWakeups, "TIMER_WAKEUPS", 28)               \
-  X(kTimerFires, "TIMER_FIRES", 29)
+  X(kTimerFires, "TIMER_FIRES", 29)                   \
+  X(kRecvTaken, "RECV_TAKEN", 30)
 
 enum Counter : std::size_t {
 #define DSN_COUNTER_ENUM(enumerator, name, index) enumerator = index,

@@ -1,4 +1,4 @@
-// Module init: exports { UdpSocket, SrtpTable, RtpFanout, UIO_MAXIOV, errno, constants, interfaceName,
+// Module init: exports { UdpSocket, SrtpTable, RtpFanout, RtcpIntake, UIO_MAXIOV, errno, constants, interfaceName,
 // interfaceIndex, guessHandle } (src/native/binding.ts, NativeBinding). N-API version 8, context-aware
 // (usable from worker threads).
 #include <napi.h>
@@ -14,6 +14,7 @@
 #include "ingest_route.h"
 #include "sockaddr.h"
 #include "args.h"
+#include "rtcp_intake.h"
 #include "srtp_table.h"
 #include "udp_offload.h"
 #include "udp_socket.h"
@@ -48,6 +49,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("GRO_MIN_SLOT", Num(env, dsn::kGroMinSlot));
   c.Set("fanout", dsn::FanoutConstants(env));
   c.Set("ingest", dsn::IngestConstants(env));
+  c.Set("rtcpIntake", dsn::RtcpIntakeConstants(env));
   return c;
 }
 
@@ -81,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dsn::UdpSocket::Define(env));
   exports.Set("SrtpTable", dsn::DefineSrtpTable(env));  // SRTP/SRTCP contexts (addon/srtp_table.h)
   exports.Set("RtpFanout", dsn::DefineRtpFanout(env));  // the relay's native RTP fan-out (addon/fanout.h)
+  exports.Set("RtcpIntake", dsn::DefineRtcpIntake(env));  // viewers' receiver reports taken natively (addon/rtcp_intake.h)
   exports.Set("UIO_MAXIOV", Napi::Number::New(env, static_cast<double>(dsn::kUioMaxIov)));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName, "interfaceName"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex, "interfaceIndex"));

@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "counters.h"
+#include "rtcp_intake.h"
 #include "errors.h"
 #include "sockaddr.h"
 #include "udp_offload.h"
@@ -325,7 +326,8 @@ bool UdpSocket::ReadForDispatch(Napi::Env env) {
   if (r == 0) return false;
   const std::size_t n = static_cast<std::size_t>(r);
   if (AccountReceived(counters, ring, n) >= recv_budget_) counters[kRecvBudgetExhausted] += 1;
-  if (dispatcher_->Enqueue(this, dispatch_id_, n)) dispatch_pending_ = true;
+  const std::size_t left = OfferToIntake(counters, ring, n);
+  if (left > 0 && dispatcher_->Enqueue(this, dispatch_id_, left)) dispatch_pending_ = true;
   return false;
 }
 
@@ -347,8 +349,11 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     if (r == 0) return false;
     const std::size_t n = static_cast<std::size_t>(r);
     got += AccountReceived(counters, ring, n);
-    if (!CallJs(on_recv_, {Napi::Number::New(env, static_cast<double>(n))})) return false;
-    if (closed_ || !receiving_) return false;
+    const std::size_t left = OfferToIntake(counters, ring, n);
+    if (left > 0) {
+      if (!CallJs(on_recv_, {Napi::Number::New(env, static_cast<double>(left))})) return false;
+      if (closed_ || !receiving_) return false;
+    }
     if (got >= recv_budget_) {  // counted in datagrams: the last GRO buffer may overshoot it
       // Fairness: yield to the event loop; level-triggered polling wakes us again.
       Counters(env)[kRecvBudgetExhausted] += 1;
@@ -356,6 +361,42 @@ bool UdpSocket::OnReadable(Napi::Env env) {
     }
     if (n < want) return false;  // queue drained; new data wakes the watcher again
   }
+}
+
+// Hands the batch to the attached RtcpIntake, if any (rtcp_intake.h): what it takes is
+// counted in RECV_TAKEN and removed from the ring's first `n` slots, the rest moved down in
+// order. Returns the slots left for JS.
+std::size_t UdpSocket::OfferToIntake(double* counters, const RecvRing& ring, std::size_t n) {
+  if (intake_ == nullptr) return n;
+  const RecvSlots slots{static_cast<std::uint8_t*>(ring.arena.data), recv_slot_size_,
+                        static_cast<std::uint32_t*>(ring.lengths.data), static_cast<std::uint8_t*>(ring.addrs.data),
+                        static_cast<std::uint8_t*>(ring.flags.data),
+                        ring.has_segs ? static_cast<std::uint32_t*>(ring.seg_sizes.data) : nullptr};
+  const std::size_t left = TakeFromBatch(intake_, slots, n);
+  counters[kRecvTaken] += static_cast<double>(n - left);
+  return left;
+}
+
+// setIntake(intake | null): see udp_socket.h.
+Napi::Value UdpSocket::SetIntake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || (!info[0].IsNull() && !info[0].IsObject())) {
+    ThrowTypeError(env, "intake must be an RtcpIntake or null");
+    return env.Undefined();
+  }
+  RtcpIntake* intake = nullptr;
+  if (!info[0].IsNull()) {
+    intake = UnwrapRtcpIntake(env, info[0]);
+    if (intake == nullptr) {
+      ThrowTypeError(env, "intake must be an RtcpIntake or null");
+      return env.Undefined();
+    }
+  }
+  if (!CheckOpen(env)) return env.Undefined();
+  intake_ref_.Reset();
+  intake_ = intake;
+  if (intake != nullptr) intake_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+  return env.Undefined();
 }
 
 // ResolveRecvRing, and when the memory we were given is gone: stop receiving rather than

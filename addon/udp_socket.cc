@@ -39,6 +39,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::StopRecv>("stopRecv"),
                          InstanceMethod<&UdpSocket::SetRecvDispatch>("setRecvDispatch"),
                          InstanceMethod<&UdpSocket::SetIngestRoute>("setIngestRoute"),
+                         InstanceMethod<&UdpSocket::SetIntake>("setIntake"),
                          InstanceMethod<&UdpSocket::AwaitWritable>("awaitWritable"),
                          InstanceMethod<&UdpSocket::RefWatcher>("ref"),
                          InstanceMethod<&UdpSocket::ArmTimer>("armTimer"),
@@ -453,6 +454,8 @@ void UdpSocket::ReleaseJs() {
   send_ring_.Reset();
   recv_ring_.Reset();
   ingest_state_.Reset();
+  intake_ = nullptr;
+  intake_ref_.Reset();
   counters_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);

@@ -56,6 +56,7 @@ struct SendRing;   // send.cc: where the send ring's arrays are for one send() c
 struct RecvRing;   // recv.cc: where the receive ring's arrays are for one recvmmsg call
 struct RecvRingArgs;  // recv.cc: setRecvRing's arguments, read and checked
 class RecvDispatcher;  // recv_dispatch.h: loop-coalesced receive delivery
+class RtcpIntake;      // rtcp_intake.h: receiver reports taken in natively
 
 // Most messages one sendmmsg(2)/recvmmsg(2) call takes (the kernel caps vlen at UIO_MAXIOV).
 constexpr std::size_t kUioMaxIov = UIO_MAXIOV;
@@ -235,6 +236,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // removes the route (no other argument read). TypeError/RangeError for bad arguments,
   // ERR_SOCKET_DGRAM_NOT_RUNNING after close().
   Napi::Value SetIngestRoute(const Napi::CallbackInfo& info);
+  // setIntake(intake: RtcpIntake | null): void — every batch this socket reads is offered
+  // to `intake` (addon/rtcp_intake.h) before JS sees it: the datagrams it takes are
+  // counted in RECV_DATAGRAMS and RECV_TAKEN and never delivered; a batch it takes whole
+  // makes no call into JS. null detaches. TypeError for another object,
+  // ERR_SOCKET_DGRAM_NOT_RUNNING after close().
+  Napi::Value SetIntake(const Napi::CallbackInfo& info);
+  // The intake's pass over `n` slots just read (AccountReceived done): the slots left for JS.
+  std::size_t OfferToIntake(double* counters, const RecvRing& ring, std::size_t n);
   // Readable wake-up: recvmmsg until EAGAIN, a short read, an error or the budget.
   // Returns true if recvmmsg reported an error (which consumes a pending socket error).
   bool OnReadable(Napi::Env env);
@@ -327,6 +336,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Last cumulative drop count (SO_RXQ_OVFL, u32, wraps) seen on a received datagram;
   // its growth is added to counters[RECV_KERNEL_DROPS].
   std::uint32_t rxq_drops_seen_ = 0;
+  // The RtcpIntake (setIntake) and the reference that keeps its JS object alive.
+  RtcpIntake* intake_ = nullptr;
+  Napi::ObjectReference intake_ref_;
 
   // Dispatch mode (setRecvDispatch): the dispatcher, this socket's id there (-1: off), and
   // whether a batch read into the ring waits for delivery (the dispatcher clears it).

@@ -207,6 +207,11 @@ export interface BatchSocketStats {
    * `/proc/net/snmp` Udp RcvbufErrors counts the same kind of loss for all sockets.
    */
   recvKernelDrops: number;
+  /**
+   * Of `received`, datagrams taken in by native code before JS saw them (the relay's
+   * viewers' receiver reports, `setIntake` in src/native/binding.ts); never emitted. 0 on 'dgram'.
+   */
+  recvTaken: number;
   /** Batches dropped because a `for await` consumer fell behind. */
   recvBatchesDropped: number;
   /** Real SO_SNDBUF / SO_RCVBUF sizes (bytes), 0 before the socket exists. */

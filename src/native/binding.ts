@@ -118,6 +118,11 @@ export const C = {
   TIMER_WAKEUPS: 28,
   /** Window timer expiries delivered to `onTimer`. */
   TIMER_FIRES: 29,
+  /**
+   * Datagrams the attached {@link NativeRtcpIntake} took in natively ({@link
+   * NativeUdpSocket.setIntake}): counted in RECV_DATAGRAMS too, never delivered to `onRecv`.
+   */
+  RECV_TAKEN: 30,
   /** Number of slots; the JS side allocates `new Float64Array(COUNT)`. */
   COUNT: 32,
 } as const;
@@ -293,6 +298,13 @@ export interface NativeUdpSocket {
    * `fanout` 0 removes the route.
    */
   setIngestRoute(fanout: number, stream?: number, state?: Uint8Array): void;
+  /**
+   * Offers every batch this socket reads to `intake` (addon/rtcp_intake.h) before JS sees
+   * it: the datagrams it takes (viewers' receiver reports) are counted in RECV_DATAGRAMS and
+   * RECV_TAKEN and never reach `onRecv`; a batch taken whole makes no call into JS. `null`
+   * detaches. TypeError for anything but an `RtcpIntake` or null; ERR_SOCKET_DGRAM_NOT_RUNNING after close.
+   */
+  setIntake(intake: NativeRtcpIntake | null): void;
   /** Arm (true) or cancel (false) one-shot writable readiness → `onWritable`. */
   awaitWritable(on: boolean): void;
   /**
@@ -454,6 +466,59 @@ export interface NativeRtpFanout {
   readonly serial: number;
 }
 
+/**
+ * Layout of {@link NativeRtcpIntake}'s stats rows and counters (addon/rtcp_intake.cc). Row r
+ * is STRIDE doubles from r × STRIDE: LAST_HEARD (Unix ms of the last datagram taken), TAKEN
+ * (datagrams taken), then per kind from VIDEO_AT / AUDIO_AT: the time of the last report
+ * block about that SSRC (Unix ms, 0 = none) and at +FRACTION_LOST the fraction lost
+ * (0–255), +PACKETS_LOST the cumulative packets lost (signed), +JITTER the interarrival
+ * jitter (RTP timestamp units), RFC 3550 §6.4.1. Counters: of the RTCP datagrams from
+ * registered peers, OFFERED = TAKEN_TOTAL + PASSED (left to JS for what they hold: feedback,
+ * reported video loss, not valid RTCP, too long) + UNAUTHENTICATED (left to JS: SRTCP
+ * unprotect failed).
+ */
+export const RTCP_INTAKE = {
+  STRIDE: 10,
+  LAST_HEARD: 0,
+  TAKEN: 1,
+  VIDEO_AT: 2,
+  AUDIO_AT: 6,
+  FRACTION_LOST: 1,
+  PACKETS_LOST: 2,
+  JITTER: 3,
+  OFFERED: 0,
+  TAKEN_TOTAL: 1,
+  PASSED: 2,
+  UNAUTHENTICATED: 3,
+  COUNTERS: 4,
+  MAX_DATAGRAM: 1500,
+} as const;
+
+/**
+ * The addon's `RtcpIntake` (addon/rtcp_intake.{h,cc}): viewers' SRTCP receiver reports
+ * taken in by native code in the receive loop of the sockets it is attached to
+ * ({@link NativeUdpSocket.setIntake}), with their numbers in a stats row JS reads without a
+ * call; everything it does not take (feedback, loss on video, anything it cannot verify)
+ * reaches JS unchanged. src/relay/inbound-rtcp.ts is the API.
+ */
+export interface NativeRtcpIntake {
+  /** The capacity × RTCP_INTAKE.STRIDE stats rows (native memory); undefined where the runtime allows no external buffers. */
+  stats(): Float64Array | undefined;
+  /** OFFERED, TAKEN_TOTAL, PASSED, UNAUTHENTICATED (native memory); undefined as for stats(). */
+  counters(): Float64Array | undefined;
+  /**
+   * Row `row` takes in the SRTCP the peer at `ip`:`port` protects with this master key and
+   * salt (its DTLS-SRTP keys, RFC 5764 §4.2), reports about `videoSsrc`/`audioSsrc` (-1:
+   * none) going to its stats row (zeroed now). Replaces the row; another row with this
+   * address loses it. TypeError/RangeError for bad arguments (nothing changed).
+   */
+  add(row: number, ip: string, port: number, profile: number, masterKey: Uint8Array, masterSalt: Uint8Array, videoSsrc: number, audioSsrc: number): void;
+  /** The row's peer is now at `ip`:`port` (another ICE pair). RangeError for a row not in use. */
+  setPeer(row: number, ip: string, port: number): void;
+  /** Nothing is taken for the row any more; idempotent. */
+  remove(row: number): void;
+}
+
 /** The numbers the addon was built with (addon/module.cc), checked against this file's at load. */
 export interface NativeConstants {
   counters: Record<string, number>;
@@ -466,6 +531,7 @@ export interface NativeConstants {
   GRO_MIN_SLOT: number;
   fanout?: Record<string, number>;
   ingest?: Record<string, number>;
+  rtcpIntake?: Record<string, number>;
 }
 
 export interface NativeBinding {
@@ -473,6 +539,8 @@ export interface NativeBinding {
   UdpSocket: new (family: 4 | 6, counters: Float64Array | null, callbacks: NativeCallbacks) => NativeUdpSocket;
   /** The native RTP fan-out: `new RtpFanout(state, io)` with state a Float64Array of outputs × FANOUT.STRIDE (1..65536 outputs), io one of at least FANOUT.IO_LENGTH. */
   RtpFanout: new (state: Float64Array, io: Float64Array) => NativeRtpFanout;
+  /** Viewers' receiver reports taken in natively: `new RtcpIntake(capacity)` with rows 0 … capacity-1 (1 … 65536). */
+  RtcpIntake: new (capacity: number) => NativeRtcpIntake;
   /** UIO_MAXIOV of this build (1024 on Linux). */
   UIO_MAXIOV: number;
   /** errno values of the platform the addon was built for, by name (EAGAIN, ENOBUFS, EMSGSIZE, …); must equal `os.constants.errno`. */
@@ -535,6 +603,9 @@ export function checkConstants(binding: Pick<NativeBinding, 'constants' | 'errno
   for (const name of new Set([...Object.keys(INGEST), ...Object.keys(k.ingest ?? {})])) {
     pairs.push([`ingest.${name}`, k.ingest?.[name], (INGEST as Record<string, number>)[name]]);
   }
+  for (const name of new Set([...Object.keys(RTCP_INTAKE), ...Object.keys(k.rtcpIntake ?? {})])) {
+    pairs.push([`rtcpIntake.${name}`, k.rtcpIntake?.[name], (RTCP_INTAKE as Record<string, number>)[name]]);
+  }
   const names = new Set([...Object.keys(C), ...Object.keys(k.counters)]);
   for (const name of names) pairs.push([`counters.${name}`, k.counters[name], (C as Record<string, number>)[name]]);
   const nodeErrno = osConstants.errno as Record<string, number | undefined>;
@@ -593,7 +664,8 @@ export function loadNative(): NativeLoadResult {
         typeof binding.guessHandle !== 'function' ||
         typeof binding.allocShared !== 'function' ||
         typeof binding.setRecvDispatcher !== 'function' ||
-        typeof binding.RtpFanout !== 'function'
+        typeof binding.RtpFanout !== 'function' ||
+        typeof binding.RtcpIntake !== 'function'
       ) {
         errors.push(`${path}: built from another version of this package`);
         continue;

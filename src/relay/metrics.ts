@@ -255,13 +255,15 @@ export function createMetrics(streams: () => Iterable<RelayStream>, udp: () => U
   });
   new Counter({
     name: 'rtp_relay_fast_rtcp_received_total',
-    help: "SRTCP datagrams from fast-path viewers, unprotected by the relay instead of werift, by outcome: handled, rejected (SRTCP authentication failed), malformed (not valid RTCP), orphaned (the viewer left first)",
+    help: "SRTCP datagrams from fast-path viewers, unprotected by the relay instead of werift, by outcome: taken (receiver reports taken in natively in the receive loop, never seen by JS), handled, rejected (SRTCP authentication failed), malformed (not valid RTCP), orphaned (the viewer left first)",
     labelNames: ['outcome'],
     registers: [registry],
     collect(this: Counter<string>) {
       this.reset();
-      const c = fast()?.inboundRtcp?.counters;
+      const inbound = fast()?.inboundRtcp;
+      const c = inbound?.counters;
       if (!c) return;
+      this.inc({ outcome: 'taken' }, inbound.intakeCounters.taken);
       this.inc({ outcome: 'handled' }, c.handled);
       this.inc({ outcome: 'rejected' }, c.rejected);
       this.inc({ outcome: 'malformed' }, c.malformed);

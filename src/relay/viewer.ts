@@ -158,8 +158,8 @@ export class Viewer {
   waitingSince = 0;
   /** Last sign of life (STUN request, RTCP or any datagram), ms. */
   lastSignOfLife = Date.now();
-  /** Latest receiver reports per kind. */
-  readonly reports: { video?: ReceiverReport; audio?: ReceiverReport } = {};
+  /** Latest receiver reports per kind that reached JS (werift's or the relay's parse). */
+  private readonly parsedReports: { video?: ReceiverReport; audio?: ReceiverReport } = {};
   /** Since when the viewer has wanted a keyframe (PLI or reported loss) and not got one, ms; 0 = content. */
   troubleSince = 0;
   /** Why it was closed (once closed). */
@@ -196,6 +196,26 @@ export class Viewer {
   private readonly alive = (): void => {
     this.lastSignOfLife = Date.now();
   };
+  /** The ICE pair's remote address the native intake was last told ({@link followIcePair}). */
+  private intakePeer = '';
+
+  /** Latest receiver reports per kind: the newer of those JS parsed and those the native intake took in (inbound-rtcp.ts). */
+  get reports(): { video?: ReceiverReport; audio?: ReceiverReport } {
+    const out = { ...this.parsedReports };
+    const rtcp = this.inbound?.rtcp;
+    if (!rtcp?.native) return out;
+    for (const kind of ['video', 'audio'] as const) {
+      const r = rtcp.report(kind);
+      if (!r || (out[kind] && out[kind].at >= r.at)) continue;
+      out[kind] = { fractionLost: r.fractionLost / 256, packetsLost: r.packetsLost, jitterSeconds: r.jitter / (kind === 'video' ? 90000 : 48000), at: r.at };
+    }
+    return out;
+  }
+
+  /** Last sign of life, ms: {@link lastSignOfLife} or a report the native intake took in, whichever is later. */
+  signOfLife(): number {
+    return Math.max(this.lastSignOfLife, this.inbound?.rtcp.lastHeard() ?? 0);
+  }
 
   constructor(
     private readonly werift: WeriftModule,
@@ -303,6 +323,11 @@ export class Viewer {
     const addr = sender?.dtlsTransport?.iceTransport?.connection?.nominated?.remoteAddr;
     if (!addr) return;
     for (const o of [f.video, f.audio]) if (o) f.fanout.setPeer(o.id, addr[1], addr[0]);
+    const key = `${addr[0]}|${addr[1]}`;
+    if (this.inbound && key !== this.intakePeer) {
+      this.intakePeer = key;
+      this.inbound.rtcp.setPeer(addr[0], addr[1]);
+    }
   }
 
   /** Video is flowing (started at a keyframe); false while waiting for the next one. */
@@ -381,19 +406,24 @@ export class Viewer {
     type Dtls = {
       state?: string;
       srtp?: { config?: { profile?: number; keys?: { remoteMasterKey?: Uint8Array; remoteMasterSalt?: Uint8Array } } };
-      iceTransport?: { connection?: { nominated?: { protocol?: { transport?: unknown } } } };
+      iceTransport?: { connection?: { nominated?: { protocol?: { transport?: unknown }; remoteAddr?: [string, number] } } };
     };
     const dtls = (this.videoSender ?? this.audioSender)?.dtlsTransport as unknown as Dtls | undefined;
     const cfg = dtls?.srtp?.config;
-    const transport = dtls?.iceTransport?.connection?.nominated?.protocol?.transport;
+    const nominated = dtls?.iceTransport?.connection?.nominated;
+    const transport = nominated?.protocol?.transport;
     if (dtls?.state !== 'connected' || !cfg?.keys?.remoteMasterKey || !cfg.keys.remoteMasterSalt || cfg.profile === undefined) return false;
     if (!(transport instanceof BaseWeriftTransport) || transport.rtcpSink !== undefined) return false;
+    // Receiver reports from the pair's remote address are taken in natively where they can be.
+    const addr = nominated?.remoteAddr;
+    const peer = addr ? { socket: transport.socket, address: addr[0], port: addr[1], videoSsrc: this.videoSender?.ssrc, audioSsrc: this.audioSender?.ssrc } : undefined;
     let rtcp: InboundRtcpViewer;
     try {
-      rtcp = inbound.add({ profile: cfg.profile, masterKey: cfg.keys.remoteMasterKey, masterSalt: cfg.keys.remoteMasterSalt }, this.onInboundRtcp);
+      rtcp = inbound.add({ profile: cfg.profile, masterKey: cfg.keys.remoteMasterKey, masterSalt: cfg.keys.remoteMasterSalt }, this.onInboundRtcp, peer);
     } catch {
       return false;
     }
+    if (addr) this.intakePeer = `${addr[0]}|${addr[1]}`;
     transport.rtcpSink = rtcp.sink;
     this.inbound = { rtcp, transport };
     return true;
@@ -556,7 +586,7 @@ export class Viewer {
     for (const r of p.reports) {
       if (r.ssrc !== sender.ssrc) continue;
       const now = Date.now();
-      this.reports[kind] = { fractionLost: r.fractionLost / 256, packetsLost: r.packetsLost, jitterSeconds: r.jitter / (kind === 'video' ? 90000 : 48000), at: now };
+      this.parsedReports[kind] = { fractionLost: r.fractionLost / 256, packetsLost: r.packetsLost, jitterSeconds: r.jitter / (kind === 'video' ? 90000 : 48000), at: now };
       if (kind === 'video' && r.fractionLost > 0) this.wantKeyframe(now);
     }
   }
@@ -585,7 +615,7 @@ export class Viewer {
         this.answerConsentChecks();
         this.every(1000, () => {
           const now = Date.now();
-          if (now - this.lastSignOfLife > LIVENESS_TIMEOUT_MS) void this.close('silent');
+          if (now - this.signOfLife() > LIVENESS_TIMEOUT_MS) void this.close('silent');
           else this.frozen(now); // counts a freeze even when nobody scrapes /metrics during it
           this.followIcePair();
           this.answerConsentChecks();

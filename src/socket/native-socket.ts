@@ -4,7 +4,7 @@
  * `recvmmsg` as one callback per batch.
  */
 import { constants } from 'node:os';
-import { BIND_IPV6ONLY, BIND_REUSEADDR, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeUdpSocket } from '../native/binding.js';
+import { BIND_IPV6ONLY, BIND_REUSEADDR, BIND_REUSEPORT, C, RCVBUF, SNDBUF, type NativeBinding, type NativeRtcpIntake, type NativeUdpSocket } from '../native/binding.js';
 import { validateAddress, validatePort } from '../address.js';
 import { BatchSocketError, BatchSocketTypeError, bufferSizeError, systemError } from '../errors.js';
 import { MAX_PAYLOAD_V6 } from '../limits.js';
@@ -354,6 +354,17 @@ export class NativeBatchSocket extends BaseSocket {
     return true;
   }
 
+  /**
+   * @internal For the relay's inbound RTCP (src/relay/inbound-rtcp.ts): offers every batch
+   * this socket reads to `intake` (addon/rtcp_intake.h) before JS sees it; null detaches.
+   * False when the socket is closed.
+   */
+  setIntake(intake: NativeRtcpIntake | null): boolean {
+    if (this.state === 'closed') return false;
+    this.native.setIntake(intake);
+    return true;
+  }
+
   /** @internal The 32-byte sockaddr entry of `ip`:`port` for this socket's family at `table[offset]` (as the receive ring holds senders). */
   encodeSockaddr(ip: string, port: number, table: Uint8Array, offset: number): void {
     this.native.encodePeer(ip, port, table, offset);
@@ -468,6 +479,7 @@ export class NativeBatchSocket extends BaseSocket {
       recvTruncated: c[C.RECV_TRUNCATED],
       recvErrors: c[C.RECV_ERRORS],
       recvKernelDrops: c[C.RECV_KERNEL_DROPS],
+      recvTaken: c[C.RECV_TAKEN],
       recvBatchesDropped: this.recvBatchesDropped,
       sendBufferSize: open ? this.native.getBufferSize(SNDBUF) : this.finalBufferSizes[0],
       recvBufferSize: open ? this.native.getBufferSize(RCVBUF) : this.finalBufferSizes[1],

@@ -33,6 +33,7 @@ export const SUMMED_FIELDS = [
   'recvTruncated',
   'recvErrors',
   'recvKernelDrops',
+  'recvTaken',
   'recvBatchesDropped',
   'gsoMessages',
   'gsoSegments',

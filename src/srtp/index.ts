@@ -6,7 +6,7 @@
  * layer (address.ts) and native/; werift/ (the native SRTP egress) and relay/ (the fast
  * path's inbound SRTCP) build on it.
  */
-export { SrtpContextTable, SrtpBatch, srtpOverhead, SRTP_MAX_OVERHEAD } from './table.js';
+export { SrtpContextTable, SrtpBatch, srtpOverhead, profileId, SRTP_MAX_OVERHEAD } from './table.js';
 export type { SrtpKeyMaterial, SrtpProfile } from './table.js';
 export { SrtpError, SrtpTypeError, SrtpRangeError, statusError } from './errors.js';
 export type { SrtpErrorCode } from './errors.js';

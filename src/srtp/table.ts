@@ -41,7 +41,11 @@ export function srtpOverhead(profile: SrtpProfile | number, kind: 'rtp' | 'rtcp'
 /** Most bytes protect adds for any supported profile (room to leave after a packet). */
 export const SRTP_MAX_OVERHEAD = 20;
 
-function profileId(profile: unknown): number {
+/**
+ * The IANA id (0x0001, 0x0007) of a supported profile given by name or id.
+ * @throws SrtpTypeError (ERR_INVALID_ARG_VALUE) for anything else.
+ */
+export function profileId(profile: unknown): number {
   if (typeof profile === 'string' && Object.prototype.hasOwnProperty.call(PROFILE, profile)) return PROFILE[profile as SrtpProfile];
   if (profile === PROFILE.SRTP_AES128_CM_HMAC_SHA1_80 || profile === PROFILE.SRTP_AEAD_AES_128_GCM) return profile;
   throw new SrtpTypeError(

@@ -560,6 +560,11 @@ describe.skipIf(!available)('rtp-relay --egress fast: RTCP of its viewers', () =
     const inbound = relay.fast!.inboundRtcp!.counters;
     expect(inbound.handled).toBeGreaterThanOrEqual(c.nacks + 1);
     expect(inbound).toMatchObject({ rejected: 0, malformed: 0 });
+    // Its loss-free receiver reports were taken in natively (addon/rtcp_intake.h) and never
+    // reached JS; those reporting loss, and the NACKs and the PLI, were passed on; none failed.
+    const intake = relay.fast!.inboundRtcp!.intakeCounters;
+    expect(intake.taken).toBeGreaterThan(0);
+    expect(intake).toMatchObject({ unauthenticated: 0, offered: intake.taken + intake.passed });
     expect(v.reports.video).toBeDefined(); // its receiver reports reached the viewer's state
   }, 60_000);
 });

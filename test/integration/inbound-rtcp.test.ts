@@ -7,11 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import * as werift from 'werift';
 import { InboundRtcp } from '../../src/relay/inbound-rtcp.js';
 import { SrtpContextTable } from '../../src/srtp/index.js';
 import type { ParsedRtcp } from '../../src/rtcp/parse.js';
 import { rawNack, rawPsfb, rawReceiverReport } from '../unit/rtcp-packets.js';
+import { viewerSide } from './srtcp-viewer.js';
 
 const available = InboundRtcp.available();
 const PROFILES = [
@@ -19,14 +19,6 @@ const PROFILES = [
   ['SRTP_AEAD_AES_128_GCM', 0x0007, 12],
 ] as const;
 
-/** A viewer's keys and werift's SRTCP session protecting with them (the viewer's side). */
-function viewerSide(profile: number, saltLength: number) {
-  const masterKey = randomBytes(16);
-  const masterSalt = randomBytes(saltLength);
-  const config = { keys: { localMasterKey: masterKey, localMasterSalt: masterSalt, remoteMasterKey: masterKey, remoteMasterSalt: masterSalt }, profile };
-  const srtcp = new werift.SrtcpSession(config as never);
-  return { keys: { profile, masterKey, masterSalt }, protect: (plain: Buffer): Buffer => srtcp.encrypt(plain) };
-}
 
 const identity = (c: InboundRtcp['counters']): number => c.handled + c.rejected + c.malformed + c.orphaned;
 
