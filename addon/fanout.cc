@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "args.h"
@@ -43,7 +46,10 @@ enum Field : std::size_t {
   kRetransmitted = 13,  // packets queued again by retransmit()
   kErrors = 14,      // SRTP protect failures (packet not sent)
   kBytes = 15,       // protected bytes queued (retransmissions included)
-  kStride = 16,
+  kSrDueAt = 16,     // JS: wall clock (Unix ms, the clock of io NOW) the next sender report is due; 0 = none from here
+  kClockRate = 17,   // JS: RTP clock rate, Hz (the sender report's RTP timestamp)
+  kSenderReports = 18,  // sender reports queued by the fan-out (SenderReportInto)
+  kStride = 20,
 };
 constexpr std::uint32_t kFlagLive = 1;
 constexpr std::uint32_t kFlagStarting = 2;  // START names this batch's first packet (INJECTED packets go only to these)
@@ -84,6 +90,52 @@ constexpr std::size_t kMaxStreams = 1 << 16;
 constexpr std::size_t kMaxSessions = 1 << 16;
 constexpr std::int64_t kMaxBatches = 1 << 16;
 constexpr std::size_t kRtpHeader = 12;
+
+// Sender report intervals: 500 + U[0, 1) x 1000 ms, as werift's RTCRtpSender draws them
+// (RFC 3550 §6.3.1 randomises the interval to [0.5, 1.5] x the nominal one).
+constexpr double kSrIntervalMinMs = 500;
+constexpr double kSrIntervalSpreadMs = 1000;
+constexpr double kNtpUnixOffsetS = 2208988800.0;  // 1900-01-01 to 1970-01-01
+constexpr std::size_t kSrBytes = 28;              // SR header, SSRC, sender info; no report blocks
+constexpr std::size_t kMaxCname = 255;
+
+// Writes the compound RTCP packet SR + SDES CNAME (RFC 3550 §6.4.1, §6.5.1, §6.1) that
+// src/rtcp/sender-report.ts writeSenderReport writes, at `p`; returns its length. The
+// report describes `now_ms` (Unix ms): NTP time of that instant, RTP timestamp of the last
+// packet advanced by the time since it was sent. `cname_len` 0: the SR alone.
+std::size_t WriteSenderReport(std::uint8_t* p, std::uint32_t ssrc, double now_ms, std::uint32_t last_ts,
+                              double last_sent_ms, double clock_rate, double packets, double octets,
+                              const std::uint8_t* cname, std::size_t cname_len) {
+  p[0] = 0x80;
+  p[1] = 200;
+  Put16(p + 2, kSrBytes / 4 - 1);
+  Put32(p + 4, ssrc);
+  double whole = std::floor(now_ms / 1000);
+  double fraction = std::nearbyint((now_ms - whole * 1000) / 1000 * 4294967296.0);
+  if (fraction >= 4294967296.0) {
+    fraction -= 4294967296.0;
+    whole += 1;
+  }
+  Put32(p + 8, static_cast<std::uint32_t>(std::fmod(whole + kNtpUnixOffsetS, 4294967296.0)));
+  Put32(p + 12, static_cast<std::uint32_t>(fraction));
+  const double ticks = std::nearbyint((now_ms - last_sent_ms) * clock_rate / 1000);
+  Put32(p + 16, last_ts + static_cast<std::uint32_t>(static_cast<std::int64_t>(ticks)));  // mod 2^32
+  Put32(p + 20, static_cast<std::uint32_t>(std::fmod(packets, 4294967296.0)));
+  Put32(p + 24, static_cast<std::uint32_t>(std::fmod(octets, 4294967296.0)));
+  if (cname_len == 0) return kSrBytes;
+  // SDES: one chunk, the CNAME item, at least one null octet, padded to 32 bits.
+  const std::size_t chunk = (2 + cname_len + 1 + 3) & ~std::size_t{3};
+  std::uint8_t* d = p + kSrBytes;
+  d[0] = 0x81;
+  d[1] = 202;
+  Put16(d + 2, static_cast<std::uint32_t>((8 + chunk) / 4 - 1));
+  Put32(d + 4, ssrc);
+  d[8] = 1;  // CNAME
+  d[9] = static_cast<std::uint8_t>(cname_len);
+  std::memcpy(d + 10, cname, cname_len);
+  std::memset(d + 10 + cname_len, 0, chunk - 2 - cname_len);
+  return kSrBytes + 8 + chunk;
+}
 
 // RTP payload octets of a packet (RFC 3550 §6.4.1 "sender's octet count": no header,
 // CSRCs, extension or padding). The header was checked to be at least 12 bytes.
@@ -210,6 +262,10 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     // serial: this fan-out's number for ingest routes (UdpSocket setIngestRoute), unique in the process.
     static std::atomic<std::uint64_t> next_serial{1};
     serial_ = static_cast<double>(next_serial.fetch_add(1));
+    // Not for security: spreads the viewers' sender reports in time (RFC 3550 §6.3.1).
+    rng_ = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           (static_cast<std::uint64_t>(serial_) * 0x9e3779b97f4a7c15ULL) ^ 0x2545f4914f6cdd1dULL;
+    if (rng_ == 0) rng_ = 1;
     self.DefineProperty(Napi::PropertyDescriptor::Value("serial", Napi::Number::New(env, serial_), napi_enumerable));
   }
 
@@ -299,6 +355,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     std::size_t id;
     if (!ArgSession(info, 0, &id)) return info.Env().Undefined();
     sessions_[id].reset();
+    if (id < cnames_.size()) cnames_[id].clear();
     for (Output& o : outputs_) {
       if (o.used && o.session == static_cast<std::int32_t>(id)) o.session = -1;
     }
@@ -324,6 +381,23 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     int rc = sessions_[id]->ProtectRtcp(static_cast<std::uint8_t*>(data) + offset, static_cast<std::size_t>(length),
                                         static_cast<std::size_t>(capacity), &out);
     return Napi::Number::New(env, rc == srtp::kOk ? static_cast<double>(out) : static_cast<double>(rc));
+  }
+
+  // setSessionCname(session, cname: Uint8Array): the SDES CNAME (1-255 bytes of UTF-8; empty:
+  // none) the session's outputs put in their sender reports. TypeError/RangeError otherwise.
+  Napi::Value SetSessionCname(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::size_t id;
+    void* data = nullptr;
+    std::size_t len = 0;
+    if (!ArgSession(info, 0, &id) || !ArgArray(info, 1, "cname", napi_uint8_array, &data, &len)) return env.Undefined();
+    if (len > kMaxCname) {
+      ThrowRangeError(env, "cname must be at most 255 bytes");
+      return env.Undefined();
+    }
+    if (cnames_.size() < sessions_.size()) cnames_.resize(sessions_.size());
+    cnames_[id].assign(static_cast<const char*>(data), len);
+    return env.Undefined();
   }
 
   // addOutput(stream, session, peer, kind) → output id (its index in the state array).
@@ -581,6 +655,40 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   // The output loop of forward() over resolved arguments, filling `ring` from where it
   // stands (several calls may share one ring: forwardIngest). Stopped for room (io.DROP = 0):
   // io.DONE = 0 and the cursor set; done: io.DONE = 1, the cursor reset.
+  // A uniform double in [0, 1) (xorshift64*).
+  double NextUniform() {
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return static_cast<double>((rng_ * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
+  }
+
+  // The output's sender report is due (s[kSrDueAt] <= io NOW): queues SR + SDES CNAME for it,
+  // SRTCP-protected with its session, behind the RTP just queued to the same viewer, and draws
+  // the next due time. When the ring has no room for it now, it stays due (the next batch
+  // tries again); an SRTCP failure counts in ERRORS and skips this interval.
+  void SenderReportInto(double* s, const Output& o, srtp::Context* ctx, RingArgs* ring) {
+    const std::string* cname = static_cast<std::size_t>(o.session) < cnames_.size() ? &cnames_[static_cast<std::size_t>(o.session)] : nullptr;
+    const std::size_t cname_len = cname != nullptr ? cname->size() : 0;
+    const std::size_t plain = kSrBytes + (cname_len ? 8 + ((2 + cname_len + 1 + 3) & ~std::size_t{3}) : 0);
+    const std::size_t protected_len = plain + srtp::RtcpOverhead(ctx->profile());
+    if (protected_len > ring->mtu || !ring->Fits(protected_len)) return;
+    std::uint8_t* dst = ring->arena + ring->pos;
+    const std::size_t len = WriteSenderReport(dst, ToU32(s[kSsrc]), ring->now, ToU32(s[kLastTs]), s[kLastSentAt], s[kClockRate],
+                                              s[kPackets], s[kOctets],
+                                              cname_len ? reinterpret_cast<const std::uint8_t*>(cname->data()) : nullptr, cname_len);
+    std::size_t out_len = 0;
+    s[kSrDueAt] = ring->now + kSrIntervalMinMs + NextUniform() * kSrIntervalSpreadMs;
+    if (ctx->ProtectRtcp(dst, len, ring->end - ring->pos, &out_len) != srtp::kOk) {
+      s[kErrors] += 1;
+      ring->errors += 1;
+      return;
+    }
+    ring->Fill(out_len, o.peer);
+    s[kSenderReports] += 1;
+    s[kBytes] += static_cast<double>(out_len);
+  }
+
   void ForwardInto(double* st, RingArgs* ringp, std::size_t stream_id, const std::uint8_t* src,
                    const std::uint8_t* extra, const std::uint32_t* pk, std::size_t n) {
     RingArgs& ring = *ringp;
@@ -654,6 +762,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
         h.out_seq = static_cast<std::uint16_t>(seq);
         h.valid = 1;
       }
+      if (s[kSrDueAt] > 0 && ring.now >= s[kSrDueAt] && s[kPackets] > 0) SenderReportInto(s, o, ctx, &ring);
       s[kStart] = 0;
       s[kFlags] = out_flags & ~kFlagStarting;
     }
@@ -835,6 +944,8 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   std::vector<Output> outputs_;
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<srtp::Context>> sessions_;
+  std::vector<std::string> cnames_;  // per session (setSessionCname), empty = none
+  std::uint64_t rng_ = 0;            // xorshift64* state for the sender report intervals
   double serial_ = 0;
   std::vector<std::uint32_t> scratch_;  // forwardIngest's packet triples (capacity reused)
 };
@@ -849,6 +960,7 @@ Napi::Function DefineRtpFanout(Napi::Env env) {
                                     RtpFanout::InstanceMethod<&RtpFanout::AddSession>("addSession"),
                                     RtpFanout::InstanceMethod<&RtpFanout::RemoveSession>("removeSession"),
                                     RtpFanout::InstanceMethod<&RtpFanout::ProtectRtcp>("protectRtcp"),
+                                    RtpFanout::InstanceMethod<&RtpFanout::SetSessionCname>("setSessionCname"),
                                     RtpFanout::InstanceMethod<&RtpFanout::AddOutput>("addOutput"),
                                     RtpFanout::InstanceMethod<&RtpFanout::RemoveOutput>("removeOutput"),
                                     RtpFanout::InstanceMethod<&RtpFanout::SetOutputPeer>("setOutputPeer"),
@@ -881,6 +993,9 @@ Napi::Object FanoutConstants(Napi::Env env) {
   set("RETRANSMITTED", kRetransmitted);
   set("ERRORS", kErrors);
   set("BYTES", kBytes);
+  set("SR_DUE_AT", kSrDueAt);
+  set("CLOCK_RATE", kClockRate);
+  set("SENDER_REPORTS", kSenderReports);
   set("FLAG_LIVE", kFlagLive);
   set("FLAG_STARTING", kFlagStarting);
   set("PACKET_EXTRA", kPacketExtra);

@@ -18,6 +18,11 @@
 //      (addon/send.cc), where runs of equal-size datagrams to one peer become GSO messages.
 // Output-major order puts a frame's equal-size FU-A fragments to one viewer next to each
 // other, so send.cc's GSO run detection needs no regrouping.
+//   5. when the output's RTCP sender report is due (SR_DUE_AT, set by JS; 0 = none), queues
+//      it after the output's packets of the batch: SR + SDES CNAME (RFC 3550 §6.4.1, §6.5.1)
+//      with the output's packet/octet counts and the batch time's NTP/RTP timestamps,
+//      SRTCP-protected with the session (RFC 3711 §3.4), then draws the next due time
+//      0.5-1.5 s later (werift's interval) — no JS timer per viewer.
 //
 // Per-output state lives in a Float64Array shared with JS (kStride doubles per output,
 // fields kField*): TypeScript writes flags/offsets/start index per batch and reads counters

@@ -60,6 +60,8 @@ export { FANOUT } from '../native/binding.js';
 export const FANOUT_DEFAULT_MTU = 1200;
 /** Ingest packets (and per-output sequence mappings) kept for {@link RtpFanout.retransmit}. */
 export const FANOUT_HISTORY = FANOUT.HISTORY;
+/** Arena bytes reserved per output for a sender report with its SDES CNAME and SRTCP trailer (a longer one waits for room). */
+const SR_ROOM = 128;
 /** Slots asked for per ring reservation at most (a batch beyond goes in several native calls). */
 const MAX_RESERVE_SLOTS = 4096;
 /** Batches one fan-out registers natively at most (addon/fanout.cc kMaxBatches); more use the per-call path. */
@@ -518,6 +520,55 @@ export class RtpFanout {
     return this.state[id * FANOUT.STRIDE + FANOUT.OCTETS];
   }
 
+  /**
+   * The fan-out sends the output's RTCP sender reports itself from now on (RFC 3550 §6.4.1,
+   * with the session's SDES CNAME: {@link RtpFanout.setCname}): the first in the first
+   * batch of its stream forwarded at or after `firstDueAt` (Unix ms, the clock of
+   * forward()'s `now`), each next one 0.5–1.5 s (uniformly drawn) later, each
+   * SRTCP-protected and queued right after the output's RTP of that batch — so its counts
+   * are what the viewer has when it arrives. The report describes the batch's `now`: its
+   * RTP timestamp is the last packet's advanced by the time since it was sent. None while
+   * the output is gated, has sent no packet yet, or its stream forwards nothing (RFC 3550
+   * §6.4: a participant that stopped sending sends no SR). A report that finds no room in
+   * the send ring waits for the next batch.
+   * @param clockRate the output's RTP clock rate, Hz (90000 video, 48000 Opus).
+   */
+  startSenderReports(id: number, clockRate: number, firstDueAt: number): void {
+    if (!this.outputs.has(id)) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no output ${id} in this fan-out`);
+    if (!(clockRate > 0) || !Number.isFinite(clockRate)) throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `clockRate must be a positive number of Hz. Received ${String(clockRate)}`);
+    if (!(firstDueAt > 0) || !Number.isFinite(firstDueAt)) throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `firstDueAt must be a positive Unix time in ms. Received ${String(firstDueAt)}`);
+    const b = id * FANOUT.STRIDE;
+    this.state[b + FANOUT.CLOCK_RATE] = clockRate;
+    this.state[b + FANOUT.SR_DUE_AT] = firstDueAt;
+  }
+
+  /** The fan-out sends no more sender reports for the output (idempotent; unknown ids ignored). */
+  stopSenderReports(id: number): void {
+    if (this.outputs.has(id)) this.state[id * FANOUT.STRIDE + FANOUT.SR_DUE_AT] = 0;
+  }
+
+  /** When the output's next sender report is due (Unix ms), 0 when the fan-out sends none. */
+  senderReportDueAt(id: number): number {
+    return this.outputs.has(id) ? this.state[id * FANOUT.STRIDE + FANOUT.SR_DUE_AT] : 0;
+  }
+
+  /** Sender reports the fan-out queued for the output ({@link RtpFanout.startSenderReports}). */
+  senderReports(id: number): number {
+    return this.state[id * FANOUT.STRIDE + FANOUT.SENDER_REPORTS];
+  }
+
+  /**
+   * The SDES CNAME (RFC 3550 §6.5.1) of the session's sender reports: 1–255 bytes of UTF-8
+   * (werift's `RTCRtpSender.cname`); empty or undefined: reports without SDES.
+   * @throws ERR_INVALID_ARG_VALUE for an unknown session or a longer CNAME.
+   */
+  setCname(session: number, cname: string | undefined): void {
+    if (!this.sessions.has(session)) throw new BatchSocketError('ERR_INVALID_ARG_VALUE', `no SRTP session ${session} in this fan-out`);
+    const bytes = Buffer.from(cname ?? '', 'utf8');
+    if (bytes.length > 255) throw new BatchSocketTypeError('ERR_INVALID_ARG_VALUE', `cname must be at most 255 bytes of UTF-8. Received ${bytes.length} bytes`);
+    this.native.setSessionCname(session, bytes);
+  }
+
   // ---- ingest routes: steady batches forwarded before JS sees them ---------------------------
 
   /**
@@ -570,8 +621,10 @@ export class RtpFanout {
     }
     if (slots === 0 || this.maxStreamOutputs === 0) return 0;
     const io = this.io;
-    let forwarded = this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, slots * this.maxStreamOutputs), 0);
-    if (io[FANOUT.IO_NEED_BYTES] > 0) forwarded += this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, Math.max(io[FANOUT.IO_NEED_SLOTS], slots * this.maxStreamOutputs)), io[FANOUT.IO_NEED_BYTES]);
+    // + a slot per output for a sender report that falls due (startSenderReports).
+    const want = (slots + 1) * this.maxStreamOutputs;
+    let forwarded = this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, want), 0);
+    if (io[FANOUT.IO_NEED_BYTES] > 0) forwarded += this.forwardIngestInto(Math.min(MAX_RESERVE_SLOTS, Math.max(io[FANOUT.IO_NEED_SLOTS], want)), io[FANOUT.IO_NEED_BYTES]);
     this.ingestBatches += forwarded;
     return forwarded;
   }
@@ -620,8 +673,9 @@ export class RtpFanout {
     io[FANOUT.IO_MTU] = this.mtu;
     io[FANOUT.IO_DROP] = 0;
     const outputs = counts.video + counts.audio;
-    const wantSlots = Math.min(MAX_RESERVE_SLOTS, Math.max(1, outputs * batch.count));
-    const wantBytes = Math.max(2048, outputs * (batch.bytes + 16 * batch.count));
+    // + room per output for a sender report that falls due (startSenderReports).
+    const wantSlots = Math.min(MAX_RESERVE_SLOTS, Math.max(1, outputs * (batch.count + 1)));
+    const wantBytes = Math.max(2048, outputs * (batch.bytes + 16 * batch.count + SR_ROOM));
     const sock = this.sock;
     for (;;) {
       const res = sock.reserveSlots(wantSlots, wantBytes);

@@ -358,7 +358,7 @@ export interface NativeUdpSocket {
  * retransmit() (IO_LENGTH doubles) and the packet descriptor flags.
  */
 export const FANOUT = {
-  STRIDE: 16,
+  STRIDE: 20,
   FLAGS: 0,
   SSRC: 1,
   PAYLOAD_TYPE: 2,
@@ -375,6 +375,12 @@ export const FANOUT = {
   RETRANSMITTED: 13,
   ERRORS: 14,
   BYTES: 15,
+  /** JS writes: Unix ms (the clock of IO_NOW) the output's next sender report is due; 0 = the fan-out sends none. */
+  SR_DUE_AT: 16,
+  /** JS writes: the output's RTP clock rate, Hz (its sender reports' RTP timestamps). */
+  CLOCK_RATE: 17,
+  /** Sender reports the fan-out queued for the output. */
+  SENDER_REPORTS: 18,
   FLAG_LIVE: 1,
   FLAG_STARTING: 2,
   PACKET_EXTRA: 4,
@@ -442,6 +448,8 @@ export interface NativeRtpFanout {
   /** One SRTP context (RFC 3711 §4.3 derivation) for a viewer's DTLS-SRTP session; throws RangeError for an unsupported profile or wrong key/salt length, ERR_SRTP_CRYPTO if OpenSSL fails. */
   addSession(profile: number, masterKey: Uint8Array, masterSalt: Uint8Array): number;
   removeSession(id: number): void;
+  /** The SDES CNAME (UTF-8, ≤ 255 bytes; empty: none) in the sender reports of the session's outputs. */
+  setSessionCname(session: number, cname: Uint8Array): void;
   /** SRTCP-protects `length` bytes at `buf[offset]` in place (room up to `capacity`): new length or an SRTP status < 0. */
   protectRtcp(session: number, buf: Uint8Array, offset: number, length: number, capacity: number): number;
   /** An output of `kind` (1 video, 0 audio) of a stream, sending through `session` to send-ring peer id `peer`; returns its state row. */

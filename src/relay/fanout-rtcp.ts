@@ -21,18 +21,41 @@ export interface FanoutRtcpSource {
   retransmit(id: number, seqs: ArrayLike<number>): { queued: number; misses: number; dropped: number };
   /** Protects with the output's session and queues to its viewer; false: the queue did not take it. */
   sendRtcp(id: number, packet: Uint8Array): boolean;
+  /** The fan-out's own sender reports for the output (first due at `firstDueAt`, Unix ms). */
+  startSenderReports?(id: number, clockRate: number, firstDueAt: number): void;
+  stopSenderReports?(id: number): void;
+  senderReports?(id: number): number;
+  senderReportDueAt?(id: number): number;
+  /** The SDES CNAME of the session's sender reports. */
+  setCname?(session: number, cname: string | undefined): void;
 }
 
 /**
  * The fast-path side of one viewer's RTCP.
  * @param ids the viewer's output ids per kind in `fanout` (its RTCP goes out by either: they
- *   share the viewer's session and address).
+ *   share the viewer's session and address), and that session: with it, and a fan-out that
+ *   can, the sender reports are built and queued by the fan-out itself, in the batch that
+ *   finds them due (`startSenderReports`), not by timers in JS.
  */
-export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audio?: number }): FastPathRtcp {
+export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audio?: number; session?: number }): FastPathRtcp {
+  const session = ids.session;
+  const { startSenderReports, stopSenderReports, senderReports, setCname } = fanout;
+  const native = session !== undefined && startSenderReports && stopSenderReports && senderReports && setCname;
   const output = (id: number | undefined): FastPathRtcp['video'] =>
     id === undefined
       ? undefined
       : {
+          nativeReports: native
+            ? {
+                start: (clockRate, firstDueAt, cname) => {
+                  setCname.call(fanout, session, cname);
+                  startSenderReports.call(fanout, id, clockRate, firstDueAt);
+                },
+                stop: () => stopSenderReports.call(fanout, id),
+                sent: () => senderReports.call(fanout, id),
+                dueAt: () => fanout.senderReportDueAt?.(id) ?? 0,
+              }
+            : undefined,
           sent: () => ({ packets: fanout.packets(id), octets: fanout.octets(id), lastTs: fanout.lastTs(id), lastSentAtMs: fanout.lastSentAt(id) }),
           retransmit: (seqs) => {
             const r = fanout.retransmit(id, seqs);

@@ -15,7 +15,11 @@
  *   timestamp advanced by the wall-clock time since it was sent × the clock rate. It goes
  *   out through an {@link RtcpPath}: SRTCP-protected and queued to the viewer on the socket
  *   its RTP leaves on, after the RTP it counts. werift's own report for these tracks (it
- *   would count 0 packets) is suppressed by {@link suppressWeriftSenderReports}.
+ *   would count 0 packets) is suppressed by {@link suppressWeriftSenderReports}. Where the
+ *   egress sends them itself ({@link RtcpOutput.nativeReports}: the native fan-out, in the
+ *   batch that finds one due), no timer runs for the output here: this only starts, stops
+ *   and counts them, and a relay-wide check ({@link NATIVE_REPORT_CHECK_MS}) sends those
+ *   overdue because the stream stopped forwarding.
  * - Generic NACK (RFC 4585 §6.2.1): the lost sequence numbers (wrapped, de-duplicated,
  *   at most 512: src/rtcp/feedback.ts) are resent from the output's history, as far as the
  *   output's {@link RetransmitGuard} allows (no resend of a number resent < 100 ms ago,
@@ -67,7 +71,62 @@ export interface RtcpOutput {
   sent(): OutputSent;
   /** Queues again the packets sent with these outgoing sequence numbers, in this order. */
   retransmit(sequenceNumbers: readonly number[]): RetransmitResult;
+  /**
+   * Where the egress sends the output's sender reports itself (the native fan-out,
+   * src/fanout/fanout.ts `startSenderReports`): {@link SenderRtcp} then runs no timer for
+   * the output and only starts, stops and counts them.
+   */
+  nativeReports?: NativeSenderReports;
 }
+
+/**
+ * Sender reports an egress builds and queues itself, with its own counts and clock, in the
+ * batches it forwards (so none while its stream forwards nothing).
+ */
+export interface NativeSenderReports {
+  /** From now on (again): the next due at `dueAt` (Unix ms, the egress's clock), SDES CNAME `cname`. */
+  start(clockRate: number, dueAt: number, cname: string | undefined): void;
+  /** No more (idempotent). */
+  stop(): void;
+  /** Sender reports sent so far. */
+  sent(): number;
+  /** When the next is due (Unix ms), 0 when stopped. */
+  dueAt(): number;
+}
+
+/** How often the relay-wide check of egress-sent reports runs, ms. */
+export const NATIVE_REPORT_CHECK_MS = 500;
+/** A report this overdue means its stream forwards nothing: the check sends it, ms. */
+export const NATIVE_REPORT_OVERDUE_MS = 250;
+
+/**
+ * One check per timer source of every output whose sender reports the egress sends: when
+ * one is overdue — its stream forwarded nothing since it fell due (a paused source) — the
+ * report goes out from here and the next is drawn, so a receiver still gets the final
+ * counts after the media stops (RFC 3550 §6.4: a sender reports for two intervals after its
+ * last packet), as with werift's own loop.
+ */
+class NativeReportCheck {
+  private readonly members = new Set<SenderRtcp>();
+  private cancel: CancelTimer | undefined;
+  constructor(private readonly timers: TimerSource) {}
+  add(r: SenderRtcp): void {
+    this.members.add(r);
+    this.arm();
+  }
+  delete(r: SenderRtcp): void {
+    this.members.delete(r);
+  }
+  private arm(): void {
+    if (this.cancel || this.members.size === 0) return;
+    this.cancel = this.timers.after(NATIVE_REPORT_CHECK_MS, () => {
+      this.cancel = undefined;
+      for (const r of this.members) r.sendOverdueReports();
+      this.arm();
+    });
+  }
+}
+const nativeReportChecks = new WeakMap<TimerSource, NativeReportCheck>();
 
 /** How the viewer's RTCP leaves: SRTCP-protected and queued to the viewer in order with its RTP. */
 export interface RtcpPath {
@@ -81,7 +140,7 @@ export interface RtcpPath {
 
 /** Counters of one viewer's RTCP on the fast path. */
 export interface SenderRtcpCounters {
-  /** Sender reports sent (one per output per interval). */
+  /** Sender reports sent by the timers (one per output per interval); with {@link RtcpOutput.nativeReports} see {@link SenderRtcp.senderReportsSent}. */
   senderReports: number;
   /** Sender reports that could not be sent (the path refused them). */
   senderReportsFailed: number;
@@ -147,12 +206,21 @@ export class SenderRtcp {
     this.timerSource = opts.timers ?? relayTimers;
   }
 
-  /** Starts the sender reports (no-op without a path or when running). */
+  /** Starts the sender reports (no-op without a path or when running): the egress's own where it has them ({@link RtcpOutput.nativeReports}), else a timer per output. */
   start(): void {
     if (this.running) return;
     this.running = true;
     if (!this.opts.path) return;
-    for (const o of this.outputs) this.schedule(o);
+    let native = false;
+    for (const o of this.outputs) {
+      if (o.nativeReports) {
+        o.nativeReports.start(o.clockRate, this.nextDue(), this.opts.cname?.() || undefined);
+        native = true;
+      } else {
+        this.schedule(o);
+      }
+    }
+    if (native) this.nativeCheck().add(this);
   }
 
   /** Stops the sender reports (idempotent). */
@@ -160,6 +228,42 @@ export class SenderRtcp {
     this.running = false;
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
+    for (const o of this.outputs) o.nativeReports?.stop();
+    nativeReportChecks.get(this.timerSource)?.delete(this);
+  }
+
+  /**
+   * @internal The relay-wide check ({@link NATIVE_REPORT_CHECK_MS}): sends the reports the
+   * egress should have sent over {@link NATIVE_REPORT_OVERDUE_MS} ago (its stream
+   * forwards nothing) and hands it the next due time.
+   */
+  sendOverdueReports(): void {
+    if (!this.running) return;
+    const now = this.now();
+    for (const o of this.outputs) {
+      const r = o.nativeReports;
+      const due = r?.dueAt() ?? 0;
+      if (!r || !(due > 0) || now - due < NATIVE_REPORT_OVERDUE_MS) continue;
+      this.sendReport(o);
+      r.start(o.clockRate, this.nextDue(), this.opts.cname?.() || undefined);
+    }
+  }
+
+  private nextDue(): number {
+    return this.now() + SR_INTERVAL_MIN_MS + this.random() * SR_INTERVAL_SPREAD_MS;
+  }
+
+  private nativeCheck(): NativeReportCheck {
+    let c = nativeReportChecks.get(this.timerSource);
+    if (!c) nativeReportChecks.set(this.timerSource, (c = new NativeReportCheck(this.timerSource)));
+    return c;
+  }
+
+  /** Sender reports sent: by this object's timers ({@link SenderRtcp.counters}) and by the egress itself. */
+  senderReportsSent(): number {
+    let n = this.counters.senderReports;
+    for (const o of this.outputs) n += o.nativeReports?.sent() ?? 0;
+    return n;
   }
 
   /**

@@ -321,7 +321,7 @@ export class RelayStream {
     v.attachFast({ fanout, session, ...outputs });
     v.foldFastCounters = () => this.foldFastEgress(v);
     // Sender reports from the fan-out's counts, NACKs from its history, SRTCP with the session.
-    v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id }));
+    v.useFastPathRtcp(fanoutRtcp(fanout, { video: outputs.video?.id, audio: outputs.audio?.id, session }));
     // Its SRTCP unprotected natively, not by werift (werift keeps it where this cannot be done).
     if (fast.inboundRtcp) v.tapRtcp(fast.inboundRtcp);
     this.weriftViewers.delete(v);
@@ -331,6 +331,7 @@ export class RelayStream {
   private remove(v: Viewer): void {
     if (!this.viewers.delete(v)) return;
     this.weriftViewers.delete(v);
+    const r = v.rtcpCounters(); // before its outputs go: their sender report counts are in the fan-out's state
     if (this.fastViewers.delete(v)) {
       const f = v.fast!;
       this.checkFastDrops(v, Date.now());
@@ -342,7 +343,6 @@ export class RelayStream {
     this.gone.forwarded += v.counters.forwarded;
     this.gone.pli += v.counters.pli;
     this.gone.fir += v.counters.fir;
-    const r = v.rtcpCounters();
     this.gone.nackRequested += r.nackRequested;
     this.gone.retransmitted += r.retransmitted;
     this.gone.nackMissed += r.nackMissed;

@@ -119,7 +119,7 @@ export interface ReceiverReport {
 }
 
 /** What the fast path gives a viewer's RTCP per output: its counters and its history (sender-rtcp.ts). */
-export type FastPathOutput = Pick<RtcpOutput, 'sent' | 'retransmit'>;
+export type FastPathOutput = Pick<RtcpOutput, 'sent' | 'retransmit' | 'nativeReports'>;
 
 /** The fast path's side of a viewer's RTCP: per kind, the output; and where RTCP leaves. */
 export interface FastPathRtcp {
@@ -499,7 +499,7 @@ export class Viewer {
 
   /** Counters of the viewer's RTCP (zeros before 'connected'). */
   rtcpCounters(): SenderRtcpCounters {
-    return this.rtcp ? { ...this.rtcp.counters } : { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, pli: 0, fir: 0 };
+    return this.rtcp ? { ...this.rtcp.counters, senderReports: this.rtcp.senderReportsSent() } : { senderReports: 0, senderReportsFailed: 0, nacks: 0, nackRequested: 0, retransmitted: 0, nackMissed: 0, nackThrottled: 0, pli: 0, fir: 0 };
   }
 
   /** (Re)starts the RTCP handling: fast-path mode when {@link Viewer.useFastPathRtcp} was called, else werift's. */
@@ -517,7 +517,7 @@ export class Viewer {
     ] as const) {
       if (!sender) continue;
       const out = fast?.[kind];
-      outputs.push({ kind, ssrc: sender.ssrc, clockRate, sent: out ? () => out.sent() : unsent, retransmit: out ? (s) => out.retransmit(s) : noHistory });
+      outputs.push({ kind, ssrc: sender.ssrc, clockRate, sent: out ? () => out.sent() : unsent, retransmit: out ? (s) => out.retransmit(s) : noHistory, nativeReports: out?.nativeReports });
     }
     const cnameOf = this.videoSender ?? this.audioSender;
     const rtcp = new SenderRtcp({

@@ -212,7 +212,7 @@ async function session(opts: { drop?: (seq: number, index: number) => boolean } 
     fanout.setOffsets(id, 0, 0);
     fanout.setLive(id, 0);
   }
-  rv.useFastPathRtcp(fanoutRtcp(fanout, ids));
+  rv.useFastPathRtcp(fanoutRtcp(fanout, { ...ids, session: sessionId }));
 
   const s: Session = {
     pc,
@@ -358,6 +358,10 @@ describe.skipIf(!available)('RTCP of fast-path outputs with a werift viewer', ()
       const got = s.arrivals.get(s.ssrc[kind])!;
       expect(srs.length).toBeGreaterThanOrEqual(4); // 7 s at 0.5–1.5 s
       expect(srs.every((r) => r.packets > 0)).toBe(true); // werift's own loop (0 packets) is off
+      // While the media flowed the fan-out queued them itself (in the batch that found one due);
+      // after it stopped, the relay-wide check sent the overdue ones (the final counts above).
+      expect(s.fanout.senderReports(s.ids[kind])).toBeGreaterThanOrEqual(3);
+      expect(s.fanout.senderReports(s.ids[kind])).toBeLessThan(srs.length);
       // Same socket, same order: an SR counts exactly what arrived before it (kernel drops aside).
       const mismatched = srs.filter((r) => r.packets !== r.received || r.octets !== r.receivedOctets);
       if (kernelDrops === 0) expect(mismatched).toEqual([]);

@@ -418,6 +418,62 @@ describe.skipIf(!available)('native RTP fan-out', () => {
     identity(sock);
   });
 
+  it('startSenderReports(): the fan-out queues each output’s SR + SDES CNAME itself when due, behind its RTP, with exact counts (both profiles)', async () => {
+    const sock = await sender();
+    const f = new RtpFanout(sock);
+    const stream = f.addStream();
+    for (const profile of PROFILES) {
+      const v = await viewer(profile);
+      const session = f.addSession({ profile, ...v.keys });
+      const id = f.addOutput({ stream, session, address: '127.0.0.1', port: v.port, kind: 'video', ssrc: 0x11223344, payloadType: 96 });
+      f.setOffsets(id, 0, 1000);
+      f.setLive(id);
+      f.setCname(session, 'relay-cname');
+      const t0 = 1_700_000_000_000;
+      f.startSenderReports(id, 90_000, t0 + 1000);
+      const batch = new FanoutBatch();
+      const send = (now: number, packets: { bytes: Buffer; video: boolean }[]): void => {
+        batchOf(batch, packets);
+        f.forward(stream, batch, now);
+      };
+      send(t0, [{ bytes: randomRtp({ seq: 1, ts: 9000 }), video: true }, { bytes: randomRtp({ seq: 2, ts: 9000 }), video: true }]); // not due yet
+      send(t0 + 1000, [{ bytes: randomRtp({ seq: 3, ts: 18000, payload: 50 }), video: true }]); // due: RTP, then the SR
+      const got = await received(v, 4);
+      expect(got.map((d) => (d[1] === 200 ? 'SR' : d[1] & 0x7f))).toEqual([96, 96, 96, 'SR']);
+      const sr = v.srtcp.decrypt(got[3]); // authenticates with the viewer's keys
+      expect(sr.readUInt32BE(4)).toBe(0x11223344);
+      const ntpS = sr.readUInt32BE(8);
+      expect(ntpS).toBe((t0 + 1000) / 1000 + 2_208_988_800);
+      expect(sr.readUInt32BE(12)).toBe(0); // a whole second
+      expect(sr.readUInt32BE(16)).toBe(19000); // the last packet's timestamp (+ offset), sent at this very instant
+      expect([sr.readUInt32BE(20), sr.readUInt32BE(24)]).toEqual([3, 250]); // packets and payload octets, this batch's included
+      expect([sr[28], sr[29]]).toEqual([0x81, 202]); // SDES with one chunk
+      expect(sr.subarray(38, 38 + sr[37]).toString()).toBe('relay-cname');
+      expect(f.senderReports(id)).toBe(1);
+      const next = f.field(id, FANOUT.SR_DUE_AT);
+      expect(next).toBeGreaterThanOrEqual(t0 + 1500);
+      expect(next).toBeLessThan(t0 + 2500);
+      send(next - 1, [{ bytes: randomRtp({ seq: 4, ts: 27000 }), video: true }]); // not yet
+      // An audio batch of the stream at the due time: the video output's SR, its RTP time advanced.
+      send(next + 500, [{ bytes: randomRtp({ seq: 1, ts: 1 }), video: false }]);
+      const after = await received(v, 6);
+      const sr2 = v.srtcp.decrypt(after[5]);
+      expect(sr2.readUInt32BE(16)).toBe((28000 + 501 * 90) >>> 0);
+      expect(sr2.readUInt32BE(20)).toBe(4);
+      expect(f.senderReports(id)).toBe(2);
+      f.stopSenderReports(id);
+      send(next + 5000, [{ bytes: randomRtp({ seq: 5, ts: 36000 }), video: true }]);
+      expect(await received(v, 7)).toHaveLength(7);
+      await new Promise((r) => setTimeout(r, 50)); // nothing more comes (an absence: load cannot fake it)
+      expect(v.got).toHaveLength(7);
+      expect(f.senderReports(id)).toBe(2);
+      f.removeOutput(id);
+      f.removeSession(session);
+    }
+    identity(sock);
+    expect(() => f.setCname(99, 'x')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('bad arguments are typed errors before anything is touched', async () => {
     const sock = await sender();
     const f = new RtpFanout(sock);

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type * as WeriftNs from 'werift';
-import { SenderRtcp, suppressWeriftSenderReports, weriftRtcpPath, type OutputSent, type RtcpOutput } from '../../src/relay/sender-rtcp.js';
+import { NATIVE_REPORT_CHECK_MS, NATIVE_REPORT_OVERDUE_MS, SenderRtcp, suppressWeriftSenderReports, weriftRtcpPath, type OutputSent, type RtcpOutput } from '../../src/relay/sender-rtcp.js';
 import { unixMsFromNtp } from '../../src/rtcp/sender-report.js';
 import { fanoutRtcp } from '../../src/relay/fanout-rtcp.js';
 
@@ -288,5 +288,96 @@ describe('fanoutRtcp: the native fan-out as the RTCP side sees it', () => {
     f.failSend = true;
     expect(fast.path.send(Buffer.alloc(28), 28)).toBe(false);
     expect(fanoutRtcp(f, {}).path.send(Buffer.alloc(28), 28)).toBe(false);
+  });
+});
+
+describe('SenderRtcp with sender reports the egress sends itself (the native fan-out)', () => {
+  it('starts them with the clock rate, a due time in werift’s interval and the CNAME instead of a timer; sends an overdue one itself (stream paused); stops them; counts them', () => {
+    const calls: unknown[][] = [];
+    let sentByEgress = 0;
+    let due = 0;
+    const video = Object.assign(fakeOutput('video', 0x1234, 90_000, new Set()), {
+      nativeReports: {
+        start: (rate: number, at: number, cname: string | undefined) => {
+          calls.push(['start', rate, at, cname]);
+          due = at;
+        },
+        stop: () => {
+          calls.push(['stop']);
+          due = 0;
+        },
+        sent: () => sentByEgress,
+        dueAt: () => due,
+      },
+    });
+    const audio = fakeOutput('audio', 0x5678, 48_000, new Set()); // no egress reports: a timer
+    const timers: { ms: number; fn: () => void }[] = [];
+    const source = {
+      after: (ms: number, fn: () => void) => {
+        timers.push({ ms, fn });
+        return () => {};
+      },
+    };
+    const fire = (ms: number): void => {
+      const i = timers.findIndex((t) => t.ms === ms);
+      expect(i).toBeGreaterThanOrEqual(0);
+      timers.splice(i, 1)[0].fn();
+    };
+    let now = 10_000;
+    const rec = recorder();
+    const rtcp = new SenderRtcp({ outputs: [video, audio], path: rec.path, cname: () => 'cname-1', now: () => now, random: () => 0.25, timers: source });
+    rtcp.start();
+    expect(calls).toEqual([['start', 90_000, 10_750, 'cname-1']]);
+    expect(timers.map((t) => t.ms)).toEqual([750, NATIVE_REPORT_CHECK_MS]); // the audio output's report timer, the relay-wide check
+    // The egress sent one and drew the next: the check finds nothing overdue.
+    sentByEgress = 1;
+    due = 11_800;
+    now = 12_000;
+    fire(NATIVE_REPORT_CHECK_MS);
+    expect(rec.packets).toHaveLength(0);
+    // Its stream stopped forwarding: once overdue, the check sends it (with the egress's counts) and hands over the next due time.
+    video.state = { packets: 5, octets: 500, lastTs: 9000, lastSentAtMs: 11_000 };
+    now = 11_800 + NATIVE_REPORT_OVERDUE_MS;
+    fire(NATIVE_REPORT_CHECK_MS);
+    expect(rec.parsed()).toHaveLength(1);
+    expect(rec.parsed()[0][0]).toMatchObject({ type: 200, ssrc: 0x1234, senderInfo: { packetCount: 5, octetCount: 500 } });
+    expect(calls.at(-1)).toEqual(['start', 90_000, now + 750, 'cname-1']);
+    expect(rtcp.senderReportsSent()).toBe(2);
+    rtcp.stop();
+    expect(calls.at(-1)).toEqual(['stop']);
+    now += 10_000;
+    fire(NATIVE_REPORT_CHECK_MS); // the last run of the check: a stopped viewer is no longer in it
+    expect(rec.packets).toHaveLength(1);
+  });
+
+  it('without a path nothing is started (werift sends its own)', () => {
+    const start = vi.fn();
+    const video = { ...fakeOutput('video', 1, 90_000, new Set()), nativeReports: { start, stop: () => {}, sent: () => 0, dueAt: () => 0 } };
+    new SenderRtcp({ outputs: [video] }).start();
+    expect(start).not.toHaveBeenCalled();
+  });
+
+  it('fanoutRtcp gives outputs the fan-out’s own reports when it knows the session, and none without it', () => {
+    const calls: string[] = [];
+    const f = {
+      packets: () => 0,
+      octets: () => 0,
+      lastTs: () => 0,
+      lastSentAt: () => 0,
+      retransmit: () => ({ queued: 0, misses: 0, dropped: 0 }),
+      sendRtcp: () => true,
+      startSenderReports: (id: number, rate: number, due: number) => calls.push(`start ${id} ${rate} ${due}`),
+      stopSenderReports: (id: number) => calls.push(`stop ${id}`),
+      senderReports: (id: number) => 10 + id,
+      setCname: (session: number, cname: string | undefined) => calls.push(`cname ${session} ${cname}`),
+      senderReportDueAt: (id: number) => 1000 + id,
+    };
+    expect(fanoutRtcp(f, { video: 3 }).video!.nativeReports).toBeUndefined();
+    const fast = fanoutRtcp(f, { video: 3, audio: 4, session: 7 });
+    fast.video!.nativeReports!.start(90_000, 1234, 'c');
+    fast.audio!.nativeReports!.stop();
+    expect(calls).toEqual(['cname 7 c', 'start 3 90000 1234', 'stop 4']);
+    expect(fast.audio!.nativeReports!.sent()).toBe(14);
+    expect(fast.video!.nativeReports!.dueAt()).toBe(1003);
   });
 });
