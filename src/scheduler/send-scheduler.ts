@@ -222,7 +222,12 @@ export class SendScheduler {
    * accounting identity holds. They have no callbacks; their outcome is in the counters and
    * flush events like any other datagram's. Arms the window/tick timer as enqueue does.
    */
-  commit(n: number, bytes: number, arenaOff: number, dropped = 0): void {
+  /**
+   * @param arm false: do not schedule the flush (tick mode's immediate) for a queue this
+   *   commit makes non-empty: the caller promises {@link SendScheduler.flushDeferred} before
+   *   the event-loop turn ends (the receive dispatcher's end of delivery).
+   */
+  commit(n: number, bytes: number, arenaOff: number, dropped = 0, arm = true): void {
     if (dropped > 0) {
       this.enqueued += dropped;
       this.droppedQueueFull += dropped;
@@ -233,7 +238,20 @@ export class SendScheduler {
     const wasEmpty = ring.count === 0;
     ring.commit(n, bytes, arenaOff);
     this.enqueued += n;
-    if (wasEmpty) this.onFirstQueued();
+    if (wasEmpty) {
+      if (arm) this.onFirstQueued();
+      else this.oldestAt = performance.now();
+    }
+  }
+
+  /**
+   * The flush a `commit(…, arm = false)` deferred, in the same event-loop turn: sends what is
+   * queued now, as the tick would have; what stays queued (no room in the kernel) waits for
+   * writability as usual, or gets the tick if it is not blocked.
+   */
+  flushDeferred(): void {
+    this.flush('tick');
+    if (this.ring.count > 0 && !this.blocked) this.armTimer();
   }
 
   /** Sends everything queued now (as far as the kernel takes it). */

@@ -18,7 +18,7 @@ import { BaseSocket } from './base-socket.js';
 import { PeerHandles } from './peer-handles.js';
 import { PeerTable } from './peer-table.js';
 import { RecvRing, RingBatch } from './recv-batch.js';
-import { enrollRecvDispatch, withdrawRecvDispatch } from './recv-dispatch.js';
+import { deferToDeliveryEnd, enrollRecvDispatch, withdrawRecvDispatch } from './recv-dispatch.js';
 
 const { errno } = constants;
 
@@ -328,7 +328,15 @@ export class NativeBatchSocket extends BaseSocket {
 
   /** @internal Queues what the fan-out wrote into the last reservation and counts what it dropped (SendScheduler.commit). */
   commitSlots(n: number, bytes: number, arenaOff: number, dropped: number): void {
-    this.scheduler.commit(n, bytes, arenaOff, dropped);
+    // Inside a receive-dispatcher delivery a tick-mode socket is flushed at its end, once,
+    // instead of by an immediate: the same turn, every batch of the iteration in one sendmmsg.
+    const defer = n > 0 && this.scheduler.opts.mode === 'tick' && deferToDeliveryEnd(this);
+    this.scheduler.commit(n, bytes, arenaOff, dropped, !defer);
+  }
+
+  /** @internal The end-of-delivery flush {@link commitSlots} deferred (src/socket/recv-dispatch.ts). */
+  flushDeferred(): void {
+    if (this.state !== 'closed') this.scheduler.flushDeferred();
   }
 
   /** @internal Sends what is queued now unless a send is already waiting for room (the fan-out's end of batch). */

@@ -16,6 +16,11 @@
  * batches of its routed sockets there (addon/ingest_route.h) and marks their entries
  * delivered (slots -1); those entries are then skipped.
  *
+ * After them, the sockets that deferred a flush to the end of the delivery
+ * ({@link deferToDeliveryEnd}: what a fan-out queued on its tick-mode socket while forwarding
+ * this delivery's batches) are flushed, each once: one sendmmsg for everything the
+ * iteration forwarded, without an immediate per flush.
+ *
  * Errors: every socket gets its batch even when a handler (or a hook) throws; the first
  * error is rethrown after the last (an uncaught exception, as from a socket's own
  * callback), later ones on the next tick.
@@ -38,6 +43,10 @@ interface DispatchState {
   hooks: ((list: Float64Array, count: number) => number)[];
   /** Calls into JS, batches delivered to sockets and batches the hooks consumed (tests and benchmarks read the ratios). */
   stats: { calls: number; batches: number; consumed: number };
+  /** True while a delivery of this version runs (one that flushes {@link DispatchState.deferred} at its end). */
+  deferring: boolean;
+  /** Sockets to flush at the end of the running delivery. */
+  deferred: Set<DeferredFlush>;
   deliver: (count: number) => void;
 }
 
@@ -52,11 +61,14 @@ function makeState(): DispatchState {
     delivering: false,
     hooks: [],
     stats: { calls: 0, batches: 0, consumed: 0 },
+    deferring: false,
+    deferred: new Set(),
     deliver(count: number): void {
       const l = st.list!;
       st.stats.calls++;
       let first: { error: unknown } | undefined;
       st.delivering = true;
+      st.deferring = true;
       for (const hook of st.hooks) {
         try {
           st.stats.consumed += hook(l, count);
@@ -81,7 +93,19 @@ function makeState(): DispatchState {
         }
       }
       st.delivering = false;
+      st.deferring = false;
       if (st.retiredIds.length > 0) st.freeIds.push(...st.retiredIds.splice(0));
+      if (st.deferred.size > 0) {
+        const due = [...st.deferred];
+        st.deferred.clear();
+        for (const s of due) {
+          try {
+            s.flushDeferred();
+          } catch (error) {
+            if (first === undefined) first = { error };
+          }
+        }
+      }
       if (first !== undefined) throw first.error;
     },
   };
@@ -93,6 +117,24 @@ const state: DispatchState = ((globalThis as Record<symbol, unknown>)[KEY] as Di
 // A state made by an older copy of this module lacks what later copies added.
 state.hooks ??= [];
 state.stats.consumed ??= 0;
+state.deferring ??= false;
+state.deferred ??= new Set();
+
+/** A socket whose flush waits for the end of the running delivery. */
+export interface DeferredFlush {
+  flushDeferred(): void;
+}
+
+/**
+ * Inside a delivery: `s.flushDeferred()` runs once at its end (after every hook and
+ * handler) and true is returned; outside one (or under a delivery function of an older
+ * copy of this module, which would not run it), false: the caller flushes as usual.
+ */
+export function deferToDeliveryEnd(s: DeferredFlush): boolean {
+  if (!state.delivering || !state.deferring) return false;
+  state.deferred.add(s);
+  return true;
+}
 
 /** Calls into JS, batches delivered to sockets and batches consumed by hooks (native ingest routes) so far (this thread). */
 export const recvDispatchStats: { readonly calls: number; readonly batches: number; readonly consumed: number } = state.stats;

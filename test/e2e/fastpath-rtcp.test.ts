@@ -361,7 +361,7 @@ describe.skipIf(!available)('RTCP of fast-path outputs with a werift viewer', ()
       // While the media flowed the fan-out queued them itself (in the batch that found one due);
       // after it stopped, the relay-wide check sent the overdue ones (the final counts above).
       expect(s.fanout.senderReports(s.ids[kind])).toBeGreaterThanOrEqual(3);
-      expect(s.fanout.senderReports(s.ids[kind])).toBeLessThan(srs.length);
+      if (kernelDrops === 0) expect(s.fanout.senderReports(s.ids[kind])).toBeLessThanOrEqual(srs.length);
       // Same socket, same order: an SR counts exactly what arrived before it (kernel drops aside).
       const mismatched = srs.filter((r) => r.packets !== r.received || r.octets !== r.receivedOctets);
       if (kernelDrops === 0) expect(mismatched).toEqual([]);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { BatchSocket, RecvBatch } from '../../src/index.js';
 import { createBatchSocket } from '../../src/index.js';
-import { recvDispatchStats } from '../../src/socket/recv-dispatch.js';
+import { deferToDeliveryEnd, recvDispatchStats } from '../../src/socket/recv-dispatch.js';
 import { batchAvailable, bindLocal, closeAll, expectIdentity, inOrder, seqDatagram, until } from './helpers.js';
 
 const sockets: BatchSocket[] = [];
@@ -64,6 +64,30 @@ describe.runIf(batchAvailable)("recvDispatch: 'loop'", () => {
     // Every datagram once, in order per socket.
     for (let k = 0; k < 3; k++) expect(got[k]).toEqual([...got[k]].sort((a, b) => a - b));
     expect(got.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: seq }, (_, i) => i));
+  });
+
+  test('deferToDeliveryEnd: inside a delivery the flush runs once, after every handler of that delivery; outside one it is refused', async () => {
+    expect(deferToDeliveryEnd({ flushDeferred() {} })).toBe(false);
+    const rx = [loopSocket(), loopSocket()];
+    const ports = await Promise.all(rx.map((s) => bindLocal(s)));
+    const log: string[] = [];
+    const target = { flushDeferred: () => log.push('flush') };
+    rx.forEach((s, k) =>
+      s.on('batch', () => {
+        log.push(`batch${k}`);
+        if (!deferToDeliveryEnd(target)) log.push('refused');
+      }),
+    );
+    const calls0 = recvDispatchStats.calls;
+    const tx = await sender();
+    for (let i = 0; i < 20; i++) {
+      for (let k = 0; k < 2; k++) tx.send(seqDatagram(i), ports[k], '127.0.0.1');
+      expect(await until(() => log.filter((e) => e === 'flush').length > i, 10_000, 1)).toBe(true);
+    }
+    // One flush per delivery, after its batches: the log is (batch+ flush)+, nothing refused.
+    expect(log.join(' ')).toMatch(/^((batch[01] )+flush ?)+$/);
+    expect(log.filter((e) => e === 'flush')).toHaveLength(recvDispatchStats.calls - calls0);
+    expect(deferToDeliveryEnd(target)).toBe(false);
   });
 
   test('2,000 datagrams through an 8-slot ring: one batch per iteration, none lost or reordered', async () => {

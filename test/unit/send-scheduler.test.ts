@@ -516,7 +516,7 @@ describe('storage', () => {
 
 describe('reserve/commit (producers that fill slots themselves, e.g. the native RTP fan-out)', () => {
   /** Writes datagrams `seqs` into a reservation as native code does: contiguous bytes, consecutive slots. */
-  function produce(s: SendScheduler, seqs: number[], pad: number, peer: number): number {
+  function produce(s: SendScheduler, seqs: number[], pad: number, peer: number, arm = true): number {
     const r = s.reserve(seqs.length, seqs.length * (4 + pad))!;
     let pos = r.arenaOff;
     let n = 0;
@@ -531,9 +531,28 @@ describe('reserve/commit (producers that fill slots themselves, e.g. the native 
       pos += d.length;
       n++;
     }
-    s.commit(n, pos - r.arenaOff, r.arenaOff, seqs.length - n);
+    s.commit(n, pos - r.arenaOff, r.arenaOff, seqs.length - n, arm);
     return n;
   }
+
+  test('commit(…, arm = false) schedules no tick; flushDeferred() sends it in order; what the kernel refuses waits for writability', () => {
+    const { s, b } = rig({ mode: 'tick' }, [{ take: 2, errno: EAGAIN }]);
+    expect(produce(s, [0, 1, 2], 8, 1, false)).toBe(3);
+    vi.advanceTimersByTime(10); // no immediate was armed
+    expect(b.calls).toHaveLength(0);
+    expect(s.queued).toBe(3);
+    s.flushDeferred();
+    expect(b.delivered.map(seqOf)).toEqual([0, 1]);
+    expect(s.blocked).toBe(true); // EAGAIN: waits for writability, no tick armed behind it
+    s.onWritable();
+    expect(b.delivered.map(seqOf)).toEqual([0, 1, 2]);
+    // An armed commit still gets its tick.
+    expect(produce(s, [3], 8, 1)).toBe(1);
+    expect(b.delivered).toHaveLength(3);
+    vi.advanceTimersByTime(0);
+    expect(b.delivered.map(seqOf)).toEqual([0, 1, 2, 3]);
+    expectIdentity(s);
+  });
 
   test('committed slots go after what was enqueued, in order, across arena wrap and slot growth; partial sends keep the tail first', () => {
     const { s, b, refs } = rig({ maxBatch: 1 << 20, mode: 'window' }, [{ take: 3, errno: EAGAIN }]);
