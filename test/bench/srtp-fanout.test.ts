@@ -99,7 +99,8 @@ describe.skipIf(!haveOpenssl)('bench/c/srtp_fanout.c: the C ceiling of the relay
         });
         drain.once('exit', (c) => reject(new Error(`drain exited ${c}: ${derr}`)));
       });
-      const drained = new Promise<void>((resolve) => drain.once('exit', () => resolve()));
+      // 'close', not 'exit': the report on stdout may still be unread when the process exits.
+      const drained = new Promise<void>((resolve) => drain.once('close', () => resolve()));
       try {
         await listening;
         // 2 streams × 4 viewers, 4× real time for 1 s: ~4 s of the recording.
