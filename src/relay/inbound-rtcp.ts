@@ -154,9 +154,10 @@ export class InboundRtcp {
   add(keys: SrtpKeyMaterial, handler: RtcpHandler, peer?: InboundRtcpPeer): InboundRtcpViewer {
     const entry: Entry = { ctx: this.table.add(keys), handler, open: true, row: -1 };
     if (peer) entry.row = this.addToIntake(keys, peer);
-    const rowOf = (): Float64Array | undefined => {
+    /** Field `f` of the viewer's stats row; undefined without a row. */
+    const field = (f: number): number | undefined => {
       const intake = this.intake;
-      return entry.row >= 0 && intake ? intake.stats.subarray(entry.row * RTCP_INTAKE.STRIDE, (entry.row + 1) * RTCP_INTAKE.STRIDE) : undefined;
+      return entry.row >= 0 && intake ? intake.stats[entry.row * RTCP_INTAKE.STRIDE + f] : undefined;
     };
     return {
       sink: { push: (datagram) => this.push(entry, datagram), flush: this.flushPending },
@@ -171,13 +172,12 @@ export class InboundRtcp {
           this.releaseRow(entry); // an address the intake cannot key: the JS path takes it all
         }
       },
-      lastHeard: () => rowOf()?.[RTCP_INTAKE.LAST_HEARD] ?? 0,
+      lastHeard: () => field(RTCP_INTAKE.LAST_HEARD) ?? 0,
       report: (kind) => {
-        const row = rowOf();
-        if (!row) return undefined;
-        const at = kind === 'video' ? RTCP_INTAKE.VIDEO_AT : RTCP_INTAKE.AUDIO_AT;
-        if (!(row[at] > 0)) return undefined;
-        return { at: row[at], fractionLost: row[at + RTCP_INTAKE.FRACTION_LOST], packetsLost: row[at + RTCP_INTAKE.PACKETS_LOST], jitter: row[at + RTCP_INTAKE.JITTER] };
+        const k = kind === 'video' ? RTCP_INTAKE.VIDEO_AT : RTCP_INTAKE.AUDIO_AT;
+        const at = field(k);
+        if (at === undefined || !(at > 0)) return undefined;
+        return { at, fractionLost: field(k + RTCP_INTAKE.FRACTION_LOST)!, packetsLost: field(k + RTCP_INTAKE.PACKETS_LOST)!, jitter: field(k + RTCP_INTAKE.JITTER)! };
       },
       close: () => {
         if (!entry.open) return;
