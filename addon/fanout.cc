@@ -99,6 +99,12 @@ constexpr double kNtpUnixOffsetS = 2208988800.0;  // 1900-01-01 to 1970-01-01
 constexpr std::size_t kSrBytes = 28;              // SR header, SSRC, sender info; no report blocks
 constexpr std::size_t kMaxCname = 255;
 
+// Bytes of SR + SDES CNAME with a CNAME of `cname_len` bytes (0: the SR alone): the SDES
+// chunk holds the item (2 + text), at least one null octet, padded to 32 bits.
+constexpr std::size_t SenderReportLength(std::size_t cname_len) {
+  return cname_len == 0 ? kSrBytes : kSrBytes + 8 + ((2 + cname_len + 1 + 3) & ~std::size_t{3});
+}
+
 // Writes the compound RTCP packet SR + SDES CNAME (RFC 3550 §6.4.1, §6.5.1, §6.1) that
 // src/rtcp/sender-report.ts writeSenderReport writes, at `p`; returns its length. The
 // report describes `now_ms` (Unix ms): NTP time of that instant, RTP timestamp of the last
@@ -122,9 +128,9 @@ std::size_t WriteSenderReport(std::uint8_t* p, std::uint32_t ssrc, double now_ms
   Put32(p + 16, last_ts + static_cast<std::uint32_t>(static_cast<std::int64_t>(ticks)));  // mod 2^32
   Put32(p + 20, static_cast<std::uint32_t>(std::fmod(packets, 4294967296.0)));
   Put32(p + 24, static_cast<std::uint32_t>(std::fmod(octets, 4294967296.0)));
-  if (cname_len == 0) return kSrBytes;
-  // SDES: one chunk, the CNAME item, at least one null octet, padded to 32 bits.
-  const std::size_t chunk = (2 + cname_len + 1 + 3) & ~std::size_t{3};
+  const std::size_t total = SenderReportLength(cname_len);
+  if (cname_len == 0) return total;
+  const std::size_t chunk = total - kSrBytes - 8;
   std::uint8_t* d = p + kSrBytes;
   d[0] = 0x81;
   d[1] = 202;
@@ -134,7 +140,7 @@ std::size_t WriteSenderReport(std::uint8_t* p, std::uint32_t ssrc, double now_ms
   d[9] = static_cast<std::uint8_t>(cname_len);
   std::memcpy(d + 10, cname, cname_len);
   std::memset(d + 10 + cname_len, 0, chunk - 2 - cname_len);
-  return kSrBytes + 8 + chunk;
+  return total;
 }
 
 // RTP payload octets of a packet (RFC 3550 §6.4.1 "sender's octet count": no header,
@@ -652,9 +658,6 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     return Napi::Number::New(env, static_cast<double>(ring.produced));
   }
 
-  // The output loop of forward() over resolved arguments, filling `ring` from where it
-  // stands (several calls may share one ring: forwardIngest). Stopped for room (io.DROP = 0):
-  // io.DONE = 0 and the cursor set; done: io.DONE = 1, the cursor reset.
   // A uniform double in [0, 1) (xorshift64*).
   double NextUniform() {
     rng_ ^= rng_ >> 12;
@@ -670,8 +673,7 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
   void SenderReportInto(double* s, const Output& o, srtp::Context* ctx, RingArgs* ring) {
     const std::string* cname = static_cast<std::size_t>(o.session) < cnames_.size() ? &cnames_[static_cast<std::size_t>(o.session)] : nullptr;
     const std::size_t cname_len = cname != nullptr ? cname->size() : 0;
-    const std::size_t plain = kSrBytes + (cname_len ? 8 + ((2 + cname_len + 1 + 3) & ~std::size_t{3}) : 0);
-    const std::size_t protected_len = plain + srtp::RtcpOverhead(ctx->profile());
+    const std::size_t protected_len = SenderReportLength(cname_len) + srtp::RtcpOverhead(ctx->profile());
     if (protected_len > ring->mtu || !ring->Fits(protected_len)) return;
     std::uint8_t* dst = ring->arena + ring->pos;
     const std::size_t len = WriteSenderReport(dst, ToU32(s[kSsrc]), ring->now, ToU32(s[kLastTs]), s[kLastSentAt], s[kClockRate],
@@ -689,6 +691,9 @@ class RtpFanout : public Napi::ObjectWrap<RtpFanout> {
     s[kBytes] += static_cast<double>(out_len);
   }
 
+  // The output loop of forward() over resolved arguments, filling `ring` from where it
+  // stands (several calls may share one ring: forwardIngest). Stopped for room (io.DROP = 0):
+  // io.DONE = 0 and the cursor set; done: io.DONE = 1, the cursor reset.
   void ForwardInto(double* st, RingArgs* ringp, std::size_t stream_id, const std::uint8_t* src,
                    const std::uint8_t* extra, const std::uint32_t* pk, std::size_t n) {
     RingArgs& ring = *ringp;

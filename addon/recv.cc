@@ -25,8 +25,8 @@
 #include <cstring>
 
 #include "counters.h"
-#include "rtcp_intake.h"
 #include "errors.h"
+#include "rtcp_intake.h"
 #include "sockaddr.h"
 #include "udp_offload.h"
 #include "udp_socket.h"

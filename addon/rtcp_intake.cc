@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "sockaddr.h"
 #include "srtp.h"
 #include "srtp_table.h"
+#include "wire.h"
 
 namespace dsn {
 
@@ -89,10 +91,6 @@ bool KeyOf(const std::uint8_t* sa, PeerKey* key) {
   return false;
 }
 
-std::uint32_t Be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
 // One report block about one of the peer's SSRCs, as RFC 3550 §6.4.1 gives it.
 struct Report {
   int kind;  // 0 video, 1 audio
@@ -125,13 +123,13 @@ Verdict Classify(const std::uint8_t* p, std::size_t len, std::int64_t video_ssrc
       if (size < first + count * 24) return Verdict::kPass;
       for (std::size_t i = 0; i < count; ++i) {
         const std::uint8_t* b = p + off + first + i * 24;
-        const std::int64_t ssrc = Be32(b);
+        const std::int64_t ssrc = Get32(b);
         int kind = ssrc == video_ssrc ? 0 : ssrc == audio_ssrc ? 1 : -1;
         if (kind < 0) continue;
         if (kind == 0 && b[4] != 0) return Verdict::kPass;  // loss on video: the keyframe policy hears it
         std::int32_t lost = static_cast<std::int32_t>((std::uint32_t{b[5]} << 16) | (std::uint32_t{b[6]} << 8) | b[7]);
         if (lost & 0x800000) lost -= 0x1000000;
-        if (*n < cap) reports[(*n)++] = {kind, static_cast<double>(b[4]), static_cast<double>(lost), static_cast<double>(Be32(b + 12))};
+        if (*n < cap) reports[(*n)++] = {kind, static_cast<double>(b[4]), static_cast<double>(lost), static_cast<double>(Get32(b + 12))};
       }
     } else if (type < 200 || type > 207 || type == 205 || type == 206) {
       return Verdict::kPass;  // feedback (NACK, PLI, FIR, ...) or a type JS should see
@@ -202,8 +200,7 @@ class RtcpIntake : public Napi::ObjectWrap<RtcpIntake> {
     peer.audio_ssrc = audio;
     peer.used = true;
     Map(row, key);
-    double* s = stats_->data() + row * kStride;
-    for (std::size_t i = 0; i < kStride; ++i) s[i] = 0;
+    std::fill_n(stats_->data() + row * kStride, kStride, 0.0);
     return env.Undefined();
   }
 
@@ -235,47 +232,11 @@ class RtcpIntake : public Napi::ObjectWrap<RtcpIntake> {
   }
 
   std::size_t Take(const RecvSlots& s, std::size_t count) {
-    double* c = counters_->data();
+    if (by_peer_.empty()) return count;
     std::size_t kept = 0;
-    double now = 0;
-    Report reports[8];
+    double now = 0;  // read once per batch, when the first datagram is taken
     for (std::size_t i = 0; i < count; ++i) {
-      std::uint8_t* data = s.arena + i * s.slot_size;
-      const std::size_t len = s.lengths[i];
-      bool take = false;
-      if (!by_peer_.empty() && len >= 8 && (data[0] >> 6) == 2 && data[1] >= 192 && data[1] <= 223) {
-        PeerKey key;
-        if (KeyOf(s.addrs + i * kSockaddrStride, &key)) {
-          auto it = by_peer_.find(key);
-          if (it != by_peer_.end()) {
-            c[kOffered] += 1;
-            Peer& peer = peers_[it->second];
-            std::size_t plain = 0, n = 0;
-            if (len > kMaxDatagram || s.flags[i] != 0 || (s.seg_sizes != nullptr && s.seg_sizes[i] != 0)) {
-              c[kPassed] += 1;
-            } else if (std::memcpy(scratch_, data, len), peer.ctx->UnprotectRtcp(scratch_, len, &plain) != srtp::kOk) {
-              c[kUnauthenticated] += 1;
-            } else if (Classify(scratch_, plain, peer.video_ssrc, peer.audio_ssrc, reports, 8, &n) != Verdict::kTake) {
-              c[kPassed] += 1;
-            } else {
-              if (now == 0) now = WallClockMs();
-              double* row = stats_->data() + it->second * kStride;
-              row[kLastHeard] = now;
-              row[kTaken] += 1;
-              for (std::size_t r = 0; r < n; ++r) {
-                double* k = row + (reports[r].kind == 0 ? kVideoAt : kAudioAt);
-                k[0] = now;
-                k[kFractionLost] = reports[r].fraction_lost;
-                k[kPacketsLost] = reports[r].packets_lost;
-                k[kJitter] = reports[r].jitter;
-              }
-              c[kTakenTotal] += 1;
-              take = true;
-            }
-          }
-        }
-      }
-      if (take) continue;
+      if (TakeOne(s, i, &now)) continue;
       if (kept != i) MoveSlot(s, i, kept);
       ++kept;
     }
@@ -287,10 +248,52 @@ class RtcpIntake : public Napi::ObjectWrap<RtcpIntake> {
     std::unique_ptr<srtp::Context> ctx;
     std::int64_t video_ssrc = kNoSsrc;
     std::int64_t audio_ssrc = kNoSsrc;
-    PeerKey key{};
-    bool mapped = false;
+    PeerKey key{};  // its address; by_peer_ maps it here unless a later row took it over
     bool used = false;
   };
+
+  // Slot i of the batch: taken (its reports written to the peer's row, true) or left for JS.
+  bool TakeOne(const RecvSlots& s, std::size_t i, double* now) {
+    const std::uint8_t* data = s.arena + i * s.slot_size;
+    const std::size_t len = s.lengths[i];
+    if (len < 8 || (data[0] >> 6) != 2 || data[1] < 192 || data[1] > 223) return false;  // not RTCP (RFC 5761 §4)
+    PeerKey key;
+    if (!KeyOf(s.addrs + i * kSockaddrStride, &key)) return false;
+    auto it = by_peer_.find(key);
+    if (it == by_peer_.end()) return false;
+    double* c = counters_->data();
+    c[kOffered] += 1;
+    if (len > kMaxDatagram || s.flags[i] != 0 || (s.seg_sizes != nullptr && s.seg_sizes[i] != 0)) {
+      c[kPassed] += 1;
+      return false;
+    }
+    const Peer& peer = peers_[it->second];
+    std::size_t plain = 0;
+    std::memcpy(scratch_, data, len);  // the datagram stays as it was for JS if not taken
+    if (peer.ctx->UnprotectRtcp(scratch_, len, &plain) != srtp::kOk) {
+      c[kUnauthenticated] += 1;
+      return false;
+    }
+    Report reports[8];
+    std::size_t n = 0;
+    if (Classify(scratch_, plain, peer.video_ssrc, peer.audio_ssrc, reports, 8, &n) != Verdict::kTake) {
+      c[kPassed] += 1;
+      return false;
+    }
+    if (*now == 0) *now = WallClockMs();
+    double* row = stats_->data() + it->second * kStride;
+    row[kLastHeard] = *now;
+    row[kTaken] += 1;
+    for (std::size_t r = 0; r < n; ++r) {
+      double* k = row + (reports[r].kind == 0 ? kVideoAt : kAudioAt);
+      k[0] = *now;
+      k[kFractionLost] = reports[r].fraction_lost;
+      k[kPacketsLost] = reports[r].packets_lost;
+      k[kJitter] = reports[r].jitter;
+    }
+    c[kTakenTotal] += 1;
+    return true;
+  }
 
   static void MoveSlot(const RecvSlots& s, std::size_t from, std::size_t to) {
     std::memmove(s.arena + to * s.slot_size, s.arena + from * s.slot_size, s.lengths[from]);
@@ -300,19 +303,16 @@ class RtcpIntake : public Napi::ObjectWrap<RtcpIntake> {
     if (s.seg_sizes != nullptr) s.seg_sizes[to] = s.seg_sizes[from];
   }
 
+  // The row's address no longer maps to it (if it still did: a later row may own it now).
   void Unmap(std::size_t row) {
-    Peer& peer = peers_[row];
-    if (!peer.mapped) return;
-    auto it = by_peer_.find(peer.key);
+    if (!peers_[row].used) return;
+    auto it = by_peer_.find(peers_[row].key);
     if (it != by_peer_.end() && it->second == row) by_peer_.erase(it);
-    peer.mapped = false;
   }
+  // `key` maps to the row, taken from any row that had it.
   void Map(std::size_t row, const PeerKey& key) {
-    auto it = by_peer_.find(key);
-    if (it != by_peer_.end() && it->second != row) peers_[it->second].mapped = false;
     by_peer_[key] = row;
     peers_[row].key = key;
-    peers_[row].mapped = true;
   }
 
   bool ArgRow(const Napi::CallbackInfo& info, std::size_t i, std::size_t* out) {

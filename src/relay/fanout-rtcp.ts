@@ -39,8 +39,8 @@ export interface FanoutRtcpSource {
  */
 export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audio?: number; session?: number }): FastPathRtcp {
   const session = ids.session;
-  const { startSenderReports, stopSenderReports, senderReports, setCname } = fanout;
-  const native = session !== undefined && startSenderReports && stopSenderReports && senderReports && setCname;
+  const { startSenderReports, stopSenderReports, senderReports, senderReportDueAt, setCname } = fanout;
+  const native = session !== undefined && startSenderReports && stopSenderReports && senderReports && senderReportDueAt && setCname;
   const output = (id: number | undefined): FastPathRtcp['video'] =>
     id === undefined
       ? undefined
@@ -53,7 +53,7 @@ export function fanoutRtcp(fanout: FanoutRtcpSource, ids: { video?: number; audi
                 },
                 stop: () => stopSenderReports.call(fanout, id),
                 sent: () => senderReports.call(fanout, id),
-                dueAt: () => fanout.senderReportDueAt?.(id) ?? 0,
+                dueAt: () => senderReportDueAt.call(fanout, id),
               }
             : undefined,
           sent: () => ({ packets: fanout.packets(id), octets: fanout.octets(id), lastTs: fanout.lastTs(id), lastSentAtMs: fanout.lastSentAt(id) }),

@@ -196,8 +196,8 @@ export class Viewer {
   private readonly alive = (): void => {
     this.lastSignOfLife = Date.now();
   };
-  /** The ICE pair's remote address the native intake was last told ({@link followIcePair}). */
-  private intakePeer = '';
+  /** The ICE pair's remote address and port the native intake was last told ({@link followIcePair}). */
+  private intakePeer: [string, number] = ['', 0];
 
   /** Latest receiver reports per kind: the newer of those JS parsed and those the native intake took in (inbound-rtcp.ts). */
   get reports(): { video?: ReceiverReport; audio?: ReceiverReport } {
@@ -323,9 +323,8 @@ export class Viewer {
     const addr = sender?.dtlsTransport?.iceTransport?.connection?.nominated?.remoteAddr;
     if (!addr) return;
     for (const o of [f.video, f.audio]) if (o) f.fanout.setPeer(o.id, addr[1], addr[0]);
-    const key = `${addr[0]}|${addr[1]}`;
-    if (this.inbound && key !== this.intakePeer) {
-      this.intakePeer = key;
+    if (this.inbound && (addr[0] !== this.intakePeer[0] || addr[1] !== this.intakePeer[1])) {
+      this.intakePeer = [addr[0], addr[1]];
       this.inbound.rtcp.setPeer(addr[0], addr[1]);
     }
   }
@@ -423,7 +422,7 @@ export class Viewer {
     } catch {
       return false;
     }
-    if (addr) this.intakePeer = `${addr[0]}|${addr[1]}`;
+    if (addr) this.intakePeer = [addr[0], addr[1]];
     transport.rtcpSink = rtcp.sink;
     this.inbound = { rtcp, transport };
     return true;

@@ -95,17 +95,15 @@ function makeState(): DispatchState {
       st.delivering = false;
       st.deferring = false;
       if (st.retiredIds.length > 0) st.freeIds.push(...st.retiredIds.splice(0));
-      if (st.deferred.size > 0) {
-        const due = [...st.deferred];
-        st.deferred.clear();
-        for (const s of due) {
-          try {
-            s.flushDeferred();
-          } catch (error) {
-            if (first === undefined) first = { error };
-          }
+      // Outside the delivery now: nothing can join the set while it is flushed.
+      for (const s of st.deferred) {
+        try {
+          s.flushDeferred();
+        } catch (error) {
+          if (first === undefined) first = { error };
         }
       }
+      st.deferred.clear();
       if (first !== undefined) throw first.error;
     },
   };
